@@ -1,0 +1,55 @@
+# Lastmile — every target bootstraps .venv from pyproject.toml + requirements.lock by itself.
+# A fresh clone needs nothing but python3 and make.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: help venv lock proto contract lint typecheck test test-unit bench clean
+
+help: ## List every target with a one-line description
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+venv: $(STAMP) ## Create .venv with the exact locked versions
+
+lock: ## Re-resolve requirements.lock from pyproject.toml (needs network)
+	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/pip install --quiet uv; }
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
+	    --no-header --output-file requirements.lock
+
+proto: $(STAMP) ## Regenerate gen/ (pb2, .pyi, grpc stubs, descriptor set, OpenAPI) from protos/
+	$(BIN)/python -m gateway.codegen --out gen
+
+contract: $(STAMP) ## buf lint + buf breaking against the released baseline + gen/ drift check
+	$(BIN)/python -m gateway.codegen --check
+
+lint: $(STAMP) ## ruff (lint + format check)
+	$(BIN)/ruff check services gateway tests
+	$(BIN)/ruff format --check services gateway tests
+
+typecheck: $(STAMP) ## mypy --strict on services/, gateway/ and tests/
+	$(BIN)/mypy
+
+test: $(STAMP) ## Everything CI runs: lint, typecheck, contract checks and the whole pytest suite
+	$(MAKE) --no-print-directory lint typecheck contract
+	$(BIN)/pytest -q
+
+test-unit: $(STAMP) ## Only the fast tests (no external processes)
+	$(BIN)/pytest -q -m "not slow"
+
+bench: $(STAMP) ## Benchmarks (not tests): print req/s, p50, p99 (installs h2load via apt if missing)
+	$(BIN)/python -m tests.bench
+
+clean: ## Remove .venv and caches (keeps gen/)
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

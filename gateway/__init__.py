@@ -1,0 +1,1 @@
+"""The Lastmile edge: proto code generation, the OpenAPI document and the Envoy config."""

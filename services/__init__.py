@@ -1,0 +1,1 @@
+"""Lastmile services and the runtime they share."""
