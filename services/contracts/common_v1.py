@@ -1,0 +1,107 @@
+"""lastmile.common.v1 <-> shared kernel: points, parcels, service levels and money.
+
+Readers validate as they translate and record every violation with its request path,
+so that one INVALID_ARGUMENT names every bad field at once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from google.protobuf import timestamp_pb2
+
+from lastmile.common.v1 import geo_pb2, money_pb2, parcel_pb2
+from services.runtime.errors import Violations
+from services.shared_kernel.geo import GeoPoint
+from services.shared_kernel.money import Money
+from services.shared_kernel.parcel import Parcel, ParcelSize, ServiceLevel
+
+_SIZES = {
+    parcel_pb2.PARCEL_SIZE_SMALL: ParcelSize.SMALL,
+    parcel_pb2.PARCEL_SIZE_MEDIUM: ParcelSize.MEDIUM,
+    parcel_pb2.PARCEL_SIZE_LARGE: ParcelSize.LARGE,
+    parcel_pb2.PARCEL_SIZE_EXTRA_LARGE: ParcelSize.EXTRA_LARGE,
+}
+_SIZE_VALUES = {size: value for value, size in _SIZES.items()}
+_LEVELS = {
+    parcel_pb2.SERVICE_LEVEL_STANDARD: ServiceLevel.STANDARD,
+    parcel_pb2.SERVICE_LEVEL_EXPRESS: ServiceLevel.EXPRESS,
+}
+_LEVEL_VALUES = {level: value for value, level in _LEVELS.items()}
+
+
+def _one_of(names: list[str]) -> str:
+    return "must be one of " + ", ".join(names)
+
+
+def read_point(
+    message: geo_pb2.GeoPoint, present: bool, violations: Violations, path: str
+) -> GeoPoint | None:
+    if not present:
+        violations.add(path, "is required")
+        return None
+    nested = violations.nested(path)
+    before = len(violations.found)
+    GeoPoint.check(message.latitude, message.longitude, nested)
+    if len(violations.found) > before:
+        return None
+    return GeoPoint(message.latitude, message.longitude)
+
+
+def read_parcel(
+    message: parcel_pb2.Parcel, present: bool, violations: Violations, path: str
+) -> Parcel | None:
+    if not present:
+        violations.add(path, "is required")
+        return None
+    nested = violations.nested(path)
+    before = len(violations.found)
+    size = _SIZES.get(message.size)
+    if size is None:
+        nested.add("size", _one_of([parcel_pb2.ParcelSize.Name(v) for v in _SIZES]))
+    Parcel.check_weight(message.weight_grams, nested)
+    Parcel.check_description(message.description, nested)
+    if size is None or len(violations.found) > before:
+        return None
+    return Parcel(size=size, weight_grams=message.weight_grams, description=message.description)
+
+
+def read_service_level(value: int, violations: Violations, path: str) -> ServiceLevel | None:
+    level: ServiceLevel | None = _LEVELS.get(value)  # type: ignore[call-overload]
+    if level is None:
+        violations.add(path, _one_of([parcel_pb2.ServiceLevel.Name(v) for v in _LEVELS]))
+    return level
+
+
+def point_message(point: GeoPoint) -> geo_pb2.GeoPoint:
+    return geo_pb2.GeoPoint(latitude=point.latitude, longitude=point.longitude)
+
+
+def parcel_message(parcel: Parcel) -> parcel_pb2.Parcel:
+    return parcel_pb2.Parcel(
+        size=_SIZE_VALUES[parcel.size],
+        weight_grams=parcel.weight_grams,
+        description=parcel.description,
+    )
+
+
+def service_level_value(level: ServiceLevel) -> parcel_pb2.ServiceLevel.ValueType:
+    return _LEVEL_VALUES[level]
+
+
+def money_message(money: Money) -> money_pb2.Money:
+    return money_pb2.Money(amount_minor=money.amount_minor, currency_code=money.currency)
+
+
+def read_money(message: money_pb2.Money) -> Money:
+    return Money(message.amount_minor, message.currency_code)
+
+
+def timestamp_message(moment: datetime) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(moment.astimezone(UTC))
+    return stamp
+
+
+def read_timestamp(stamp: timestamp_pb2.Timestamp) -> datetime:
+    return stamp.ToDatetime(tzinfo=UTC)

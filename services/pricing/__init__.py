@@ -1,0 +1,1 @@
+"""pricing: quotes deliveries from a deterministic tariff and verifies its own quotes."""

@@ -1,0 +1,1 @@
+"""pricing's adapters to the outside world."""

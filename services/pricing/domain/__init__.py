@@ -1,0 +1,1 @@
+"""pricing's domain: delivery terms, the tariff and quotes."""

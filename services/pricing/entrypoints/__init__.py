@@ -1,0 +1,1 @@
+"""pricing's gRPC servicers: proto in, one handler call, proto out."""

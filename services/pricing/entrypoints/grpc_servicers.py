@@ -1,0 +1,44 @@
+"""The public PricingService and the mesh-only PricingInternalService."""
+
+from __future__ import annotations
+
+from lastmile.pricing.v1 import pricing_pb2, pricing_pb2_grpc
+from services.pricing.entrypoints.proto_mapping import quote_message, read_terms
+from services.pricing.service_layer.handlers import CreateQuote, QuoteHandlers, VerifyQuote
+from services.runtime.errors import Violations
+from services.runtime.grpc_types import ServicerContext
+
+
+class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
+    """Quotes deliveries for anyone; no identity needed."""
+
+    def __init__(self, handlers: QuoteHandlers) -> None:
+        self._handlers = handlers
+
+    async def CreateQuote(
+        self, request: pricing_pb2.CreateQuoteRequest, context: ServicerContext
+    ) -> pricing_pb2.CreateQuoteResponse:
+        violations = Violations()
+        terms = violations.resolve(
+            read_terms(request.terms, request.HasField("terms"), violations, "terms")
+        )
+        quote = self._handlers.create_quote(CreateQuote(terms))
+        return pricing_pb2.CreateQuoteResponse(quote=quote_message(quote))
+
+
+class PricingInternalServicer(pricing_pb2_grpc.PricingInternalServiceServicer):
+    """Lets orders confirm a quote a client presented."""
+
+    def __init__(self, handlers: QuoteHandlers) -> None:
+        self._handlers = handlers
+
+    async def VerifyQuote(
+        self, request: pricing_pb2.VerifyQuoteRequest, context: ServicerContext
+    ) -> pricing_pb2.VerifyQuoteResponse:
+        violations = Violations()
+        violations.check(bool(request.quote_id), "quote_id", "is required")
+        terms = violations.resolve(
+            read_terms(request.terms, request.HasField("terms"), violations, "terms")
+        )
+        quote = self._handlers.verify_quote(VerifyQuote(request.quote_id, terms))
+        return pricing_pb2.VerifyQuoteResponse(quote=quote_message(quote))

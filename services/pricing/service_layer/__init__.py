@@ -1,0 +1,1 @@
+"""pricing's use cases and the ports they depend on."""

@@ -1,0 +1,91 @@
+"""Typed settings read once from environment variables, failing fast on bad values.
+
+Every service subclasses `ServiceSettings` with its own `env_prefix`; `load_settings`
+turns a validation failure into an error that names each offending variable.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    """Where the service runs; development is the only one that allows default secrets."""
+
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs: listen addresses, observability and shutdown timing."""
+
+    model_config = SettingsConfigDict(env_prefix="LASTMILE_", extra="ignore", frozen=True)
+
+    service_name: ClassVar[str] = "service"
+
+    environment: Environment = Environment.DEVELOPMENT
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = Field(default=0, ge=0, le=65535)
+    admin_host: str = "127.0.0.1"
+    # The admin port serves /metrics; 0 picks a free port, -1 disables it.
+    admin_port: int = Field(default=0, ge=-1, le=65535)
+    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    # OTLP/gRPC collector address, e.g. http://127.0.0.1:4317; unset means no export.
+    otlp_endpoint: str | None = None
+    # Time between reporting NOT_SERVING and refusing new calls, so that load
+    # balancers observe the health change first (Kubernetes: > readiness period).
+    drain_delay_seconds: float = Field(default=0.0, ge=0, le=300)
+    # How long in-flight calls and streams get to finish once draining starts.
+    shutdown_grace_seconds: float = Field(default=10.0, gt=0, le=300)
+    max_message_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    max_concurrent_streams: int = Field(default=1000, gt=0)
+
+    def secrets_with_defaults(self) -> list[str]:
+        """Names of secret settings still at their development default."""
+        return []
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets_outside_development(self) -> ServiceSettings:
+        if self.environment is not Environment.DEVELOPMENT:
+            defaults = self.secrets_with_defaults()
+            if defaults:
+                names = ", ".join(self._env_name(name) for name in defaults)
+                raise ValueError(
+                    f"default development secrets are not allowed in production: {names}"
+                )
+        return self
+
+    @classmethod
+    def _env_name(cls, field_name: str) -> str:
+        prefix = str(cls.model_config.get("env_prefix", ""))
+        return f"{prefix}{field_name}".upper()
+
+
+class ConfigurationError(SystemExit):
+    """Raised at start-up when the environment holds an invalid setting."""
+
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
+def load_settings(settings_class: type[SettingsT], **overrides: Any) -> SettingsT:
+    """Read `settings_class` from the environment; exit with a precise message if invalid."""
+    try:
+        return settings_class(**overrides)
+    except ValidationError as invalid:
+        lines = []
+        for problem in invalid.errors():
+            location = [str(part) for part in problem["loc"]]
+            variable = settings_class._env_name(location[0]) if location else "(settings)"
+            lines.append(f"  {variable}: {problem['msg']} (got {problem.get('input')!r})")
+        raise ConfigurationError(
+            f"invalid configuration for {settings_class.service_name}:\n" + "\n".join(lines)
+        ) from None
+
+
+def secret_is_default(secret: SecretStr, default: str) -> bool:
+    return secret.get_secret_value() == default

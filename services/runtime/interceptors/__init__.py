@@ -1,0 +1,1 @@
+"""Server interceptors, one class per concern, and the base that wraps handlers."""

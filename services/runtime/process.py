@@ -1,0 +1,30 @@
+"""The `__main__` of every service: load settings, configure observability, serve."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TypeVar
+
+from services.runtime import tracing
+from services.runtime.config import ServiceSettings, load_settings
+from services.runtime.logs import configure_logging
+from services.runtime.server import ServiceHost
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
+def run_service(
+    settings_class: type[SettingsT], bootstrap: Callable[[SettingsT], ServiceHost]
+) -> None:
+    """Exits with a message naming the variable on bad config; 0 after a clean drain."""
+    settings = load_settings(settings_class)
+    configure_logging(settings_class.service_name, settings.log_level)
+    tracing.configure_tracing(settings_class.service_name, settings.otlp_endpoint)
+
+    async def serve() -> None:
+        host = bootstrap(settings)
+        await host.start()
+        await host.serve_until_stopped()
+
+    asyncio.run(serve())

@@ -1,0 +1,178 @@
+"""Server bootstrap: a grpc.aio server with the runtime's interceptors, the standard
+health service, reflection, a metrics endpoint and graceful shutdown on SIGTERM/SIGINT.
+
+Shutdown never drops in-flight work: health turns NOT_SERVING, new calls are refused
+after `drain_delay`, streams are told to reconnect (through `Drain`), and calls
+still running get `shutdown_grace` seconds before they are cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+
+from services.runtime import metrics, tracing
+from services.runtime.config import ServiceSettings
+from services.runtime.draining import Drain
+from services.runtime.grpc_types import ServerInterceptor
+from services.runtime.interceptors.auth_context import AuthContextInterceptor
+from services.runtime.interceptors.error_mapping import ErrorMappingInterceptor
+from services.runtime.interceptors.metrics import MetricsInterceptor
+from services.runtime.interceptors.request_context import RequestContextInterceptor
+
+log = logging.getLogger("lastmile.server")
+
+# Server keepalive: probe idle clients every 60 s so that dead stream peers are reaped,
+# and accept client pings no more often than every 20 s (clients here ping every 30 s).
+SERVER_KEEPALIVE_OPTIONS: tuple[tuple[str, int], ...] = (
+    ("grpc.keepalive_time_ms", 60_000),
+    ("grpc.keepalive_timeout_ms", 20_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", 20_000),
+    ("grpc.http2.max_ping_strikes", 2),
+)
+
+
+@dataclass(frozen=True)
+class ServiceBinding:
+    """A servicer, its full proto service name and the generated function that registers it."""
+
+    name: str
+    servicer: Any
+    add_to_server: Callable[[Any, grpc.aio.Server], None]
+
+
+ShutdownHook = Callable[[], Awaitable[None]]
+
+
+class PortUnavailable(OSError):
+    """The gRPC port is taken (or not ours to bind); the message names service and port."""
+
+    def __init__(self, service: str, address: str) -> None:
+        super().__init__(
+            f"{service}: cannot listen on {address}: the port is in use or not permitted; "
+            f"choose another with LASTMILE_{service.upper()}_GRPC_PORT"
+        )
+
+
+def runtime_interceptors(settings: ServiceSettings) -> list[ServerInterceptor]:
+    """Outermost first: tracing, request context + access log, metrics, auth, errors."""
+    return [
+        tracing.server_interceptor(),
+        RequestContextInterceptor(),
+        MetricsInterceptor(),
+        AuthContextInterceptor(),
+        ErrorMappingInterceptor(domain=f"{settings.service_name}.lastmile.dev"),
+    ]
+
+
+@dataclass
+class ServiceHost:
+    """Owns one service process's gRPC server, admin endpoint and shutdown sequence."""
+
+    settings: ServiceSettings
+    bindings: Sequence[ServiceBinding]
+    interceptors: Sequence[ServerInterceptor] | None = None
+    on_shutdown: list[ShutdownHook] = field(default_factory=list)
+
+    drain: Drain = field(default_factory=Drain)
+    health: HealthServicer = field(default_factory=HealthServicer, init=False)
+    port: int = field(default=0, init=False)
+    admin_port: int | None = field(default=None, init=False)
+    _server: grpc.aio.Server | None = field(default=None, init=False)
+    _admin: metrics.AdminServer | None = field(default=None, init=False)
+    _stop_requested: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _stopped: bool = field(default=False, init=False)
+
+    async def start(self) -> int:
+        """Bind, register everything and start serving; returns the bound gRPC port."""
+        settings = self.settings
+        server = grpc.aio.server(
+            interceptors=list(
+                runtime_interceptors(settings) if self.interceptors is None else self.interceptors
+            ),
+            options=(
+                *SERVER_KEEPALIVE_OPTIONS,
+                ("grpc.max_receive_message_length", settings.max_message_bytes),
+                ("grpc.max_send_message_length", settings.max_message_bytes),
+                ("grpc.max_concurrent_streams", settings.max_concurrent_streams),
+                ("grpc.so_reuseport", 0),
+            ),
+        )
+        for binding in self.bindings:
+            binding.add_to_server(binding.servicer, server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        names = [binding.name for binding in self.bindings]
+        reflection.enable_server_reflection(
+            [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+             reflection.SERVICE_NAME],
+            server,
+        )  # fmt: skip
+        address = f"{settings.grpc_host}:{settings.grpc_port}"
+        try:
+            self.port = server.add_insecure_port(address)
+        except RuntimeError as bind_failed:
+            raise PortUnavailable(settings.service_name, address) from bind_failed
+        await server.start()
+        self._server = server
+        for name in names:
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
+        if settings.admin_port >= 0:
+            self._admin = metrics.start_admin_server(settings.admin_host, settings.admin_port)
+            self.admin_port = self._admin.port
+        metrics.SERVER_DRAINING.set(0)
+        log.info(
+            "serving",
+            extra={"grpc_address": f"{settings.grpc_host}:{self.port}",
+                   "admin_port": self.admin_port, "services": names},
+        )  # fmt: skip
+        return self.port
+
+    def request_stop(self) -> None:
+        """Signal-safe: ask `serve_until_stopped` to begin the shutdown sequence."""
+        self._stop_requested.set()
+
+    async def serve_until_stopped(self) -> None:
+        """Serve until SIGTERM/SIGINT (or `request_stop`), then shut down gracefully."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.request_stop)
+        try:
+            await self._stop_requested.wait()
+        finally:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
+            await self.stop()
+
+    async def stop(self) -> None:
+        """The graceful shutdown sequence; safe to call more than once."""
+        if self._stopped or self._server is None:
+            return
+        self._stopped = True
+        settings = self.settings
+        log.info("draining", extra={"grace_seconds": settings.shutdown_grace_seconds})
+        metrics.SERVER_DRAINING.set(1)
+        await self.health.enter_graceful_shutdown()
+        if settings.drain_delay_seconds:
+            await asyncio.sleep(settings.drain_delay_seconds)
+        self.drain.begin()
+        await self._server.stop(settings.shutdown_grace_seconds)
+        for hook in reversed(self.on_shutdown):
+            try:
+                await hook()
+            except Exception:
+                log.exception("shutdown hook failed")
+        if self._admin is not None:
+            self._admin.stop()
+        tracing.shutdown_tracing()
+        log.info("stopped")

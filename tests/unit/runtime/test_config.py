@@ -1,0 +1,41 @@
+"""Typed settings fail fast, name the bad variable, and refuse default secrets in production."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.pricing.config import PricingSettings
+from services.runtime.config import ConfigurationError, load_settings
+
+
+def test_settings_come_from_prefixed_environment_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LASTMILE_PRICING_GRPC_PORT", "6001")
+    monkeypatch.setenv("LASTMILE_PRICING_SHUTDOWN_GRACE_SECONDS", "3.5")
+    settings = load_settings(PricingSettings)
+    assert (settings.grpc_port, settings.shutdown_grace_seconds) == (6001, 3.5)
+
+
+def test_a_bad_value_fails_fast_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LASTMILE_PRICING_GRPC_PORT", "seventy")
+    monkeypatch.setenv("LASTMILE_PRICING_CURRENCY", "euro")
+    with pytest.raises(ConfigurationError) as failed:
+        load_settings(PricingSettings)
+    message = str(failed.value)
+    assert "LASTMILE_PRICING_GRPC_PORT" in message
+    assert "LASTMILE_PRICING_CURRENCY" in message
+
+
+def test_production_refuses_the_development_signing_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LASTMILE_PRICING_ENVIRONMENT", "production")
+    with pytest.raises(ConfigurationError) as failed:
+        load_settings(PricingSettings)
+    assert "LASTMILE_PRICING_QUOTE_SIGNING_KEY" in str(failed.value)
+    monkeypatch.setenv("LASTMILE_PRICING_QUOTE_SIGNING_KEY", "k" * 40)
+    assert load_settings(PricingSettings).environment == "production"
+
+
+def test_secrets_never_appear_in_the_settings_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LASTMILE_PRICING_QUOTE_SIGNING_KEY", "s3cr3t" * 8)
+    assert "s3cr3t" not in repr(load_settings(PricingSettings))

@@ -1,0 +1,225 @@
+"""The runtime's server: interceptors, health, reflection, limits and graceful shutdown,
+exercised over real gRPC against an in-process server on port 0."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import urllib.request
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from prometheus_client import REGISTRY
+
+from services.runtime.status import rich_status
+from tests.servers import serving
+from tests.unit.runtime.echo import BIDI, CLIENT_STREAM, SERVER_STREAM, SERVICE, UNARY, echo_host
+
+
+def error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
+    status = rich_status(error)
+    assert status is not None, "the status carries no details"
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            return info
+    raise AssertionError("no ErrorInfo in the status details")
+
+
+async def test_unknown_method_gives_unimplemented() -> None:
+    host, _ = echo_host()
+    async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await channel.unary_unary(f"/{SERVICE}/NoSuchMethod")(b"x")
+    assert raised.value.code() is grpc.StatusCode.UNIMPLEMENTED
+
+
+async def test_oversized_message_gives_resource_exhausted_and_the_handler_never_runs() -> None:
+    host, echo = echo_host(max_message_bytes=1024)
+    async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await channel.unary_unary(UNARY)(b"x" * 4096)
+        assert await channel.unary_unary(UNARY)(b"small") == b"small"
+    assert raised.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert echo.unary_calls == 1
+
+
+async def test_domain_error_becomes_its_status_code_with_error_info() -> None:
+    host, _ = echo_host()
+    async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await channel.unary_unary(UNARY)(b"not-found")
+    assert raised.value.code() is grpc.StatusCode.NOT_FOUND
+    assert raised.value.details() == "no such echo"
+    info = error_info(raised.value)
+    assert (info.reason, info.domain, dict(info.metadata)) == (
+        "NOT_FOUND",
+        "echo.lastmile.dev",
+        {"echo_id": "42"},
+    )
+
+
+async def test_invalid_argument_lists_each_field_violation() -> None:
+    host, _ = echo_host()
+    async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await channel.unary_unary(UNARY)(b"invalid")
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    status = rich_status(raised.value)
+    assert status is not None
+    bad_request = error_details_pb2.BadRequest()
+    assert any(detail.Unpack(bad_request) for detail in status.details)
+    assert [(v.field, v.description) for v in bad_request.field_violations] == [
+        ("terms.pickup.latitude", "must be between -90 and 90")
+    ]
+
+
+async def test_unexpected_exception_gives_internal_with_request_id_and_no_internals(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    host, _ = echo_host()
+    async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await channel.unary_unary(UNARY)(b"boom", metadata=(("x-request-id", "req-123"),))
+        # The server survives and keeps answering.
+        assert await channel.unary_unary(UNARY)(b"ok") == b"ok"
+    assert raised.value.code() is grpc.StatusCode.INTERNAL
+    details = raised.value.details() or ""
+    assert "req-123" in details
+    assert "secret" not in details and "Traceback" not in details
+    logged = [r for r in caplog.records if r.name == "lastmile.errors"]
+    assert logged and logged[0].exc_info is not None
+
+
+async def test_forwarded_identity_reaches_the_handler() -> None:
+    host, _ = echo_host()
+    async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
+        call = channel.unary_unary(UNARY)
+        signed_in = await call(
+            b"caller",
+            metadata=(("x-lastmile-account-id", "acc_1"), ("x-lastmile-role", "courier")),
+        )
+        unknown_role = await call(
+            b"caller",
+            metadata=(("x-lastmile-account-id", "acc_1"), ("x-lastmile-role", "admin")),
+        )
+        anonymous = await call(b"caller")
+    assert (signed_in, unknown_role, anonymous) == (b"acc_1:courier", b"none", b"none")
+
+
+async def test_request_id_is_taken_from_metadata_or_generated() -> None:
+    host, _ = echo_host()
+    async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
+        call = channel.unary_unary(UNARY)
+        given = await call(b"request-id", metadata=(("x-request-id", "abc"),))
+        generated = await call(b"request-id")
+    assert given == b"abc"
+    assert len(generated) == 32
+
+
+def handled(method: str, code: str, kind: str) -> float:
+    value = REGISTRY.get_sample_value(
+        "grpc_server_handled_total",
+        {"grpc_service": SERVICE, "grpc_method": method, "grpc_type": kind, "grpc_code": code},
+    )
+    return value or 0.0
+
+
+async def test_metrics_count_every_kind_of_call_by_code_and_serve_them_on_the_admin_port() -> None:
+    host, _ = echo_host(admin_port=0)
+    before = {
+        "ok": handled("Unary", "OK", "unary"),
+        "not_found": handled("Unary", "NOT_FOUND", "unary"),
+        "client": handled("ClientStream", "OK", "client_stream"),
+        "bidi": handled("Bidi", "OK", "bidi_stream"),
+    }
+    async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
+        await channel.unary_unary(UNARY)(b"hi")
+        with pytest.raises(grpc.aio.AioRpcError):
+            await channel.unary_unary(UNARY)(b"not-found")
+        assert await channel.stream_unary(CLIENT_STREAM)(iter([b"a", b"b"])) == b"ab"
+        replies = [r async for r in channel.stream_stream(BIDI)(iter([b"x", b"y"]))]
+        assert replies == [b"X", b"Y"]
+        scrape = await asyncio.to_thread(
+            lambda: urllib.request.urlopen(f"http://127.0.0.1:{host.admin_port}/metrics").read()
+        )
+    assert handled("Unary", "OK", "unary") == before["ok"] + 1
+    assert handled("Unary", "NOT_FOUND", "unary") == before["not_found"] + 1
+    assert handled("ClientStream", "OK", "client_stream") == before["client"] + 1
+    assert handled("Bidi", "OK", "bidi_stream") == before["bidi"] + 1
+    assert b'grpc_server_handling_seconds_bucket{grpc_code="NOT_FOUND"' in scrape
+
+
+async def test_access_log_has_method_code_duration_and_request_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="lastmile.access")
+    host, _ = echo_host()
+    async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
+        with pytest.raises(grpc.aio.AioRpcError):
+            await channel.unary_unary(UNARY)(b"not-found", metadata=(("x-request-id", "r-9"),))
+    [record] = [r for r in caplog.records if r.name == "lastmile.access"]
+    assert record.__dict__["rpc"] == UNARY
+    assert record.__dict__["code"] == "NOT_FOUND"
+    assert record.__dict__["duration_ms"] >= 0
+    # The request id comes from the contextvar, which the formatter reads while logging.
+    from services.runtime.logs import JsonFormatter
+
+    assert "rpc" in json.loads(JsonFormatter("echo").format(record))
+
+
+async def test_health_is_serving_per_service_and_not_serving_while_draining() -> None:
+    host, _ = echo_host(drain_delay_seconds=0.2)
+    async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        check = await stub.Check(health_pb2.HealthCheckRequest(service=SERVICE))
+        assert check.status == health_pb2.HealthCheckResponse.SERVING
+        watch = stub.Watch(health_pb2.HealthCheckRequest(service=SERVICE))
+        first = await watch.read()
+        stopping = asyncio.ensure_future(host.stop())
+        second = await watch.read()
+        watch.cancel()
+        await stopping
+    assert first.status == health_pb2.HealthCheckResponse.SERVING
+    assert second.status == health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+async def test_shutdown_lets_unary_calls_finish_and_tells_streams_to_reconnect() -> None:
+    host, _ = echo_host()
+    async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
+        stream = channel.unary_stream(SERVER_STREAM)(b"tick")
+        received = [await stream.read() for _ in range(3)]
+        in_flight = asyncio.ensure_future(channel.unary_unary(UNARY)(b"slow"))
+        await asyncio.sleep(0.05)
+        await host.stop()
+        with pytest.raises(grpc.aio.AioRpcError) as ended:
+            while True:
+                message = await stream.read()
+                if message is grpc.aio.EOF:
+                    break
+        assert await in_flight == b"finished"
+    assert received == [b"tick-0", b"tick-1", b"tick-2"]
+    assert ended.value.code() is grpc.StatusCode.UNAVAILABLE
+    assert error_info(ended.value).reason == "DRAINING"
+
+
+async def test_reflection_lists_the_services_health_and_reflection() -> None:
+    host, _ = echo_host()
+    async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        replies = stub.ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+        )
+        reply = await replies.read()
+        replies.cancel()
+    names = {service.name for service in reply.list_services_response.service}
+    assert names == {
+        SERVICE,
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+    }
