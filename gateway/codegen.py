@@ -167,8 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         print("FAIL  gen/ drift")
     else:
         print("ok    gen/ matches protos/")
-    for failure in failures:
-        print(failure, file=sys.stderr)
+    for problem in failures:
+        print(problem, file=sys.stderr)
     return 1 if failures else 0
 
 

@@ -6,6 +6,8 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import grpc
+
 from services.runtime.server import ServiceHost
 
 
@@ -24,3 +26,31 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+# Byte-level calls (no serializers); grpc-stubs wrongly makes the serializers mandatory.
+Bytes = bytes
+
+
+def raw_unary(
+    channel: grpc.aio.Channel, method: str
+) -> grpc.aio.UnaryUnaryMultiCallable[Bytes, Bytes]:
+    return channel.unary_unary(method, None, None)
+
+
+def raw_unary_stream(
+    channel: grpc.aio.Channel, method: str
+) -> grpc.aio.UnaryStreamMultiCallable[Bytes, Bytes]:
+    return channel.unary_stream(method, None, None)
+
+
+def raw_stream_unary(
+    channel: grpc.aio.Channel, method: str
+) -> grpc.aio.StreamUnaryMultiCallable[Bytes, Bytes]:
+    return channel.stream_unary(method, None, None)
+
+
+def raw_stream_stream(
+    channel: grpc.aio.Channel, method: str
+) -> grpc.aio.StreamStreamMultiCallable[Bytes, Bytes]:
+    return channel.stream_stream(method, None, None)

@@ -40,9 +40,7 @@ def test_a_short_small_standard_delivery_is_lifted_to_the_minimum_fee() -> None:
 
 
 def test_size_weight_and_express_are_applied_in_order() -> None:
-    priced = Tariff().price(
-        terms(size=ParcelSize.LARGE, weight=7_200, level=ServiceLevel.EXPRESS)
-    )
+    priced = Tariff().price(terms(size=ParcelSize.LARGE, weight=7_200, level=ServiceLevel.EXPRESS))
     # 250 + 174 + 300 (large) + 3 started kg above 5 kg x 40 = 844; express +50% = 422.
     assert [line.component for line in priced.lines] == [
         PriceComponent.BASE_FEE,

@@ -15,7 +15,10 @@ from services.runtime.channels import ChannelPool, RetryPolicy
 from services.runtime.config import ServiceSettings
 from services.runtime.server import ServiceBinding, ServiceHost
 from services.runtime.status import domain_error_from
-from tests.servers import serving
+from tests.servers import (
+    raw_unary,
+    serving,
+)
 from tests.unit.runtime.echo import UNARY, echo_host
 
 UPSTREAM = "lastmile.test.v1.UpstreamService"
@@ -61,7 +64,7 @@ class Relay:
         self.pool, self.target = pool, target
 
     async def relay(self, request: bytes, context: Any) -> bytes:
-        call = self.pool.channel(self.target).unary_unary(f"/{UPSTREAM}/Observe")
+        call = raw_unary(self.pool.channel(self.target), f"/{UPSTREAM}/Observe")
         reply: bytes = await call(request)
         return reply
 
@@ -86,7 +89,7 @@ def relay_host(relay: Relay) -> ServiceHost:
 async def test_a_call_without_timeout_gets_the_pool_default_deadline() -> None:
     pool = ChannelPool(default_timeout=1.5)
     async with serving(upstream_host(Upstream())) as address:
-        reply = await pool.channel(address).unary_unary(f"/{UPSTREAM}/Observe")(b"")
+        reply = await raw_unary(pool.channel(address), f"/{UPSTREAM}/Observe")(b"")
         await pool.close()
     remaining = json.loads(reply)["remaining"]
     # Without the default the upstream would see no deadline at all (a huge remainder);
@@ -104,7 +107,7 @@ async def test_the_callers_remaining_deadline_and_request_id_reach_the_upstream(
             serving(relay_host(relay)) as relay_address,
             grpc.aio.insecure_channel(relay_address) as channel,
         ):
-            reply = await channel.unary_unary("/lastmile.test.v1.RelayService/Relay")(
+            reply = await raw_unary(channel, "/lastmile.test.v1.RelayService/Relay")(
                 b"", timeout=2.0, metadata=(("x-request-id", "req-from-edge"),)
             )
         await pool.close()
@@ -122,7 +125,7 @@ async def test_unavailable_is_retried_transparently() -> None:
     upstream = Upstream(failures=2)
     pool = ChannelPool()
     async with serving(upstream_host(upstream)) as address:
-        reply = await pool.channel(address).unary_unary(f"/{UPSTREAM}/Observe")(b"")
+        reply = await raw_unary(pool.channel(address), f"/{UPSTREAM}/Observe")(b"")
         await pool.close()
     assert json.loads(reply)["remaining"] > 0
     assert upstream.attempts == 3
@@ -136,7 +139,7 @@ async def test_failures_that_may_have_been_processed_are_not_retried(
     pool = ChannelPool()
     async with serving(upstream_host(upstream)) as address:
         with pytest.raises(grpc.aio.AioRpcError) as raised:
-            await pool.channel(address).unary_unary(f"/{UPSTREAM}/Observe")(b"")
+            await raw_unary(pool.channel(address), f"/{UPSTREAM}/Observe")(b"")
         await pool.close()
     assert raised.value.code() is code
     assert upstream.attempts == 1
@@ -146,7 +149,7 @@ async def test_idempotent_methods_also_retry_aborted() -> None:
     upstream = Upstream(failures=1, code=grpc.StatusCode.ABORTED)
     pool = ChannelPool(retry=RetryPolicy(idempotent_methods=(f"/{UPSTREAM}/Observe",)))
     async with serving(upstream_host(upstream)) as address:
-        await pool.channel(address).unary_unary(f"/{UPSTREAM}/Observe")(b"")
+        await raw_unary(pool.channel(address), f"/{UPSTREAM}/Observe")(b"")
         await pool.close()
     assert upstream.attempts == 2
 
@@ -161,7 +164,7 @@ async def test_one_channel_per_upstream_is_reused() -> None:
 async def test_an_upstream_domain_error_is_rebuilt_with_reason_and_violations() -> None:
     host, _ = echo_host()
     async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
-        call = channel.unary_unary(UNARY)
+        call = raw_unary(channel, UNARY)
         with pytest.raises(grpc.aio.AioRpcError) as not_found:
             await call(b"not-found")
         with pytest.raises(grpc.aio.AioRpcError) as invalid:

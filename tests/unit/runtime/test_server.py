@@ -16,7 +16,13 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from prometheus_client import REGISTRY
 
 from services.runtime.status import rich_status
-from tests.servers import serving
+from tests.servers import (
+    raw_stream_stream,
+    raw_stream_unary,
+    raw_unary,
+    raw_unary_stream,
+    serving,
+)
 from tests.unit.runtime.echo import BIDI, CLIENT_STREAM, SERVER_STREAM, SERVICE, UNARY, echo_host
 
 
@@ -35,7 +41,7 @@ async def test_unknown_method_gives_unimplemented() -> None:
     host, _ = echo_host()
     async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
         with pytest.raises(grpc.aio.AioRpcError) as raised:
-            await channel.unary_unary(f"/{SERVICE}/NoSuchMethod")(b"x")
+            await raw_unary(channel, f"/{SERVICE}/NoSuchMethod")(b"x")
     assert raised.value.code() is grpc.StatusCode.UNIMPLEMENTED
 
 
@@ -43,8 +49,8 @@ async def test_oversized_message_gives_resource_exhausted_and_the_handler_never_
     host, echo = echo_host(max_message_bytes=1024)
     async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
         with pytest.raises(grpc.aio.AioRpcError) as raised:
-            await channel.unary_unary(UNARY)(b"x" * 4096)
-        assert await channel.unary_unary(UNARY)(b"small") == b"small"
+            await raw_unary(channel, UNARY)(b"x" * 4096)
+        assert await raw_unary(channel, UNARY)(b"small") == b"small"
     assert raised.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
     assert echo.unary_calls == 1
 
@@ -53,7 +59,7 @@ async def test_domain_error_becomes_its_status_code_with_error_info() -> None:
     host, _ = echo_host()
     async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
         with pytest.raises(grpc.aio.AioRpcError) as raised:
-            await channel.unary_unary(UNARY)(b"not-found")
+            await raw_unary(channel, UNARY)(b"not-found")
     assert raised.value.code() is grpc.StatusCode.NOT_FOUND
     assert raised.value.details() == "no such echo"
     info = error_info(raised.value)
@@ -68,7 +74,7 @@ async def test_invalid_argument_lists_each_field_violation() -> None:
     host, _ = echo_host()
     async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
         with pytest.raises(grpc.aio.AioRpcError) as raised:
-            await channel.unary_unary(UNARY)(b"invalid")
+            await raw_unary(channel, UNARY)(b"invalid")
     assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     status = rich_status(raised.value)
     assert status is not None
@@ -85,21 +91,23 @@ async def test_unexpected_exception_gives_internal_with_request_id_and_no_intern
     host, _ = echo_host()
     async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
         with pytest.raises(grpc.aio.AioRpcError) as raised:
-            await channel.unary_unary(UNARY)(b"boom", metadata=(("x-request-id", "req-123"),))
+            await raw_unary(channel, UNARY)(b"boom", metadata=(("x-request-id", "req-123"),))
         # The server survives and keeps answering.
-        assert await channel.unary_unary(UNARY)(b"ok") == b"ok"
+        assert await raw_unary(channel, UNARY)(b"ok") == b"ok"
     assert raised.value.code() is grpc.StatusCode.INTERNAL
     details = raised.value.details() or ""
     assert "req-123" in details
-    assert "secret" not in details and "Traceback" not in details
+    assert "secret" not in details
+    assert "Traceback" not in details
     logged = [r for r in caplog.records if r.name == "lastmile.errors"]
-    assert logged and logged[0].exc_info is not None
+    assert logged
+    assert logged[0].exc_info is not None
 
 
 async def test_forwarded_identity_reaches_the_handler() -> None:
     host, _ = echo_host()
     async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
-        call = channel.unary_unary(UNARY)
+        call = raw_unary(channel, UNARY)
         signed_in = await call(
             b"caller",
             metadata=(("x-lastmile-account-id", "acc_1"), ("x-lastmile-role", "courier")),
@@ -115,7 +123,7 @@ async def test_forwarded_identity_reaches_the_handler() -> None:
 async def test_request_id_is_taken_from_metadata_or_generated() -> None:
     host, _ = echo_host()
     async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
-        call = channel.unary_unary(UNARY)
+        call = raw_unary(channel, UNARY)
         given = await call(b"request-id", metadata=(("x-request-id", "abc"),))
         generated = await call(b"request-id")
     assert given == b"abc"
@@ -139,11 +147,11 @@ async def test_metrics_count_every_kind_of_call_by_code_and_serve_them_on_the_ad
         "bidi": handled("Bidi", "OK", "bidi_stream"),
     }
     async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
-        await channel.unary_unary(UNARY)(b"hi")
+        await raw_unary(channel, UNARY)(b"hi")
         with pytest.raises(grpc.aio.AioRpcError):
-            await channel.unary_unary(UNARY)(b"not-found")
-        assert await channel.stream_unary(CLIENT_STREAM)(iter([b"a", b"b"])) == b"ab"
-        replies = [r async for r in channel.stream_stream(BIDI)(iter([b"x", b"y"]))]
+            await raw_unary(channel, UNARY)(b"not-found")
+        assert await raw_stream_unary(channel, CLIENT_STREAM)(iter([b"a", b"b"])) == b"ab"
+        replies = [r async for r in raw_stream_stream(channel, BIDI)(iter([b"x", b"y"]))]
         assert replies == [b"X", b"Y"]
         scrape = await asyncio.to_thread(
             lambda: urllib.request.urlopen(f"http://127.0.0.1:{host.admin_port}/metrics").read()
@@ -162,7 +170,7 @@ async def test_access_log_has_method_code_duration_and_request_id(
     host, _ = echo_host()
     async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
         with pytest.raises(grpc.aio.AioRpcError):
-            await channel.unary_unary(UNARY)(b"not-found", metadata=(("x-request-id", "r-9"),))
+            await raw_unary(channel, UNARY)(b"not-found", metadata=(("x-request-id", "r-9"),))
     [record] = [r for r in caplog.records if r.name == "lastmile.access"]
     assert record.__dict__["rpc"] == UNARY
     assert record.__dict__["code"] == "NOT_FOUND"
@@ -189,19 +197,21 @@ async def test_health_is_serving_per_service_and_not_serving_while_draining() ->
     assert second.status == health_pb2.HealthCheckResponse.NOT_SERVING
 
 
+async def drain_stream(stream: grpc.aio.UnaryStreamCall[bytes, bytes]) -> None:
+    while await stream.read() is not grpc.aio.EOF:  # type: ignore[attr-defined]
+        pass
+
+
 async def test_shutdown_lets_unary_calls_finish_and_tells_streams_to_reconnect() -> None:
     host, _ = echo_host()
     async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
-        stream = channel.unary_stream(SERVER_STREAM)(b"tick")
+        stream = raw_unary_stream(channel, SERVER_STREAM)(b"tick")
         received = [await stream.read() for _ in range(3)]
-        in_flight = asyncio.ensure_future(channel.unary_unary(UNARY)(b"slow"))
+        in_flight = asyncio.ensure_future(raw_unary(channel, UNARY)(b"slow"))
         await asyncio.sleep(0.05)
         await host.stop()
         with pytest.raises(grpc.aio.AioRpcError) as ended:
-            while True:
-                message = await stream.read()
-                if message is grpc.aio.EOF:
-                    break
+            await drain_stream(stream)
         assert await in_flight == b"finished"
     assert received == [b"tick-0", b"tick-1", b"tick-2"]
     assert ended.value.code() is grpc.StatusCode.UNAVAILABLE

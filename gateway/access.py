@@ -1,0 +1,15 @@
+"""Which public RPCs the edge serves without a bearer token.
+
+The OpenAPI document and the Envoy jwt_authn rules both read this set, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+ANONYMOUS_METHODS: frozenset[str] = frozenset(
+    {
+        "lastmile.identity.v1.IdentityService/CreateAccount",
+        "lastmile.identity.v1.IdentityService/CreateSession",
+        # Prospective customers price a delivery before they sign up.
+        "lastmile.pricing.v1.PricingService/CreateQuote",
+    }
+)
