@@ -29,28 +29,25 @@ def free_port() -> int:
 
 
 # Byte-level calls (no serializers); grpc-stubs wrongly makes the serializers mandatory.
-Bytes = bytes
-
-
 def raw_unary(
     channel: grpc.aio.Channel, method: str
-) -> grpc.aio.UnaryUnaryMultiCallable[Bytes, Bytes]:
+) -> grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]:
     return channel.unary_unary(method, None, None)
 
 
 def raw_unary_stream(
     channel: grpc.aio.Channel, method: str
-) -> grpc.aio.UnaryStreamMultiCallable[Bytes, Bytes]:
+) -> grpc.aio.UnaryStreamMultiCallable[bytes, bytes]:
     return channel.unary_stream(method, None, None)
 
 
 def raw_stream_unary(
     channel: grpc.aio.Channel, method: str
-) -> grpc.aio.StreamUnaryMultiCallable[Bytes, Bytes]:
+) -> grpc.aio.StreamUnaryMultiCallable[bytes, bytes]:
     return channel.stream_unary(method, None, None)
 
 
 def raw_stream_stream(
     channel: grpc.aio.Channel, method: str
-) -> grpc.aio.StreamStreamMultiCallable[Bytes, Bytes]:
+) -> grpc.aio.StreamStreamMultiCallable[bytes, bytes]:
     return channel.stream_stream(method, None, None)

@@ -4,6 +4,7 @@ exercised over real gRPC against an in-process server on port 0."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import urllib.request
@@ -15,6 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from prometheus_client import REGISTRY
 
+from services.runtime.logs import JsonFormatter
 from services.runtime.status import rich_status
 from tests.servers import (
     raw_stream_stream,
@@ -163,22 +165,28 @@ async def test_metrics_count_every_kind_of_call_by_code_and_serve_them_on_the_ad
     assert b'grpc_server_handling_seconds_bucket{grpc_code="NOT_FOUND"' in scrape
 
 
-async def test_access_log_has_method_code_duration_and_request_id(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    caplog.set_level(logging.INFO, logger="lastmile.access")
-    host, _ = echo_host()
-    async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
-        with pytest.raises(grpc.aio.AioRpcError):
-            await raw_unary(channel, UNARY)(b"not-found", metadata=(("x-request-id", "r-9"),))
-    [record] = [r for r in caplog.records if r.name == "lastmile.access"]
-    assert record.__dict__["rpc"] == UNARY
-    assert record.__dict__["code"] == "NOT_FOUND"
-    assert record.__dict__["duration_ms"] >= 0
-    # The request id comes from the contextvar, which the formatter reads while logging.
-    from services.runtime.logs import JsonFormatter
-
-    assert "rpc" in json.loads(JsonFormatter("echo").format(record))
+async def test_access_log_is_one_json_line_with_method_code_duration_and_ids() -> None:
+    lines = io.StringIO()
+    handler = logging.StreamHandler(lines)
+    handler.setFormatter(JsonFormatter("echo"))
+    access = logging.getLogger("lastmile.access")
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    try:
+        host, _ = echo_host()
+        async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
+            with pytest.raises(grpc.aio.AioRpcError):
+                await raw_unary(channel, UNARY)(b"not-found", metadata=(("x-request-id", "r-9"),))
+    finally:
+        access.removeHandler(handler)
+    [line] = lines.getvalue().splitlines()
+    entry = json.loads(line)
+    assert entry["service"] == "echo"
+    assert entry["rpc"] == UNARY
+    assert entry["code"] == "NOT_FOUND"
+    assert entry["duration_ms"] >= 0
+    assert entry["request_id"] == "r-9"
+    assert len(entry["trace_id"]) == 32
 
 
 async def test_health_is_serving_per_service_and_not_serving_while_draining() -> None:
