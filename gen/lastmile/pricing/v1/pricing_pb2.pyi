@@ -215,7 +215,7 @@ Global___CreateQuoteRequest: _TypeAlias = CreateQuoteRequest  # noqa: Y015
 
 @_typing.final
 class CreateQuoteResponse(_message.Message):
-    """CreateQuoteResponse carries the new quote. Over REST the quote itself is the body."""
+    """CreateQuoteResponse carries the new quote; over REST the body is {"quote": {...}}."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
