@@ -51,7 +51,7 @@ class ServiceBinding:
     add_to_server: Callable[[Any, grpc.aio.Server], None]
 
 
-ShutdownHook = Callable[[], Awaitable[None]]
+Hook = Callable[[], Awaitable[None]]
 
 
 class PortUnavailable(OSError):
@@ -82,7 +82,10 @@ class ServiceHost:
     settings: ServiceSettings
     bindings: Sequence[ServiceBinding]
     interceptors: Sequence[ServerInterceptor] | None = None
-    on_shutdown: list[ShutdownHook] = field(default_factory=list)
+    # Run in order before the port opens (connect, migrate, start relays), and in
+    # reverse order after the server stopped (stop relays, close pools).
+    on_start: list[Hook] = field(default_factory=list)
+    on_shutdown: list[Hook] = field(default_factory=list)
 
     drain: Drain = field(default_factory=Drain)
     health: HealthServicer = field(default_factory=HealthServicer, init=False)
@@ -94,8 +97,11 @@ class ServiceHost:
     _stopped: bool = field(default=False, init=False)
 
     async def start(self) -> int:
-        """Bind, register everything and start serving; returns the bound gRPC port."""
+        """Run the start hooks, bind, register everything and start serving; returns the
+        bound gRPC port."""
         settings = self.settings
+        for hook in self.on_start:
+            await hook()
         server = grpc.aio.server(
             interceptors=list(
                 runtime_interceptors(settings) if self.interceptors is None else self.interceptors

@@ -1,0 +1,70 @@
+"""PostgreSQL for one service: an asyncpg pool over the service's own database, and its
+versioned migrations applied by Alembic at start-up (or by `python -m services.<name>
+migrate`). No service ever connects to another service's database."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import cast
+
+import asyncpg
+from alembic import command
+from alembic.config import Config
+
+log = logging.getLogger("lastmile.database")
+
+
+class Database:
+    """A connection pool; `transaction()` is the unit in which state and outbox change."""
+
+    def __init__(self, dsn: str, *, min_size: int = 2, max_size: int = 10) -> None:
+        self.dsn = dsn
+        self._min_size, self._max_size = min_size, max_size
+        self._pool: asyncpg.Pool | None = None
+
+    async def connect(self) -> None:
+        self._pool = await asyncpg.create_pool(
+            self.dsn, min_size=self._min_size, max_size=self._max_size, command_timeout=30
+        )
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("Database.connect() was not awaited")
+        return self._pool
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection inside a transaction: committed on exit, rolled back on error."""
+        async with self.pool.acquire() as connection, connection.transaction():
+            # The pool hands out a proxy that forwards every Connection method.
+            yield cast(asyncpg.Connection, connection)
+
+
+def alembic_config(dsn: str, migrations: Path) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations))
+    # SQLAlchemy's asyncpg dialect, so that migrations need no second driver.
+    url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade_to_head(dsn: str, migrations: Path) -> None:
+    """Apply every migration not yet applied; safe to run on every start."""
+    command.upgrade(alembic_config(dsn, migrations), "head")
+
+
+async def migrate(dsn: str, migrations: Path) -> None:
+    # Alembic's async env runs its own event loop; give it a thread of its own.
+    await asyncio.to_thread(upgrade_to_head, dsn, migrations)
+    log.info("migrations applied", extra={"migrations": str(migrations)})

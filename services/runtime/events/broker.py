@@ -1,0 +1,40 @@
+"""The NATS connection a service keeps for events: reconnects forever with backoff, and
+its first connect waits for the broker instead of failing the service's start."""
+
+from __future__ import annotations
+
+import logging
+
+import nats
+from nats.aio.client import Client
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
+
+log = logging.getLogger("lastmile.events")
+
+
+async def connect(url: str, *, name: str) -> Client:
+    async def disconnected() -> None:
+        log.warning("broker connection lost; reconnecting", extra={"broker": url})
+
+    async def reconnected() -> None:
+        log.info("broker connection restored", extra={"broker": url})
+
+    async for attempt in AsyncRetrying(
+        wait=wait_exponential_jitter(multiplier=0.1, max=5),
+        retry=retry_if_exception_type((OSError, nats.errors.NoServersError, TimeoutError)),
+        before_sleep=lambda state: log.warning(
+            "broker unreachable; retrying", extra={"broker": url, "attempt": state.attempt_number}
+        ),
+    ):
+        with attempt:
+            return await nats.connect(
+                url,
+                name=name,
+                connect_timeout=2,
+                allow_reconnect=True,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                disconnected_cb=disconnected,
+                reconnected_cb=reconnected,
+            )
+    raise AssertionError("unreachable: AsyncRetrying retries forever")

@@ -1,0 +1,214 @@
+"""The transactional outbox: events are written in the same transaction as the state
+change that caused them, and a relay publishes them to JetStream afterwards.
+
+The relay publishes strictly in outbox order, one event at a time and only after the
+previous one was acknowledged, so per-aggregate order holds; the event id travels as
+Nats-Msg-Id, so a re-publish after a crash is dropped by JetStream's de-duplication.
+One relay per database is active (a PostgreSQL advisory lock); others stand by.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+import zlib
+
+import asyncpg
+from nats.aio.client import Client
+from nats.errors import Error as NatsError
+from nats.js import JetStreamContext
+from nats.js.errors import Error as JetStreamError
+from prometheus_client import Counter, Gauge
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    wait_exponential_jitter,
+)
+
+from lastmile.events.v1 import envelope_pb2
+from services.runtime.database import Database
+from services.runtime.events import broker, streams
+
+log = logging.getLogger("lastmile.outbox")
+
+# Each producing service's first migration runs these (see its migrations/ folder).
+OUTBOX_DDL = (
+    """
+CREATE TABLE outbox (
+    position     bigserial PRIMARY KEY,
+    event_id     uuid        NOT NULL UNIQUE,
+    subject      text        NOT NULL,
+    envelope     bytea       NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    published_at timestamptz
+)""",
+    "CREATE INDEX outbox_unpublished ON outbox (position) WHERE published_at IS NULL",
+)
+_CHANNEL = "lastmile_outbox"
+
+OUTBOX_PUBLISHED = Counter(
+    "lastmile_outbox_published_total", "Outbox events published to the broker.", ["service"]
+)
+OUTBOX_PENDING = Gauge("lastmile_outbox_pending", "Outbox events not yet published.", ["service"])
+OUTBOX_LAG = Gauge(
+    "lastmile_outbox_lag_seconds",
+    "Age of the oldest unpublished outbox event (0 when caught up).",
+    ["service"],
+)
+
+
+async def append(connection: asyncpg.Connection, envelope: envelope_pb2.EventEnvelope) -> None:
+    """Record `envelope` for publishing; call inside the state change's transaction."""
+    await connection.execute(
+        "INSERT INTO outbox (event_id, subject, envelope) VALUES ($1, $2, $3)",
+        uuid.UUID(envelope.event_id),
+        envelope.type,
+        envelope.SerializeToString(),
+    )
+    # Delivered at commit, and only if the transaction commits.
+    await connection.execute(f"NOTIFY {_CHANNEL}")
+
+
+class OutboxRelay:
+    """Publishes a service's outbox to JetStream until stopped."""
+
+    def __init__(
+        self,
+        database: Database,
+        nats_url: str,
+        *,
+        service: str,
+        batch_size: int = 200,
+        poll_seconds: float = 1.0,
+        keep_published_seconds: float = 3600.0,
+    ) -> None:
+        self._database = database
+        self._nats_url = nats_url
+        self._service = service
+        self._batch_size = batch_size
+        self._poll_seconds = poll_seconds
+        self._keep_published_seconds = keep_published_seconds
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._nats: Client | None = None
+        self._last_cleanup = 0.0
+        # Advisory lock key: stable per service, so one relay per database publishes.
+        self._lock_key = zlib.crc32(f"lastmile-outbox-{service}".encode())
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._service}")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+        if self._nats is not None:
+            await self._nats.close()
+
+    async def _run(self) -> None:
+        async with self._database.pool.acquire() as leader:
+            while not await leader.fetchval("SELECT pg_try_advisory_lock($1)", self._lock_key):
+                if await self._sleep(self._poll_seconds * 5):
+                    return
+            await leader.add_listener(_CHANNEL, self._notified)
+            try:
+                await self._relay()
+            finally:
+                await leader.remove_listener(_CHANNEL, self._notified)
+                await leader.execute("SELECT pg_advisory_unlock($1)", self._lock_key)
+
+    def _notified(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _relay(self) -> None:
+        self._nats = await broker.connect(self._nats_url, name=f"{self._service}-outbox")
+        js = self._nats.jetstream()
+        for spec in streams.ALL_STREAMS:
+            await streams.ensure_stream(js, spec)
+        while not self._stopping.is_set():
+            async for attempt in AsyncRetrying(
+                wait=wait_exponential_jitter(multiplier=0.2, max=10),
+                retry=retry_if_exception_type((NatsError, JetStreamError, TimeoutError, OSError)),
+                sleep=self._sleep_unless_stopping,
+                before_sleep=_log_retry,
+            ):
+                with attempt:
+                    if self._stopping.is_set():
+                        return
+                    published = await self.publish_pending(js)
+            if published < self._batch_size:
+                self._wake.clear()
+                await self._sleep(self._poll_seconds, wake=True)
+
+    async def _sleep_unless_stopping(self, seconds: float) -> None:
+        await self._sleep(seconds)
+
+    async def publish_pending(self, js: JetStreamContext) -> int:
+        """Publish one batch in order; returns how many were published. Stops at the
+        first failure, after recording what was published before it."""
+        rows = await self._database.pool.fetch(
+            "SELECT position, event_id, subject, envelope FROM outbox"
+            " WHERE published_at IS NULL ORDER BY position LIMIT $1",
+            self._batch_size,
+        )
+        done: list[int] = []
+        try:
+            for row in rows:
+                await js.publish(
+                    row["subject"],
+                    bytes(row["envelope"]),
+                    timeout=5,
+                    headers={"Nats-Msg-Id": str(row["event_id"])},
+                )
+                done.append(row["position"])
+        finally:
+            if done:
+                await self._database.pool.execute(
+                    "UPDATE outbox SET published_at = now() WHERE position = ANY($1::bigint[])",
+                    done,
+                )
+                OUTBOX_PUBLISHED.labels(self._service).inc(len(done))
+            await self._record_lag()
+        return len(done)
+
+    async def _record_lag(self) -> None:
+        row = await self._database.pool.fetchrow(
+            "SELECT count(*) AS pending,"
+            " COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0) AS lag"
+            " FROM outbox WHERE published_at IS NULL"
+        )
+        if row is not None:
+            OUTBOX_PENDING.labels(self._service).set(row["pending"])
+            OUTBOX_LAG.labels(self._service).set(float(row["lag"]))
+        now = asyncio.get_running_loop().time()
+        if now - self._last_cleanup < 60:
+            return
+        self._last_cleanup = now
+        await self._database.pool.execute(
+            "DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)",
+            self._keep_published_seconds,
+        )
+
+    async def _sleep(self, seconds: float, *, wake: bool = False) -> bool:
+        """Sleep, or return early when stopping (or woken); True if stopping."""
+        waiters = [asyncio.ensure_future(self._stopping.wait())]
+        if wake:
+            waiters.append(asyncio.ensure_future(self._wake.wait()))
+        _, pending = await asyncio.wait(
+            waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED
+        )
+        for waiter in pending:
+            waiter.cancel()
+        return self._stopping.is_set()
+
+
+def _log_retry(state: RetryCallState) -> None:
+    failure = state.outcome.exception() if state.outcome else None
+    log.warning(
+        "publishing the outbox failed; will retry",
+        extra={"attempt": state.attempt_number, "error": repr(failure)},
+    )
