@@ -6,10 +6,13 @@ Names follow go-grpc-prometheus, so that stock dashboards and alerts apply uncha
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from wsgiref.simple_server import WSGIServer
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, make_wsgi_app
 
 SERVER_STARTED = Counter(
     "grpc_server_started_total",
@@ -33,9 +36,24 @@ SERVER_DRAINING = Gauge(
 )
 
 
+AdminDocument = Callable[[], tuple[str, bytes]]  # returns (content type, body)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No per-request stderr lines: scrapes every few seconds would drown the logs."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
 @dataclass
 class AdminServer:
-    """The /metrics endpoint on the admin port; stopped with the service."""
+    """The admin HTTP port: /metrics, plus any documents a service adds (identity adds
+    its JWKS). Runs in a thread of its own; stopped with the service."""
 
     server: WSGIServer
     thread: threading.Thread
@@ -50,6 +68,26 @@ class AdminServer:
         self.thread.join(timeout=5)
 
 
-def start_admin_server(host: str, port: int) -> AdminServer:
-    server, thread = start_http_server(port, addr=host)
+def start_admin_server(
+    host: str, port: int, documents: Mapping[str, AdminDocument] | None = None
+) -> AdminServer:
+    metrics_app = make_wsgi_app()
+    extra = dict(documents or {})
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path in extra:
+            content_type, body = extra[path]()
+            start_response(
+                "200 OK",
+                [("Content-Type", content_type), ("Content-Length", str(len(body))),
+                 ("Cache-Control", "max-age=60")],
+            )  # fmt: skip
+            return [body]
+        result: Iterable[bytes] = metrics_app(environ, start_response)
+        return result
+
+    server = make_server(host, port, app, _ThreadingWSGIServer, handler_class=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="admin-http", daemon=True)
+    thread.start()
     return AdminServer(server, thread)

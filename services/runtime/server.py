@@ -86,6 +86,8 @@ class ServiceHost:
     # reverse order after the server stopped (stop relays, close pools).
     on_start: list[Hook] = field(default_factory=list)
     on_shutdown: list[Hook] = field(default_factory=list)
+    # Extra documents on the admin HTTP port, by path (e.g. identity's JWKS).
+    admin_documents: dict[str, metrics.AdminDocument] = field(default_factory=dict)
 
     drain: Drain = field(default_factory=Drain)
     health: HealthServicer = field(default_factory=HealthServicer, init=False)
@@ -134,7 +136,9 @@ class ServiceHost:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
         if settings.admin_port >= 0:
-            self._admin = metrics.start_admin_server(settings.admin_host, settings.admin_port)
+            self._admin = metrics.start_admin_server(
+                settings.admin_host, settings.admin_port, self.admin_documents
+            )
             self.admin_port = self._admin.port
         metrics.SERVER_DRAINING.set(0)
         log.info(

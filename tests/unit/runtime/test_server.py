@@ -241,3 +241,15 @@ async def test_reflection_lists_the_services_health_and_reflection() -> None:
         "grpc.health.v1.Health",
         "grpc.reflection.v1alpha.ServerReflection",
     }
+
+
+async def test_the_admin_port_serves_documents_a_service_adds() -> None:
+    host, _ = echo_host(admin_port=0)
+    host.admin_documents["/.well-known/jwks.json"] = lambda: ("application/json", b'{"keys":[]}')
+    async with serving(host):
+        body = await asyncio.to_thread(
+            lambda: urllib.request.urlopen(
+                f"http://127.0.0.1:{host.admin_port}/.well-known/jwks.json"
+            ).read()
+        )
+    assert body == b'{"keys":[]}'
