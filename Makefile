@@ -10,7 +10,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv lock proto contract lint typecheck test test-unit bench clean
+.PHONY: help venv lock proto proto-release contract lint typecheck test test-unit bench clean
 
 help: ## List every target with a one-line description
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,8 +31,11 @@ lock: ## Re-resolve requirements.lock from pyproject.toml (needs network)
 proto: $(STAMP) ## Regenerate gen/ (pb2, .pyi, grpc stubs, descriptor set, OpenAPI) from protos/
 	$(BIN)/python -m gateway.codegen --out gen
 
-contract: $(STAMP) ## buf lint + buf breaking against the released baseline + gen/ drift check
-	$(BIN)/python -m gateway.codegen --check
+proto-release: $(STAMP) ## Record the current contract as the released baseline for buf breaking
+	$(BIN)/python -m gateway.codegen --release
+
+contract: $(STAMP) ## Contract tests: buf lint, buf breaking vs the released baseline, gen/ drift, HTTP rules, OpenAPI
+	$(BIN)/pytest -q tests/contract
 
 lint: $(STAMP) ## ruff (lint + format check)
 	$(BIN)/ruff check services gateway tests
@@ -41,14 +44,15 @@ lint: $(STAMP) ## ruff (lint + format check)
 typecheck: $(STAMP) ## mypy --strict on services/, gateway/ and tests/
 	$(BIN)/mypy
 
-test: $(STAMP) ## Everything CI runs: lint, typecheck, contract checks and the whole pytest suite
-	$(MAKE) --no-print-directory lint typecheck contract
+test: $(STAMP) ## Everything CI runs: lint, typecheck, then every test (unit, contract, integration)
+	$(MAKE) --no-print-directory lint typecheck
 	$(BIN)/pytest -q
 
 test-unit: $(STAMP) ## Only the fast tests (no external processes)
 	$(BIN)/pytest -q -m "not slow"
 
 bench: $(STAMP) ## Benchmarks (not tests): print req/s, p50, p99 (installs h2load via apt if missing)
+	@command -v h2load >/dev/null || (apt-get update -qq && apt-get install -y -qq nghttp2-client)
 	$(BIN)/python -m tests.bench
 
 clean: ## Remove .venv and caches (keeps gen/)

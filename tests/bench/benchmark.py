@@ -1,0 +1,39 @@
+"""What every benchmark is given (the load shape) and what it registers (name and entry)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LoadShape:
+    """How hard, how long and where to drive a server; shared by all load benchmarks."""
+
+    rounds: int = 3
+    duration_seconds: float = 8.0
+    warm_up_seconds: float = 2.0
+    threads: int = 1
+    clients: int = 8
+    streams_per_client: int = 16
+    # taskset CPU lists; empty means "do not pin". Separate CPUs keep the load generator
+    # from stealing cycles from the server it measures.
+    server_cpus: str = "0"
+    load_cpus: str = "1"
+
+    def describe(self) -> str:
+        return (
+            f"h2load -t {self.threads} -c {self.clients} -m {self.streams_per_client}, "
+            f"{self.rounds} rounds x {self.duration_seconds:g} s "
+            f"(+{self.warm_up_seconds:g} s warm-up each), "
+            f"server on CPU {self.server_cpus or 'any'}, h2load on CPU {self.load_cpus or 'any'}"
+        )
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """One entry of the catalogue: `run` prints its own report and raises on a bad run."""
+
+    name: str
+    summary: str
+    run: Callable[[LoadShape], None]

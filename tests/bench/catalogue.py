@@ -1,0 +1,8 @@
+"""Every benchmark by name; add a new one here and it is runnable and listed in --help."""
+
+from __future__ import annotations
+
+from tests.bench.benchmark import Benchmark
+from tests.bench.runtime_overhead import RUNTIME_OVERHEAD
+
+BENCHMARKS: dict[str, Benchmark] = {benchmark.name: benchmark for benchmark in (RUNTIME_OVERHEAD,)}

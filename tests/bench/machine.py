@@ -1,0 +1,44 @@
+"""The machine: described in one line so that figures are never read without it, and
+its CPUs, to which the server and the load generator are pinned apart."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+import grpc
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def h2load_version() -> str:
+    result = subprocess.run(["h2load", "--version"], capture_output=True, text=True, check=False)
+    return result.stdout.strip() or "unknown"
+
+
+def describe_machine() -> str:
+    # sched_getaffinity is what `nproc` reports: the CPUs this process may run on.
+    cpus = len(os.sched_getaffinity(0))
+    return (
+        f"nproc {cpus}, CPU {cpu_model()}, Python {platform.python_version()}, "
+        f"grpcio {grpc.__version__}, {h2load_version()}"
+    )
+
+
+def pinned(command: Sequence[str], cpus: str) -> list[str]:
+    """`command` under `taskset -c cpus` when pinning is asked for and taskset exists."""
+    if cpus and shutil.which("taskset"):
+        return ["taskset", "-c", cpus, *command]
+    return list(command)
