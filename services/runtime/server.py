@@ -24,10 +24,11 @@ from services.runtime import metrics, tracing
 from services.runtime.config import ServiceSettings
 from services.runtime.draining import Drain
 from services.runtime.grpc_types import ServerInterceptor
-from services.runtime.interceptors.auth_context import AuthContextInterceptor
-from services.runtime.interceptors.error_mapping import ErrorMappingInterceptor
-from services.runtime.interceptors.metrics import MetricsInterceptor
-from services.runtime.interceptors.request_context import RequestContextInterceptor
+from services.runtime.interceptors.auth_context import AuthContext
+from services.runtime.interceptors.base import CallPipeline
+from services.runtime.interceptors.error_mapping import ErrorMapping
+from services.runtime.interceptors.metrics import CallMetrics
+from services.runtime.interceptors.request_context import RequestContext
 
 log = logging.getLogger("lastmile.server")
 
@@ -65,13 +66,15 @@ class PortUnavailable(OSError):
 
 
 def runtime_interceptors(settings: ServiceSettings) -> list[ServerInterceptor]:
-    """Outermost first: tracing, request context + access log, metrics, auth, errors."""
+    """Tracing (opentelemetry-instrumentation-grpc) outermost, so every log line carries
+    the trace id; then one pipeline: request context + access log, metrics, auth context,
+    and error mapping innermost."""
     return [
         tracing.server_interceptor(),
-        RequestContextInterceptor(),
-        MetricsInterceptor(),
-        AuthContextInterceptor(),
-        ErrorMappingInterceptor(domain=f"{settings.service_name}.lastmile.dev"),
+        CallPipeline(
+            observers=[RequestContext(), CallMetrics(), AuthContext()],
+            errors=ErrorMapping(domain=f"{settings.service_name}.lastmile.dev"),
+        ),
     ]
 
 

@@ -6,32 +6,30 @@ copy a client sent; inside the mesh, mTLS guarantees the metadata came from a si
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from typing import Any
 
 from services.runtime import context
 from services.runtime.context import Caller, Role
-from services.runtime.interceptors.base import AroundCallInterceptor, Call
+from services.runtime.interceptors.base import Call, CallObserver
 
 ACCOUNT_ID_HEADER = "x-lastmile-account-id"
 ROLE_HEADER = "x-lastmile-role"
+_ROLES = {role.value: role for role in Role}
 
 
 def caller_from(call: Call) -> Caller | None:
     account_id = call.header(ACCOUNT_ID_HEADER)
-    role = call.header(ROLE_HEADER)
-    if not account_id or role is None or role not in Role.__members__.values():
+    role = _ROLES.get(call.header(ROLE_HEADER) or "")
+    if not account_id or role is None:
         return None
-    return Caller(account_id=account_id, role=Role(role))
+    return Caller(account_id=account_id, role=role)
 
 
-class AuthContextInterceptor(AroundCallInterceptor):
+class AuthContext(CallObserver):
     """Binds the forwarded caller (or None) for the duration of the call."""
 
-    @asynccontextmanager
-    async def around(self, call: Call) -> AsyncIterator[None]:
-        token = context.caller.set(caller_from(call))
-        try:
-            yield
-        finally:
-            context.caller.reset(token)
+    def begin(self, call: Call) -> Any:
+        return context.caller.set(caller_from(call))
+
+    def end(self, call: Call, started: Any, error: BaseException | None) -> None:
+        context.caller.reset(started)

@@ -1,17 +1,17 @@
-"""The base for server interceptors that run code around every call of every kind.
+"""The call pipeline: one grpc.aio interceptor that runs every runtime concern around
+each call, for all four RPC kinds.
 
-grpc.aio interceptors only see the handler, not the call; to act around the call a
-subclass provides `around(call)`, an async context manager, and this base rebuilds the
-handler so that the behaviour (unary or streaming, in either direction) runs inside it.
+Each concern stays one class (a `CallObserver`), but they share a single rebuilt
+handler per method and plain try/finally, instead of one interceptor, one handler
+rebuild and one async context manager per concern per call: that nesting cost more
+than the handlers it wrapped (see `make bench`, runtime-overhead).
 """
 
 from __future__ import annotations
 
 import abc
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, cast
 
 import grpc
@@ -21,99 +21,167 @@ from services.runtime.grpc_types import RpcMethodHandler, ServerInterceptor, Ser
 Behaviour = Callable[[Any, Any], Any]
 
 
-@dataclass(frozen=True, slots=True)
 class Call:
-    """What an interceptor knows about the call it wraps."""
+    """What the concerns know about the call in progress."""
 
-    method: str  # "/package.Service/Method"
-    kind: str  # unary, client_stream, server_stream or bidi_stream
-    context: ServicerContext
-    metadata: tuple[tuple[str, str | bytes], ...]
+    __slots__ = ("context", "kind", "method", "method_name", "service")
 
-    @property
-    def service(self) -> str:
-        return self.method.rsplit("/", 2)[-2]
-
-    @property
-    def method_name(self) -> str:
-        return self.method.rsplit("/", 1)[-1]
+    def __init__(
+        self, method: str, service: str, method_name: str, kind: str, context: ServicerContext
+    ) -> None:
+        self.method = method  # "/package.Service/Method"
+        self.service = service
+        self.method_name = method_name
+        self.kind = kind  # unary, client_stream, server_stream or bidi_stream
+        self.context = context
 
     def header(self, key: str) -> str | None:
-        for name, value in self.metadata:
+        for name, value in self.context.invocation_metadata() or ():
             if name == key and isinstance(value, str):
                 return value
         return None
 
 
-class AroundCallInterceptor(ServerInterceptor, abc.ABC):
-    """Runs `around(call)` around each call's behaviour, for all four RPC kinds."""
+class CallObserver(abc.ABC):
+    """One concern: code that runs when a call starts and when it ends."""
 
     @abc.abstractmethod
-    def around(self, call: Call) -> AbstractAsyncContextManager[None]:
-        """The scope in which the handler runs; exceptions from the handler pass through it."""
+    def begin(self, call: Call) -> Any:
+        """Runs before the handler; the result is handed back to `end`."""
+
+    @abc.abstractmethod
+    def end(self, call: Call, started: Any, error: BaseException | None) -> None:
+        """Runs after the handler, in reverse order of `begin`, even when it failed."""
+
+
+class ErrorTranslator(abc.ABC):
+    """The concern that turns an exception escaping a handler into a status."""
+
+    @abc.abstractmethod
+    async def abort(self, call: Call, error: Exception) -> None:
+        """Abort the call with the status for `error` (raises grpc.aio.AbortError)."""
+
+
+# Exceptions that already are the call's outcome, not faults to translate.
+_PASS_THROUGH = (grpc.aio.AbortError, GeneratorExit)
+
+
+class CallPipeline(ServerInterceptor):
+    """Wraps each method's handler once with the observers and the error translator."""
+
+    def __init__(self, observers: Sequence[CallObserver], errors: ErrorTranslator) -> None:
+        self._observers = tuple(observers)
+        self._reversed = tuple(reversed(self._observers))
+        self._errors = errors
+        self._wrapped: dict[str, RpcMethodHandler] = {}
 
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[RpcMethodHandler]],
         details: grpc.HandlerCallDetails,
     ) -> RpcMethodHandler:
+        method: str = details.method
+        cached = self._wrapped.get(method)
+        if cached is not None:
+            return cached
         handler = await continuation(details)
         if handler is None:
             return handler
-        method: str = details.method
-        metadata = tuple(details.invocation_metadata or ())
-        if handler.unary_unary or handler.stream_unary:
-            return self._wrap_unary_response(handler, method, metadata)
-        return self._wrap_streaming_response(handler, method, metadata)
+        wrapped = self._wrap(handler, method)
+        self._wrapped[method] = wrapped
+        return wrapped
 
-    def _wrap_unary_response(
-        self, handler: RpcMethodHandler, method: str, metadata: tuple[Any, ...]
-    ) -> RpcMethodHandler:
-        # grpc-stubs types behaviours as synchronous; under grpc.aio they are coroutines.
-        inner = cast(Behaviour, handler.unary_unary or handler.stream_unary)
-        kind = "unary" if handler.unary_unary else "client_stream"
+    def _wrap(self, handler: RpcMethodHandler, method: str) -> RpcMethodHandler:
+        service, _, method_name = method.lstrip("/").partition("/")
+        if handler.unary_unary or handler.stream_unary:
+            kind = "unary" if handler.unary_unary else "client_stream"
+            factory = (
+                grpc.unary_unary_rpc_method_handler
+                if handler.unary_unary
+                else grpc.stream_unary_rpc_method_handler
+            )
+            # grpc-stubs types behaviours as synchronous; under grpc.aio they are coroutines.
+            behaviour = self._single_response(
+                cast(Behaviour, handler.unary_unary or handler.stream_unary),
+                method, service, method_name, kind,
+            )  # fmt: skip
+        else:
+            kind = "server_stream" if handler.unary_stream else "bidi_stream"
+            factory = (
+                grpc.unary_stream_rpc_method_handler
+                if handler.unary_stream
+                else grpc.stream_stream_rpc_method_handler
+            )
+            behaviour = self._streaming_response(
+                cast(Behaviour, handler.unary_stream or handler.stream_stream),
+                method, service, method_name, kind,
+            )  # fmt: skip
+        return factory(
+            behaviour,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    def _single_response(
+        self, inner: Behaviour, method: str, service: str, method_name: str, kind: str
+    ) -> Behaviour:
+        observers, in_reverse, errors = self._observers, self._reversed, self._errors
 
         async def behaviour(request: Any, context: ServicerContext) -> Any:
-            async with self.around(Call(method, kind, context, metadata)):
-                return await inner(request, context)
+            call = Call(method, service, method_name, kind, context)
+            started = [observer.begin(call) for observer in observers]
+            error: BaseException | None = None
+            try:
+                try:
+                    return await inner(request, context)
+                except _PASS_THROUGH:
+                    raise
+                except Exception as failure:
+                    await errors.abort(call, failure)
+                    raise
+            except BaseException as escaped:
+                error = escaped
+                raise
+            finally:
+                for index, observer in enumerate(in_reverse):
+                    observer.end(call, started[-1 - index], error)
 
-        factory = (
-            grpc.unary_unary_rpc_method_handler
-            if handler.unary_unary
-            else grpc.stream_unary_rpc_method_handler
-        )
-        return factory(
-            behaviour,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return behaviour
 
-    def _wrap_streaming_response(
-        self, handler: RpcMethodHandler, method: str, metadata: tuple[Any, ...]
-    ) -> RpcMethodHandler:
-        inner = cast(Behaviour, handler.unary_stream or handler.stream_stream)
-        kind = "server_stream" if handler.unary_stream else "bidi_stream"
+    def _streaming_response(
+        self, inner: Behaviour, method: str, service: str, method_name: str, kind: str
+    ) -> Behaviour:
+        observers, in_reverse, errors = self._observers, self._reversed, self._errors
 
         async def behaviour(request: Any, context: ServicerContext) -> AsyncIterator[Any]:
-            async with self.around(Call(method, kind, context, metadata)):
-                result = inner(request, context)
-                if inspect.isasyncgen(result):
-                    async for response in result:
-                        yield response
-                else:
-                    # A handler that writes with context.write() and returns None.
-                    await result
+            call = Call(method, service, method_name, kind, context)
+            started = [observer.begin(call) for observer in observers]
+            error: BaseException | None = None
+            try:
+                try:
+                    result = inner(request, context)
+                    if inspect.isasyncgen(result):
+                        async for response in result:
+                            yield response
+                    else:
+                        # A handler that writes with context.write() and returns None.
+                        await result
+                except _PASS_THROUGH:
+                    raise
+                except Exception as failure:
+                    await errors.abort(call, failure)
+                    raise
+            except BaseException as escaped:
+                error = escaped
+                raise
+            finally:
+                for index, observer in enumerate(in_reverse):
+                    observer.end(call, started[-1 - index], error)
 
-        factory = (
-            grpc.unary_stream_rpc_method_handler
-            if handler.unary_stream
-            else grpc.stream_stream_rpc_method_handler
-        )
-        return factory(
-            behaviour,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return behaviour
+
+
+_STATUS_BY_NUMBER = {status.value[0]: status for status in grpc.StatusCode}
 
 
 def final_code(context: ServicerContext, error: BaseException | None) -> grpc.StatusCode:
@@ -125,11 +193,6 @@ def final_code(context: ServicerContext, error: BaseException | None) -> grpc.St
         return _STATUS_BY_NUMBER.get(code, grpc.StatusCode.UNKNOWN)
     if error is None:
         return grpc.StatusCode.OK
-    if isinstance(error, grpc.aio.AbortError):
-        return grpc.StatusCode.UNKNOWN
-    if isinstance(error, BaseException) and type(error).__name__ == "CancelledError":
+    if type(error).__name__ == "CancelledError":
         return grpc.StatusCode.CANCELLED
     return grpc.StatusCode.UNKNOWN
-
-
-_STATUS_BY_NUMBER = {status.value[0]: status for status in grpc.StatusCode}

@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from typing import Any
 
 from services.runtime import context
-from services.runtime.interceptors.base import AroundCallInterceptor, Call, final_code
+from services.runtime.interceptors.base import Call, CallObserver, final_code
 
 REQUEST_ID_HEADER = "x-request-id"
 # Health checks arrive every few seconds from probes and sidecars; log them at DEBUG.
@@ -18,41 +17,37 @@ _QUIET_SERVICES = frozenset({"grpc.health.v1.Health", "grpc.reflection.v1alpha.S
 access_log = logging.getLogger("lastmile.access")
 
 
-class RequestContextInterceptor(AroundCallInterceptor):
+class RequestContext(CallObserver):
     """Binds request id, method and deadline to the call, and writes its access log."""
 
-    @asynccontextmanager
-    async def around(self, call: Call) -> AsyncIterator[None]:
+    def begin(self, call: Call) -> Any:
         request_id = call.header(REQUEST_ID_HEADER) or uuid.uuid4().hex
         started = time.monotonic()
         remaining = call.context.time_remaining()
-        tokens = (
+        return (
+            started,
             context.request_id.set(request_id),
             context.rpc_method.set(call.method),
             context.deadline.set(started + remaining if remaining is not None else None),
         )
-        error: BaseException | None = None
-        try:
-            yield
-        except BaseException as escaped:
-            error = escaped
-            raise
-        finally:
-            code = final_code(call.context, error)
-            level = logging.DEBUG if call.service in _QUIET_SERVICES else logging.INFO
-            if access_log.isEnabledFor(level):
-                access_log.log(
-                    level,
-                    "%s %s",
-                    call.method,
-                    code.name,
-                    extra={
-                        "rpc": call.method,
-                        "code": code.name,
-                        "duration_ms": round((time.monotonic() - started) * 1000, 3),
-                        "peer": call.context.peer(),
-                    },
-                )
-            context.deadline.reset(tokens[2])
-            context.rpc_method.reset(tokens[1])
-            context.request_id.reset(tokens[0])
+
+    def end(self, call: Call, started: Any, error: BaseException | None) -> None:
+        began, request_token, method_token, deadline_token = started
+        level = logging.DEBUG if call.service in _QUIET_SERVICES else logging.INFO
+        if access_log.isEnabledFor(level):
+            code = final_code(call.context, error).name
+            access_log.log(
+                level,
+                "%s %s",
+                call.method,
+                code,
+                extra={
+                    "rpc": call.method,
+                    "code": code,
+                    "duration_ms": round((time.monotonic() - began) * 1000, 3),
+                    "peer": call.context.peer(),
+                },
+            )
+        context.deadline.reset(deadline_token)
+        context.rpc_method.reset(method_token)
+        context.request_id.reset(request_token)
