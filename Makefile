@@ -10,7 +10,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv lock proto proto-release contract lint typecheck test test-unit bench clean
+.PHONY: help venv lock proto proto-release contract lint typecheck test test-unit bench run stop status clean
 
 help: ## List every target with a one-line description
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -54,6 +54,15 @@ test-unit: $(STAMP) ## Only the fast tests (no external processes)
 bench: $(STAMP) ## Benchmarks (not tests): print req/s, p50, p99 (installs h2load via apt if missing)
 	@command -v h2load >/dev/null || (apt-get update -qq && apt-get install -y -qq nghttp2-client)
 	$(BIN)/python -m tests.bench
+
+run: $(STAMP) ## Run the whole mesh locally (FRESH=1 wipes .state/ first; ONLY=a,b runs a subset)
+	$(BIN)/python -m services.devstack run $(if $(FRESH),--fresh) $(if $(ONLY),--only $(ONLY))
+
+stop: $(STAMP) ## Stop a mesh started by `make run` (from another terminal)
+	$(BIN)/python -m services.devstack stop
+
+status: $(STAMP) ## Show each component of the running mesh: pid, address, log file
+	$(BIN)/python -m services.devstack status
 
 clean: ## Remove .venv and caches (keeps gen/)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

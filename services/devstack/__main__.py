@@ -1,0 +1,195 @@
+"""`python -m services.devstack run|stop|status` — what `make run`, `make stop` and
+`make status` call."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from services.devstack.components import SERVICES, Ports
+from services.devstack.errors import DevstackError
+from services.devstack.launcher import REPO, Component, LocalMesh, reset_state
+from services.devstack.log_stream import LogStream
+
+DEFAULT_STATE = REPO / ".state"
+
+
+def _ports(args: argparse.Namespace) -> Ports:
+    chosen = {}
+    for port in fields(Ports):
+        flag = getattr(args, f"{port.name}_port")
+        if flag is not None:
+            chosen[port.name] = flag
+    return Ports(**chosen)
+
+
+def _banner(mesh: LocalMesh) -> str:
+    edge = f"http://127.0.0.1:{mesh.ports.edge}"
+    lines = [
+        "",
+        "Lastmile is running.",
+        f"  REST API     {edge}/v1/...",
+        f"  gRPC         127.0.0.1:{mesh.ports.edge} (native gRPC through the edge)",
+        f"  API docs     {edge}/docs   (OpenAPI: {edge}/openapi.json)",
+        f"  state        {mesh.state_dir}  (fresh start: make run FRESH=1)",
+        "",
+    ]
+    for component in mesh.components:
+        lines.append(
+            f"  {component.name:<10} ok   pid {component.pid!s:<8} {component.address:<22}"
+            f" log {component.log_path}"
+        )
+    lines += ["", "Ctrl-C (or `make stop`) stops everything.", ""]
+    return "\n".join(lines)
+
+
+async def run(args: argparse.Namespace) -> int:
+    mesh = LocalMesh(args.state_dir, _ports(args))
+    if args.only:
+        wanted = set(args.only.split(","))
+        mesh.services = tuple(spec for spec in SERVICES if spec.name in wanted)
+    stop_requested = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop_requested.set)
+    stream = LogStream()
+    tail = asyncio.create_task(stream.run())
+    exit_code = 0
+    try:
+        starting = asyncio.create_task(_start_following(mesh, stream))
+        done, _ = await asyncio.wait(
+            {starting, asyncio.create_task(stop_requested.wait())},
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        if starting not in done:
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, DevstackError):
+                await starting
+            return 130
+        starting.result()
+        stream.pump()
+        print(_banner(mesh), flush=True)
+        while not stop_requested.is_set():
+            for component in mesh.crashed():
+                component.expected_exit = True
+                print(_crash_report(component), file=sys.stderr, flush=True)
+                exit_code = 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop_requested.wait(), timeout=0.5)
+    except DevstackError as failure:
+        stream.pump()
+        print(f"\nlastmile: {failure}", file=sys.stderr, flush=True)
+        exit_code = 1
+    finally:
+        print("\nstopping ...", flush=True)
+        await mesh.stop()
+        stream.pump()
+        tail.cancel()
+        print("stopped.", flush=True)
+    return exit_code
+
+
+def _crash_report(component: Component) -> str:
+    process = component.process
+    code = process.exit_code if process else "?"
+    tail = process.log_tail() if process else ""
+    return (
+        f"\n!! {component.name} (pid {component.pid}) exited unexpectedly with code {code};"
+        f" last lines of {component.log_path}:\n{tail}\n"
+    )
+
+
+async def _start_following(mesh: LocalMesh, stream: LogStream) -> None:
+    """Start the mesh, following each component's log as soon as it exists."""
+    task = asyncio.create_task(mesh.start())
+    while not task.done():
+        for component in mesh.components:
+            stream.follow(component.name, component.log_path)
+        await asyncio.sleep(0.1)
+    for component in mesh.components:
+        stream.follow(component.name, component.log_path)
+    await task
+
+
+def _read_status(state: Path) -> dict[str, object] | None:
+    try:
+        status: dict[str, object] = json.loads((state / "run.json").read_text())
+    except FileNotFoundError:
+        return None
+    return status
+
+
+def stop(args: argparse.Namespace) -> int:
+    status = _read_status(Path(args.state_dir))
+    if status is None:
+        print("lastmile is not running (no run.json)")
+        return 0
+    pid = int(str(status["supervisor_pid"]))
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        print(f"the supervisor (pid {pid}) is gone; nothing to stop")
+        return 0
+    print(f"asked the supervisor (pid {pid}) to stop the mesh")
+    return 0
+
+
+def status(args: argparse.Namespace) -> int:
+    state = _read_status(Path(args.state_dir))
+    if state is None:
+        print("lastmile is not running")
+        return 1
+    healthy = True
+    for component in state["components"]:  # type: ignore[attr-defined]
+        pid = component["pid"]
+        alive = pid is not None and _alive(int(pid))
+        healthy &= alive
+        print(f"{component['name']:<10} {'up  ' if alive else 'DOWN'} pid {pid!s:<8} "
+              f"{component['address']:<22} log {component['log']}")  # fmt: skip
+    return 0 if healthy else 1
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.devstack", description=__doc__)
+    parser.add_argument("--state-dir", default=os.environ.get("LASTMILE_STATE_DIR", DEFAULT_STATE))
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_parser = commands.add_parser("run", help="start the whole mesh in the foreground")
+    run_parser.add_argument("--fresh", action="store_true", help="delete earlier data first")
+    run_parser.add_argument("--only", help="start only these services (comma-separated)")
+    for port in fields(Ports):
+        variable = f"LASTMILE_{port.name.upper()}_PORT"
+        run_parser.add_argument(
+            f"--{port.name.replace('_', '-')}-port", type=int,
+            default=int(os.environ[variable]) if variable in os.environ else None,
+            help=f"default {port.default} (or ${variable})",
+        )  # fmt: skip
+    commands.add_parser("stop", help="stop a mesh started by `run`")
+    commands.add_parser("status", help="show the components of a running mesh")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        args.state_dir = Path(args.state_dir).resolve()
+        if args.fresh:
+            reset_state(args.state_dir)
+        return asyncio.run(run(args))
+    if args.command == "stop":
+        return stop(args)
+    return status(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

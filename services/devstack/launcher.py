@@ -1,0 +1,175 @@
+"""`make run`: the whole mesh on one machine — PostgreSQL, NATS JetStream, every service
+as its own process and the Envoy edge — started in dependency order, each gated on its
+health, with one combined log stream, and stopped cleanly in reverse order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from services.devstack.components import SERVICES, Ports, ServiceSpec
+from services.devstack.errors import DevstackError, ServerStartError
+from services.devstack.nats import LocalNats
+from services.devstack.ports import ensure_port_free
+from services.devstack.postgres import LocalPostgres
+from services.devstack.process import SupervisedProcess
+
+log = logging.getLogger("lastmile.devstack")
+REPO = Path(__file__).resolve().parent.parent.parent
+
+
+@dataclass
+class Component:
+    """A started component as the banner, the status file and the monitor see it."""
+
+    name: str
+    pid: int | None
+    log_path: Path
+    address: str
+    process: SupervisedProcess | None = None  # None for postgres/nats (their own classes)
+    expected_exit: bool = False
+
+
+@dataclass
+class LocalMesh:
+    """Starts and stops the local stack under `state_dir`."""
+
+    state_dir: Path
+    ports: Ports = field(default_factory=Ports)
+    components: list[Component] = field(default_factory=list)
+    _stops: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    postgres: LocalPostgres | None = None
+    nats: LocalNats | None = None
+    services: tuple[ServiceSpec, ...] = SERVICES
+
+    @property
+    def logs(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def status_file(self) -> Path:
+        return self.state_dir / "run.json"
+
+    async def start(self) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self._check_ports()
+        self.postgres = LocalPostgres(self.state_dir / "postgres", self.ports.postgres)
+        await self.postgres.start()
+        self._stops.append(self.postgres.stop)
+        self.components.append(Component(
+            "postgres", self.postgres.pid, self.state_dir / "postgres" / "postgres.log",
+            f"127.0.0.1:{self.ports.postgres}",
+        ))  # fmt: skip
+        self.nats = LocalNats(self.state_dir / "nats", self.ports.nats, self.ports.nats_monitor)
+        await self.nats.start()
+        self._stops.append(self.nats.stop)
+        self.components.append(Component(
+            "nats", self.nats.pid, self.state_dir / "nats" / "nats.log", self.nats.url
+        ))  # fmt: skip
+        for spec in self.services:
+            await self._start_service(spec)
+        self._write_status()
+
+    def _check_ports(self) -> None:
+        checks = [("postgres", self.ports.postgres), ("nats", self.ports.nats),
+                  ("nats monitoring", self.ports.nats_monitor)]  # fmt: skip
+        for spec in self.services:
+            checks += [(spec.name, self.ports.grpc(spec.name)),
+                       (f"{spec.name} admin", self.ports.admin(spec.name))]  # fmt: skip
+        for name, port in checks:
+            ensure_port_free(name, port)
+
+    async def _start_service(self, spec: ServiceSpec) -> None:
+        if self.postgres is None or self.nats is None:
+            raise DevstackError("services start after PostgreSQL and NATS")
+        dsn = None
+        if spec.database:
+            await self.postgres.ensure_database(spec.name)
+            dsn = self.postgres.dsn(spec.name)
+        env = {**os.environ, **spec.env(self.ports, dsn, self.nats.url)}
+        process = SupervisedProcess(self.logs / f"{spec.name}.log")
+        process.spawn([sys.executable, "-m", f"services.{spec.name}"], cwd=REPO, env=env)
+        component = Component(
+            spec.name, process.pid, process.log_path,
+            f"127.0.0.1:{self.ports.grpc(spec.name)}", process,
+        )  # fmt: skip
+        self.components.append(component)
+
+        async def stop() -> None:
+            component.expected_exit = True
+            await process.stop(signal.SIGTERM, grace=15)
+
+        self._stops.append(stop)
+        await wait_until_serving(spec, component, process)
+
+    async def stop(self) -> None:
+        """Stop everything we started, newest first; safe to call more than once."""
+        while self._stops:
+            stop = self._stops.pop()
+            try:
+                await stop()
+            except DevstackError as failure:
+                log.warning("stopping a component failed: %s", failure)
+        with contextlib.suppress(FileNotFoundError):
+            self.status_file.unlink()
+
+    def crashed(self) -> list[Component]:
+        return [
+            c for c in self.components
+            if c.process is not None and not c.expected_exit and not c.process.running
+        ]  # fmt: skip
+
+    def _write_status(self) -> None:
+        self.status_file.write_text(json.dumps({
+            "supervisor_pid": os.getpid(),
+            "components": [
+                {"name": c.name, "pid": c.pid, "address": c.address, "log": str(c.log_path)}
+                for c in self.components
+            ],
+        }, indent=2))  # fmt: skip
+
+
+async def wait_until_serving(
+    spec: ServiceSpec, component: Component, process: SupervisedProcess, limit: float = 60
+) -> None:
+    """Poll the gRPC health service until SERVING; fail with the log tail if it exits."""
+    give_up = time.monotonic() + limit
+    async with grpc.aio.insecure_channel(component.address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while True:
+            if not process.running:
+                raise ServerStartError(
+                    f"{spec.name} exited with code {process.exit_code} while starting; "
+                    f"last lines of {process.log_path}:\n{process.log_tail()}"
+                )
+            with contextlib.suppress(grpc.aio.AioRpcError):
+                reply = await stub.Check(
+                    health_pb2.HealthCheckRequest(service=spec.health_service), timeout=1
+                )
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            if time.monotonic() > give_up:
+                raise ServerStartError(
+                    f"{spec.name} did not report SERVING within {limit:.0f}s; last lines of "
+                    f"{process.log_path}:\n{process.log_tail()}"
+                )
+            await asyncio.sleep(0.2)
+
+
+def reset_state(state_dir: Path) -> None:
+    """Start fresh: remove databases, broker storage and logs of earlier runs."""
+    if state_dir.exists():
+        shutil.rmtree(state_dir)
