@@ -1,0 +1,1 @@
+"""identity: accounts, credentials and the keys that sign access tokens."""

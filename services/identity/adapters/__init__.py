@@ -1,0 +1,1 @@
+"""identity's adapters: PostgreSQL, argon2 and ES256 signing."""

@@ -1,0 +1,1 @@
+"""identity's domain: accounts, credential rules, log-in lockout and signing keys."""

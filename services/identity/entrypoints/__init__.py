@@ -1,0 +1,1 @@
+"""identity's entrypoints: gRPC servicers, the JWKS document, key upkeep and the CLI."""

@@ -1,0 +1,1 @@
+"""identity's use cases and the interfaces they need from the outside world."""

@@ -1,0 +1,1 @@
+"""Integration tests of identity on a real PostgreSQL."""

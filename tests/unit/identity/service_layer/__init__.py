@@ -1,0 +1,1 @@
+"""Unit tests of identity's service_layer."""
