@@ -81,10 +81,21 @@ def load_settings(settings_class: type[SettingsT], **overrides: Any) -> Settings
         for problem in invalid.errors():
             location = [str(part) for part in problem["loc"]]
             variable = settings_class._env_name(location[0]) if location else "(settings)"
-            lines.append(f"  {variable}: {problem['msg']} (got {problem.get('input')!r})")
+            shown = (
+                "" if _is_secret(settings_class, location) else f" (got {problem.get('input')!r})"
+            )
+            lines.append(f"  {variable}: {problem['msg']}{shown}")
         raise ConfigurationError(
             f"invalid configuration for {settings_class.service_name}:\n" + "\n".join(lines)
         ) from None
+
+
+def _is_secret(settings_class: type[ServiceSettings], location: list[str]) -> bool:
+    """Never echo a secret's value, nor the whole input of a model-level check."""
+    if not location:
+        return True
+    field = settings_class.model_fields.get(location[0])
+    return field is None or field.annotation in (SecretStr, SecretStr | None)
 
 
 def secret_is_default(secret: SecretStr, default: str) -> bool:

@@ -104,6 +104,14 @@ class ServiceHost:
     async def start(self) -> int:
         """Run the start hooks, bind, register everything and start serving; returns the
         bound gRPC port."""
+        try:
+            return await self._start()
+        except BaseException:
+            # A half-started host must not leak pools and background tasks.
+            await self._run_shutdown_hooks()
+            raise
+
+    async def _start(self) -> int:
         settings = self.settings
         for hook in self.on_start:
             await hook()
@@ -151,6 +159,13 @@ class ServiceHost:
         )  # fmt: skip
         return self.port
 
+    async def _run_shutdown_hooks(self) -> None:
+        for hook in reversed(self.on_shutdown):
+            try:
+                await hook()
+            except Exception:
+                log.exception("shutdown hook failed")
+
     def request_stop(self) -> None:
         """Signal-safe: ask `serve_until_stopped` to begin the shutdown sequence."""
         self._stop_requested.set()
@@ -180,11 +195,7 @@ class ServiceHost:
             await asyncio.sleep(settings.drain_delay_seconds)
         self.drain.begin()
         await self._server.stop(settings.shutdown_grace_seconds)
-        for hook in reversed(self.on_shutdown):
-            try:
-                await hook()
-            except Exception:
-                log.exception("shutdown hook failed")
+        await self._run_shutdown_hooks()
         if self._admin is not None:
             self._admin.stop()
         tracing.shutdown_tracing()

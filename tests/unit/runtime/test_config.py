@@ -39,3 +39,11 @@ def test_production_refuses_the_development_signing_key(monkeypatch: pytest.Monk
 def test_secrets_never_appear_in_the_settings_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LASTMILE_PRICING_QUOTE_SIGNING_KEY", "s3cr3t" * 8)
     assert "s3cr3t" not in repr(load_settings(PricingSettings))
+
+
+def test_a_rejected_secret_is_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LASTMILE_PRICING_QUOTE_SIGNING_KEY", "short-s3cr3t")
+    with pytest.raises(ConfigurationError) as failed:
+        load_settings(PricingSettings)
+    assert "LASTMILE_PRICING_QUOTE_SIGNING_KEY" in str(failed.value)
+    assert "s3cr3t" not in str(failed.value)

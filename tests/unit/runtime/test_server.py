@@ -253,3 +253,23 @@ async def test_the_admin_port_serves_documents_a_service_adds() -> None:
             ).read()
         )
     assert body == b'{"keys":[]}'
+
+
+async def test_a_failed_start_runs_the_shutdown_hooks_of_what_was_started() -> None:
+    host, _ = echo_host()
+    closed: list[str] = []
+
+    async def opened() -> None:
+        pass
+
+    async def broken() -> None:
+        raise RuntimeError("migration failed")
+
+    async def close() -> None:
+        closed.append("pool")
+
+    host.on_start += [opened, broken]
+    host.on_shutdown.append(close)
+    with pytest.raises(RuntimeError, match="migration failed"):
+        await host.start()
+    assert closed == ["pool"]
