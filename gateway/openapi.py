@@ -18,7 +18,14 @@ from google.rpc import status_pb2
 from gateway.access import ANONYMOUS_METHODS
 from gateway.openapi_schema import REF_PREFIX, Schema, SchemaRegistry, is_required, paragraphs
 from gateway.path_template import PathVariable, parse_path_template
-from gateway.proto_catalog import ProtoCatalog, field_behaviors, http_rule, json_name
+from gateway.proto_catalog import (
+    ProtoCatalog,
+    binding_pattern,
+    field_behaviors,
+    http_bindings,
+    http_rule,
+    json_name,
+)
 
 _Field = descriptor_pb2.FieldDescriptorProto
 
@@ -138,10 +145,8 @@ class _Operations:
 
     def of(self, rpc: _Rpc) -> list[tuple[str, str, Schema]]:
         """(OpenAPI path, HTTP method, operation) for each binding of the RPC's http rule."""
-        rule = http_rule(rpc.method)
-        bindings = [rule, *rule.additional_bindings] if rule else []
         found = []
-        for index, binding in enumerate(bindings):
+        for index, binding in enumerate(http_bindings(rpc.method)):
             http_method, template = _pattern(binding, rpc)
             operation = self._operation(rpc, binding, template)
             # Additional bindings count from 2: the rule itself is the first.
@@ -290,20 +295,9 @@ class _Operations:
 
 def _pattern(binding: http_pb2.HttpRule, rpc: _Rpc) -> tuple[str, str]:
     """The binding's lower-case HTTP method and its path template."""
-    kind = binding.WhichOneof("pattern") or ""
-    if kind == "custom":
-        method, template = binding.custom.kind.lower(), binding.custom.path
-    else:
-        templates = {
-            "get": binding.get,
-            "put": binding.put,
-            "post": binding.post,
-            "delete": binding.delete,
-            "patch": binding.patch,
-        }
-        method, template = kind, templates.get(kind, "")
+    method, template = binding_pattern(binding)
     if method not in _OPENAPI_METHODS or not template:
-        raise ValueError(f"{rpc.full_method}: unsupported http rule {kind!r} {template!r}")
+        raise ValueError(f"{rpc.full_method}: unsupported http rule {method!r} {template!r}")
     return method, template
 
 

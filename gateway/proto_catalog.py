@@ -131,6 +131,27 @@ def http_rule(method: descriptor_pb2.MethodDescriptorProto) -> http_pb2.HttpRule
     return method.options.Extensions[HTTP_RULE]
 
 
+def http_bindings(method: descriptor_pb2.MethodDescriptorProto) -> list[http_pb2.HttpRule]:
+    """The method's HTTP rule followed by its additional bindings; empty without a rule."""
+    rule = http_rule(method)
+    return [rule, *rule.additional_bindings] if rule else []
+
+
+def binding_pattern(binding: http_pb2.HttpRule) -> tuple[str, str]:
+    """The binding's lower-case HTTP method and path template; empty strings if it has none."""
+    kind = binding.WhichOneof("pattern") or ""
+    if kind == "custom":
+        return binding.custom.kind.lower(), binding.custom.path
+    templates = {
+        "get": binding.get,
+        "put": binding.put,
+        "post": binding.post,
+        "delete": binding.delete,
+        "patch": binding.patch,
+    }
+    return kind, templates.get(kind, "")
+
+
 def field_behaviors(field: descriptor_pb2.FieldDescriptorProto) -> frozenset[int]:
     return frozenset(field.options.Extensions[FIELD_BEHAVIOR])
 

@@ -1,0 +1,99 @@
+"""What the edge renderer needs beyond the protos: addresses, paths and limits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[2]
+DESCRIPTOR_SET = ROOT / "gen" / "descriptors" / "lastmile.binpb"
+OPENAPI_DOCUMENT = ROOT / "gen" / "openapi" / "lastmile.openapi.json"
+
+
+@dataclass(frozen=True)
+class Address:
+    """A host (name or IP literal) and a TCP port."""
+
+    host: str
+    port: int
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port {self.port} of {self.host} is not a TCP port")
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A token bucket: bursts of up to `requests`, refilled with `requests` every `per_seconds`."""
+
+    requests: int
+    per_seconds: float
+
+    def __post_init__(self) -> None:
+        if self.requests < 1 or self.per_seconds <= 0:
+            raise ValueError(f"rate limit {self.requests}/{self.per_seconds}s must be positive")
+
+
+# The gRPC ports of the local stack, by service name (the `<name>` of `lastmile.<name>.v1`).
+DEFAULT_UPSTREAMS: Mapping[str, Address] = MappingProxyType(
+    {
+        name: Address("127.0.0.1", 50050 + offset)
+        for offset, name in enumerate(
+            ("identity", "pricing", "orders", "fleet", "dispatch", "tracking")
+        )
+    }
+)
+# identity serves its public keys on its admin HTTP port.
+DEFAULT_JWKS_URL = "http://127.0.0.1:9450/.well-known/jwks.json"
+
+
+@dataclass(frozen=True)
+class EdgeSettings:
+    """Inputs of `render_edge_config`; defaults describe the local stack."""
+
+    upstreams: Mapping[str, Address] = field(default_factory=lambda: DEFAULT_UPSTREAMS)
+    listen: Address = Address("127.0.0.1", 8080)
+    # The admin interface always binds to loopback: it can stop the server.
+    admin_port: int = 9901
+    descriptor_set: Path = DESCRIPTOR_SET
+    openapi_document: Path = OPENAPI_DOCUMENT
+    # None logs to Envoy's stdout, which the launcher collects.
+    access_log_path: Path | None = None
+    jwks_url: str = DEFAULT_JWKS_URL
+    issuer: str = "https://identity.lastmile.dev"
+    audience: str = "lastmile"
+    # Exact browser origins allowed to call the API; "*" allows any origin.
+    cors_allowed_origins: tuple[str, ...] = ("http://localhost:3000", "http://127.0.0.1:3000")
+    # Log-in is a password oracle: its bucket is small so guessing stays slow.
+    login_rate_limit: RateLimit = RateLimit(requests=20, per_seconds=60)
+    general_rate_limit: RateLimit = RateLimit(requests=2000, per_seconds=1)
+    max_request_bytes: int = 64 * 1024
+    # Client-streaming bodies (a JSON array of up to 10 000 deliveries) get more room.
+    max_streaming_request_bytes: int = 8 * 1024 * 1024
+    max_response_bytes: int = 4 * 1024 * 1024
+    unary_timeout_seconds: float = 15.0
+    # Streams have no deadline; only silence ends them. tracking and fleet send heartbeats far
+    # more often than this, so a healthy watch or courier session is never cut.
+    stream_idle_timeout_seconds: float = 3600.0
+    # Threshold for each upstream cluster; long streams (watchers, couriers) count as requests.
+    max_upstream_requests: int = 10_000
+
+    def __post_init__(self) -> None:
+        if not 0 < self.admin_port < 65536:
+            raise ValueError(f"admin port {self.admin_port} is not a TCP port")
+        jwks = urlsplit(self.jwks_url)
+        if jwks.scheme != "http" or not jwks.hostname:
+            raise ValueError(f"jwks_url {self.jwks_url!r} must be an http:// URL")
+        if self.max_streaming_request_bytes < self.max_request_bytes:
+            raise ValueError("max_streaming_request_bytes is below max_request_bytes")
+
+    @property
+    def jwks_address(self) -> Address:
+        jwks = urlsplit(self.jwks_url)
+        return Address(jwks.hostname or "", jwks.port or 80)
