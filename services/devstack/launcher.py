@@ -13,6 +13,7 @@ import shutil
 import signal
 import sys
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from gateway.edge import DEFAULT_UPSTREAMS, Address, EdgeSettings, envoy_command, write_edge_config
 from services.devstack.components import SERVICES, Ports, ServiceSpec
 from services.devstack.errors import DevstackError, ServerStartError
 from services.devstack.nats import LocalNats
@@ -81,11 +83,13 @@ class LocalMesh:
         ))  # fmt: skip
         for spec in self.services:
             await self._start_service(spec)
+        await self._start_edge()
         self._write_status()
 
     def _check_ports(self) -> None:
         checks = [("postgres", self.ports.postgres), ("nats", self.ports.nats),
-                  ("nats monitoring", self.ports.nats_monitor)]  # fmt: skip
+                  ("nats monitoring", self.ports.nats_monitor), ("edge", self.ports.edge),
+                  ("edge admin", self.ports.edge_admin)]  # fmt: skip
         for spec in self.services:
             checks += [(spec.name, self.ports.grpc(spec.name)),
                        (f"{spec.name} admin", self.ports.admin(spec.name))]  # fmt: skip
@@ -114,6 +118,33 @@ class LocalMesh:
 
         self._stops.append(stop)
         await wait_until_serving(spec, component, process)
+
+    async def _start_edge(self) -> None:
+        """Render the Envoy edge for the services started here and wait until it is ready."""
+        upstreams = dict(DEFAULT_UPSTREAMS)
+        for spec in self.services:
+            upstreams[spec.name] = Address("127.0.0.1", self.ports.grpc(spec.name))
+        settings = EdgeSettings(
+            upstreams=upstreams,
+            listen=Address("127.0.0.1", self.ports.edge),
+            admin_port=self.ports.edge_admin,
+            jwks_url=f"http://127.0.0.1:{self.ports.admin('identity')}/.well-known/jwks.json",
+            cors_allowed_origins=("*",),
+        )
+        config = write_edge_config(settings, self.state_dir / "edge")
+        process = SupervisedProcess(self.logs / "edge.log")
+        process.spawn(envoy_command(config), cwd=REPO)
+        component = Component(
+            "edge", process.pid, process.log_path, f"127.0.0.1:{self.ports.edge}", process
+        )
+        self.components.append(component)
+
+        async def stop() -> None:
+            component.expected_exit = True
+            await process.stop(signal.SIGTERM, grace=10)
+
+        self._stops.append(stop)
+        await wait_until_ready("edge", f"http://127.0.0.1:{self.ports.edge_admin}/ready", process)
 
     async def stop(self) -> None:
         """Stop everything we started, newest first; safe to call more than once."""
@@ -167,6 +198,35 @@ async def wait_until_serving(
                     f"{process.log_path}:\n{process.log_tail()}"
                 )
             await asyncio.sleep(0.2)
+
+
+async def wait_until_ready(
+    name: str, url: str, process: SupervisedProcess, limit: float = 30
+) -> None:
+    """Poll an HTTP readiness URL until 200; fail with the log tail if the process exits."""
+    give_up = time.monotonic() + limit
+    while True:
+        if not process.running:
+            raise ServerStartError(
+                f"{name} exited with code {process.exit_code} while starting; "
+                f"last lines of {process.log_path}:\n{process.log_tail()}"
+            )
+        with contextlib.suppress(OSError):
+            status = await asyncio.to_thread(_http_status, url)
+            if status == 200:
+                return
+        if time.monotonic() > give_up:
+            raise ServerStartError(
+                f"{name} was not ready within {limit:.0f}s; last lines of "
+                f"{process.log_path}:\n{process.log_tail()}"
+            )
+        await asyncio.sleep(0.2)
+
+
+def _http_status(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=2) as response:
+        status: int = response.status
+        return status
 
 
 def reset_state(state_dir: Path) -> None:
