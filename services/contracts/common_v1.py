@@ -1,4 +1,4 @@
-"""lastmile.common.v1 <-> shared kernel: points, parcels, service levels and money.
+"""lastmile.common.v1 <-> shared kernel: points, stops, parcels, service levels and money.
 
 Readers validate as they translate and record every violation with its request path,
 so that one INVALID_ARGUMENT names every bad field at once.
@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 
 from google.protobuf import timestamp_pb2
 
-from lastmile.common.v1 import geo_pb2, money_pb2, parcel_pb2
+from lastmile.common.v1 import geo_pb2, money_pb2, parcel_pb2, stop_pb2
 from services.runtime.errors import Violations
 from services.shared_kernel.geo import GeoPoint
 from services.shared_kernel.money import Money
 from services.shared_kernel.parcel import Parcel, ParcelSize, ServiceLevel
+from services.shared_kernel.stop import Contact, Stop
 
 _SIZES = {
     parcel_pb2.PARCEL_SIZE_SMALL: ParcelSize.SMALL,
@@ -48,6 +49,45 @@ def read_point(
     return GeoPoint(message.latitude, message.longitude)
 
 
+def read_contact(
+    message: stop_pb2.Contact, present: bool, violations: Violations, path: str
+) -> Contact | None:
+    if not present:
+        violations.add(path, "is required")
+        return None
+    before = len(violations.found)
+    Contact.check(message.name, message.phone, violations.nested(path))
+    if len(violations.found) > before:
+        return None
+    return Contact(message.name, message.phone)
+
+
+def read_stop(
+    message: stop_pb2.Stop,
+    present: bool,
+    violations: Violations,
+    path: str,
+    *,
+    contact_required: bool = True,
+) -> Stop | None:
+    """A validated stop; its contact may be left unset only where `contact_required` is
+    False (offers to couriers)."""
+    if not present:
+        violations.add(path, "is required")
+        return None
+    nested = violations.nested(path)
+    before = len(violations.found)
+    Stop.check_address(message.address, nested)
+    Stop.check_instructions(message.instructions, nested)
+    point = read_point(message.point, message.HasField("point"), nested, "point")
+    contact = None
+    if contact_required or message.HasField("contact"):
+        contact = read_contact(message.contact, message.HasField("contact"), nested, "contact")
+    if point is None or len(violations.found) > before:
+        return None
+    return Stop(message.address, point, contact, message.instructions)
+
+
 def read_parcel(
     message: parcel_pb2.Parcel, present: bool, violations: Violations, path: str
 ) -> Parcel | None:
@@ -75,6 +115,15 @@ def read_service_level(value: int, violations: Violations, path: str) -> Service
 
 def point_message(point: GeoPoint) -> geo_pb2.GeoPoint:
     return geo_pb2.GeoPoint(latitude=point.latitude, longitude=point.longitude)
+
+
+def stop_message(stop: Stop) -> stop_pb2.Stop:
+    message = stop_pb2.Stop(
+        address=stop.address, point=point_message(stop.point), instructions=stop.instructions
+    )
+    if stop.contact is not None:
+        message.contact.CopyFrom(stop_pb2.Contact(name=stop.contact.name, phone=stop.contact.phone))
+    return message
 
 
 def parcel_message(parcel: Parcel) -> parcel_pb2.Parcel:

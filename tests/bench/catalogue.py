@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from tests.bench.benchmark import Benchmark
+from tests.bench.create_delivery import CREATE_DELIVERY
 from tests.bench.runtime_overhead import RUNTIME_OVERHEAD
 
-BENCHMARKS: dict[str, Benchmark] = {benchmark.name: benchmark for benchmark in (RUNTIME_OVERHEAD,)}
+BENCHMARKS: dict[str, Benchmark] = {
+    benchmark.name: benchmark for benchmark in (RUNTIME_OVERHEAD, CREATE_DELIVERY)
+}

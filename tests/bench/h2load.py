@@ -63,8 +63,10 @@ def drive(
     shape: LoadShape,
     duration_seconds: float,
     log_file: Path,
+    headers: Sequence[str] = (),
 ) -> LoadRun:
-    """POST `payload` to `url` for `duration_seconds`; raise LoadFailed on any failure."""
+    """POST `payload` to `url` for `duration_seconds`, with `headers` ("name: value") on
+    top of the gRPC ones; raise LoadFailed on any failure."""
     # h2load appends to an existing log file; each run needs rows of its own only.
     log_file.unlink(missing_ok=True)
     command = [
@@ -74,7 +76,7 @@ def drive(
         f"--max-concurrent-streams={shape.streams_per_client}",
         f"--duration={round(duration_seconds * 1000)}ms",  # h2load rejects fractions
         f"--data={payload}",
-        *(f"--header={header}" for header in GRPC_HEADERS),
+        *(f"--header={header}" for header in (*GRPC_HEADERS, *headers)),
         f"--log-file={log_file}",
         url,
     ]

@@ -1,0 +1,1 @@
+"""orders: deliveries and their lifecycle, from creation to hand-over or cancellation."""

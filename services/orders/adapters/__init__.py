@@ -1,0 +1,2 @@
+"""orders' adapters: PostgreSQL repositories and unit of work, the outbox writer and the
+pricing client."""

@@ -1,0 +1,1 @@
+"""orders' gRPC servicers: authorize, proto in, one handler call, proto out."""

@@ -1,0 +1,1 @@
+"""orders' use cases and the ports (repositories, unit of work, pricing) they depend on."""

@@ -1,0 +1,78 @@
+"""The pricing adapter against the real pricing servicers in process: honoured, expired
+and forged quotes, pricing's field paths in orders' terms, and pricing being away."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import grpc
+import pytest
+
+from services.orders.adapters.grpc_pricing import GrpcPricing
+from services.pricing.bootstrap import bootstrap
+from services.pricing.config import PricingSettings
+from services.runtime.errors import InvalidArgument, Unavailable
+from services.shared_kernel.geo import GeoPoint
+from services.shared_kernel.parcel import Parcel, ParcelSize
+from tests.servers import free_port, serving
+from tests.unit.orders.examples import DROPOFF, request_with
+
+
+class Clock:
+    """pricing's clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def pricing(clock: Clock) -> AsyncIterator[GrpcPricing]:
+    host = bootstrap(PricingSettings(grpc_port=0, admin_port=-1), clock=clock)
+    async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
+        yield GrpcPricing(channel, deadline_seconds=2)
+
+
+async def test_a_fresh_quote_is_verified_until_it_expires(
+    pricing: GrpcPricing, clock: Clock
+) -> None:
+    quote = await pricing.quote(request_with())
+    assert (quote.price.amount_minor, quote.price.currency) == (500, "EUR")
+    assert await pricing.verify(quote.quote_id, request_with()) == quote
+    clock.now += timedelta(minutes=16)
+    assert await pricing.verify(quote.quote_id, request_with()) is None
+
+
+async def test_forged_quotes_and_quotes_for_other_terms_are_not_honoured(
+    pricing: GrpcPricing,
+) -> None:
+    quote = await pricing.quote(request_with())
+    heavier = request_with(parcel=Parcel(ParcelSize.SMALL, 9000))
+    assert await pricing.verify(quote.quote_id, heavier) is None
+    assert await pricing.verify("forged", request_with()) is None
+
+
+async def test_out_of_area_is_reported_at_orders_field_path(pricing: GrpcPricing) -> None:
+    munich = request_with(dropoff=replace(DROPOFF, point=GeoPoint(48.137, 11.575)))
+    with pytest.raises(InvalidArgument) as invalid:
+        await pricing.quote(munich)
+    assert invalid.value.reason == "OUT_OF_SERVICE_AREA"
+    assert [v.field for v in invalid.value.violations] == ["delivery.dropoff.point"]
+
+
+async def test_pricing_that_does_not_answer_is_unavailable() -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}") as nobody:
+        absent = GrpcPricing(nobody, deadline_seconds=0.2)
+        with pytest.raises(Unavailable) as unavailable:
+            await absent.quote(request_with())
+    assert unavailable.value.reason == "UPSTREAM_UNAVAILABLE"
+    assert "retry with the same idempotency key" in unavailable.value.message
