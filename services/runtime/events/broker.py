@@ -21,7 +21,8 @@ async def connect(url: str, *, name: str) -> Client:
 
     async for attempt in AsyncRetrying(
         wait=wait_exponential_jitter(multiplier=0.1, max=5),
-        retry=retry_if_exception_type((OSError, nats.errors.NoServersError, TimeoutError)),
+        # nats.errors.Error covers a server that accepts the socket but is still starting.
+        retry=retry_if_exception_type((OSError, nats.errors.Error, TimeoutError)),
         before_sleep=lambda state: log.warning(
             "broker unreachable; retrying", extra={"broker": url, "attempt": state.attempt_number}
         ),

@@ -18,11 +18,14 @@ import asyncpg
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as FetchTimeout
+from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 from opentelemetry import trace
 from prometheus_client import Counter, Gauge
 
 from lastmile.events.v1 import envelope_pb2
+from services.runtime.background import keep_running
 from services.runtime.database import Database
 from services.runtime.events import broker, streams
 from services.runtime.events.envelope import trace_context_of
@@ -84,7 +87,10 @@ class EventConsumer:
         self._nats: Client | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"consumer-{self._subscription.durable}")
+        name = f"consumer-{self._subscription.durable}"
+        self._task = asyncio.create_task(
+            keep_running(self._run, name=name, stopping=self._stopping), name=name
+        )
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -95,6 +101,8 @@ class EventConsumer:
 
     async def _run(self) -> None:
         subscription = self._subscription
+        if self._nats is not None:
+            await self._nats.close()
         self._nats = await broker.connect(self._nats_url, name=subscription.durable)
         js = self._nats.jetstream()
         await streams.ensure_stream(js, subscription.stream)
@@ -121,25 +129,21 @@ class EventConsumer:
             for message in messages:
                 await self._consume(js, message)
 
-    async def _exists(self, js: object) -> bool:
-        from nats.js import JetStreamContext
-        from nats.js.errors import NotFoundError
-
-        assert isinstance(js, JetStreamContext)
+    async def _exists(self, js: JetStreamContext) -> bool:
         try:
             await js.consumer_info(self._subscription.stream.name, self._subscription.durable)
         except NotFoundError:
             return False
         return True
 
-    async def _record_pending(self, pull: object) -> None:
+    async def _record_pending(self, pull: JetStreamContext.PullSubscription) -> None:
         try:
-            info = await pull.consumer_info()  # type: ignore[attr-defined]
+            info = await pull.consumer_info()
         except Exception:  # metrics must never stop consumption
             return
         CONSUMER_PENDING.labels(self._subscription.durable).set(info.num_pending or 0)
 
-    async def _consume(self, js: object, message: Msg) -> None:
+    async def _consume(self, js: JetStreamContext, message: Msg) -> None:
         durable = self._subscription.durable
         try:
             envelope = envelope_pb2.EventEnvelope.FromString(message.data)
@@ -179,7 +183,7 @@ class EventConsumer:
             await message.ack()
             EVENTS_HANDLED.labels(durable, "handled" if fresh else "duplicate").inc()
 
-    async def _dead_letter(self, js: object, message: Msg, reason: str) -> None:
+    async def _dead_letter(self, js: JetStreamContext, message: Msg, reason: str) -> None:
         log.error(
             "event moved to dead letters",
             extra={"subject": message.subject, "reason": reason},
@@ -187,7 +191,7 @@ class EventConsumer:
         headers = dict(message.headers or {})
         headers.update({"Lastmile-Dead-Letter-Reason": reason[:500],
                         "Lastmile-Original-Subject": message.subject})  # fmt: skip
-        await js.publish(  # type: ignore[attr-defined]
+        await js.publish(
             self._subscription.dead_letter_subject, message.data, headers=headers, timeout=5
         )
         await message.term()

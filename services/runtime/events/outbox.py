@@ -28,6 +28,7 @@ from tenacity import (
 )
 
 from lastmile.events.v1 import envelope_pb2
+from services.runtime.background import keep_running
 from services.runtime.database import Database
 from services.runtime.events import broker, streams
 
@@ -99,7 +100,10 @@ class OutboxRelay:
         self._lock_key = zlib.crc32(f"lastmile-outbox-{service}".encode())
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._service}")
+        name = f"outbox-relay-{self._service}"
+        self._task = asyncio.create_task(
+            keep_running(self._run, name=name, stopping=self._stopping), name=name
+        )
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -125,6 +129,8 @@ class OutboxRelay:
         self._wake.set()
 
     async def _relay(self) -> None:
+        if self._nats is not None:
+            await self._nats.close()
         self._nats = await broker.connect(self._nats_url, name=f"{self._service}-outbox")
         js = self._nats.jetstream()
         for spec in streams.ALL_STREAMS:

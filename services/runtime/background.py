@@ -1,0 +1,42 @@
+"""Long-running background work (outbox relays, event consumers) that must never die
+silently: a failure is logged with its stack and the work restarts with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
+
+log = logging.getLogger("lastmile.background")
+
+
+async def keep_running(
+    work: Callable[[], Awaitable[None]], *, name: str, stopping: asyncio.Event
+) -> None:
+    """Run `work` until it returns or `stopping` is set, restarting it after failures."""
+
+    async def pause(seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), timeout=seconds)
+
+    def report(state: RetryCallState) -> None:
+        failure = state.outcome.exception() if state.outcome else None
+        log.error(
+            "%s failed; restarting", name,
+            exc_info=failure, extra={"task": name, "attempt": state.attempt_number},
+        )  # fmt: skip
+
+    async for attempt in AsyncRetrying(
+        wait=wait_exponential_jitter(multiplier=0.2, max=10),
+        retry=retry_if_exception(lambda e: isinstance(e, Exception) and not stopping.is_set()),
+        sleep=pause,
+        before_sleep=report,
+        reraise=True,
+    ):
+        with attempt:
+            if stopping.is_set():
+                return
+            await work()

@@ -1,0 +1,42 @@
+"""Background work restarts after a failure instead of dying silently, and stops when asked."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from services.runtime.background import keep_running
+
+
+async def test_work_that_fails_is_logged_and_restarted_until_it_succeeds(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    attempts = 0
+
+    async def flaky() -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts < 3:
+            raise ConnectionError("broker went away")
+
+    await keep_running(flaky, name="relay", stopping=asyncio.Event())
+    assert attempts == 3
+    restarts = [r for r in caplog.records if r.name == "lastmile.background"]
+    assert len(restarts) == 2
+    assert restarts[0].exc_info is not None
+
+
+async def test_stopping_ends_the_restarts() -> None:
+    stopping = asyncio.Event()
+    attempts = 0
+
+    async def always_fails() -> None:
+        nonlocal attempts
+        attempts += 1
+        stopping.set()
+        raise ConnectionError("down")
+
+    with pytest.raises(ConnectionError):
+        await keep_running(always_fails, name="consumer", stopping=stopping)
+    assert attempts == 1
