@@ -29,14 +29,21 @@ async def keep_running(
             exc_info=failure, extra={"task": name, "attempt": state.attempt_number},
         )  # fmt: skip
 
-    async for attempt in AsyncRetrying(
-        wait=wait_exponential_jitter(multiplier=0.2, max=10),
-        retry=retry_if_exception(lambda e: isinstance(e, Exception) and not stopping.is_set()),
-        sleep=pause,
-        before_sleep=report,
-        reraise=True,
-    ):
-        with attempt:
-            if stopping.is_set():
-                return
-            await work()
+    try:
+        async for attempt in AsyncRetrying(
+            wait=wait_exponential_jitter(multiplier=0.2, max=10),
+            retry=retry_if_exception(lambda e: isinstance(e, Exception) and not stopping.is_set()),
+            sleep=pause,
+            before_sleep=report,
+            reraise=True,
+        ):
+            with attempt:
+                if stopping.is_set():
+                    return
+                await work()
+    except Exception:
+        if not stopping.is_set():
+            raise
+        # Failing while the service shuts down is expected (its broker or database may
+        # already be gone); the shutdown must go on.
+        log.warning("%s failed while stopping", name, exc_info=True)

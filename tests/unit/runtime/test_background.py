@@ -27,7 +27,7 @@ async def test_work_that_fails_is_logged_and_restarted_until_it_succeeds(
     assert restarts[0].exc_info is not None
 
 
-async def test_stopping_ends_the_restarts() -> None:
+async def test_a_failure_while_stopping_ends_the_work_without_raising() -> None:
     stopping = asyncio.Event()
     attempts = 0
 
@@ -37,6 +37,5 @@ async def test_stopping_ends_the_restarts() -> None:
         stopping.set()
         raise ConnectionError("down")
 
-    with pytest.raises(ConnectionError):
-        await keep_running(always_fails, name="consumer", stopping=stopping)
+    await keep_running(always_fails, name="consumer", stopping=stopping)
     assert attempts == 1
