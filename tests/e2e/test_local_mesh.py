@@ -1,0 +1,202 @@
+"""End to end: the same launcher `make run` uses starts the whole mesh; a customer uses
+it over REST through the real Envoy edge; the launcher stops it and nothing is left."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.devstack.components import Ports
+from services.devstack.ports import free_port
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class RunningMesh:
+    """The launcher process, its ports and its state directory."""
+
+    process: subprocess.Popen[bytes]
+    ports: Ports
+    state_dir: Path
+    output: Path
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.ports.edge}"
+
+    def status(self) -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads((self.state_dir / "run.json").read_text())
+        return loaded
+
+
+def call(
+    mesh: RunningMesh,
+    method: str,
+    path: str,
+    body: Any = None,
+    token: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        mesh.base + path,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"content-type": "application/json", **(headers or {})},
+    )
+    if token:
+        request.add_header("authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningMesh]:
+    ports = Ports(**{port.name: free_port() for port in fields(Ports)})
+    state = tmp_path_factory.mktemp("mesh")
+    output = state / "launcher.out"
+    flags = [f"--{p.name.replace('_', '-')}-port={getattr(ports, p.name)}" for p in fields(Ports)]
+    with output.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.devstack", "--state-dir", str(state), "run", *flags],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "LASTMILE_IDENTITY_LOCKOUT_MAX_FAILURES": "100"},
+        )
+    running = RunningMesh(process, ports, state, output)
+    try:
+        give_up = time.monotonic() + 180
+        while b"Lastmile is running." not in output.read_bytes():
+            assert process.poll() is None, output.read_text()[-3000:]
+            assert time.monotonic() < give_up, output.read_text()[-3000:]
+            time.sleep(0.2)
+        yield running
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def sign_up(mesh: RunningMesh, email: str, role: str) -> str:
+    password = "a long enough password 42"
+    status, _ = call(mesh, "POST", "/v1/accounts", {
+        "account": {"email": email, "displayName": email.split("@")[0], "role": role},
+        "password": password,
+    })  # fmt: skip
+    assert status == 200
+    status, session = call(mesh, "POST", "/v1/sessions", {"email": email, "password": password})
+    assert status == 200
+    token: str = session["accessToken"]
+    return token
+
+
+def delivery_request(weight: int = 1200) -> dict[str, Any]:
+    return {
+        "pickup": {"address": "Alexanderplatz 1, Berlin",
+                   "point": {"latitude": 52.5219, "longitude": 13.4132},
+                   "contact": {"name": "Shop", "phone": "+4930123456"}},
+        "dropoff": {"address": "Torstrasse 100, Berlin",
+                    "point": {"latitude": 52.5290, "longitude": 13.4010},
+                    "contact": {"name": "Ann", "phone": "+4930654321"}},
+        "parcel": {"size": "PARCEL_SIZE_SMALL", "weightGrams": weight},
+        "serviceLevel": "SERVICE_LEVEL_STANDARD",
+    }  # fmt: skip
+
+
+def test_a_customer_registers_quotes_creates_lists_cancels_and_imports_over_rest(
+    mesh: RunningMesh,
+) -> None:
+    token = sign_up(mesh, "e2e-customer@example.com", "ROLE_CUSTOMER")
+    status, me = call(mesh, "GET", "/v1/me", token=token)
+    assert (status, me["account"]["role"]) == (200, "ROLE_CUSTOMER")
+
+    request = delivery_request()
+    status, quoted = call(mesh, "POST", "/v1/quotes", {"terms": {
+        "pickup": request["pickup"]["point"], "dropoff": request["dropoff"]["point"],
+        "parcel": request["parcel"], "serviceLevel": request["serviceLevel"],
+    }})  # fmt: skip
+    assert status == 200
+    quote = quoted["quote"]
+
+    status, created = call(
+        mesh, "POST", "/v1/deliveries", {**request, "quoteId": quote["quoteId"]},
+        token=token, headers={"Idempotency-Key": "e2e-1"},
+    )  # fmt: skip
+    assert status == 200, created
+    delivery = created["delivery"]
+    assert delivery["status"] == "DELIVERY_STATUS_PENDING"
+    assert delivery["price"] == quote["price"]
+
+    status, again = call(
+        mesh, "POST", "/v1/deliveries", {**request, "quoteId": quote["quoteId"]},
+        token=token, headers={"Idempotency-Key": "e2e-1"},
+    )  # fmt: skip
+    assert again["delivery"]["deliveryId"] == delivery["deliveryId"]
+
+    status, fetched = call(mesh, "GET", f"/v1/deliveries/{delivery['deliveryId']}", token=token)
+    assert (status, fetched["delivery"]["deliveryId"]) == (200, delivery["deliveryId"])
+
+    status, page = call(mesh, "GET", "/v1/deliveries?pageSize=10", token=token)
+    assert [d["deliveryId"] for d in page["deliveries"]] == [delivery["deliveryId"]]
+
+    status, cancelled = call(
+        mesh, "POST", f"/v1/deliveries/{delivery['deliveryId']}:cancel",
+        {"reason": "changed my mind"}, token=token,
+    )  # fmt: skip
+    assert (status, cancelled["delivery"]["status"]) == (200, "DELIVERY_STATUS_CANCELLED")
+
+    items = [{"idempotencyKey": f"imp-{n}", "delivery": delivery_request(1000 + n)}
+             for n in range(3)]  # fmt: skip
+    items.append({"idempotencyKey": "imp-bad", "delivery": delivery_request(weight=0)})
+    status, summary = call(mesh, "POST", "/v1/deliveries:import", items, token=token)
+    assert status == 200, summary
+    assert summary["itemCount"] == 4
+    assert [created["index"] for created in summary["created"]] == [0, 1, 2]
+    assert [error["index"] for error in summary["errors"]] == [3]
+
+
+def test_the_edge_rejects_anonymous_and_forged_calls(mesh: RunningMesh) -> None:
+    status, _ = call(mesh, "GET", "/v1/deliveries")
+    assert status == 401
+    status, _ = call(
+        mesh, "GET", "/v1/me",
+        headers={"x-lastmile-account-id": "someone", "x-lastmile-role": "ops"},
+    )  # fmt: skip
+    assert status == 401
+
+
+def test_stopping_the_launcher_stops_every_component(mesh: RunningMesh) -> None:
+    pids = [c["pid"] for c in mesh.status()["components"]]
+    assert {c["name"] for c in mesh.status()["components"]} >= {
+        "postgres",
+        "nats",
+        "pricing",
+        "identity",
+        "orders",
+        "edge",
+    }
+    mesh.process.send_signal(signal.SIGTERM)
+    assert mesh.process.wait(timeout=90) == 0
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert not (mesh.state_dir / "run.json").exists()
