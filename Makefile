@@ -51,8 +51,9 @@ test: $(STAMP) ## Everything CI runs: lint, typecheck, then every test (unit, co
 test-unit: $(STAMP) ## Only the fast tests (no external processes)
 	$(BIN)/pytest -q -m "not slow"
 
-bench: $(STAMP) ## Benchmarks (not tests): print req/s, p50, p99 (installs h2load via apt if missing)
+bench: $(STAMP) ## Benchmarks (not tests): print req/s, p50, p99 (installs h2load and wrk via apt if missing)
 	@command -v h2load >/dev/null || (apt-get update -qq && apt-get install -y -qq nghttp2-client)
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m tests.bench
 
 run: $(STAMP) ## Run the whole mesh locally (FRESH=1 wipes .state/ first; ONLY=a,b runs a subset)
