@@ -184,6 +184,24 @@ def test_the_edge_rejects_anonymous_and_forged_calls(mesh: RunningMesh) -> None:
     assert status == 401
 
 
+def test_a_role_that_may_not_call_a_method_gets_403_with_a_status_body(mesh: RunningMesh) -> None:
+    courier = sign_up(mesh, "e2e-courier@example.com", "ROLE_COURIER")
+    status, body = call(mesh, "POST", "/v1/deliveries", delivery_request(), token=courier)
+    assert status == 403
+    assert body["code"] == 7  # PERMISSION_DENIED, as a JSON google.rpc.Status
+
+
+def test_bad_input_gets_400_naming_each_field(mesh: RunningMesh) -> None:
+    token = sign_up(mesh, "e2e-merchant@example.com", "ROLE_MERCHANT")
+    request = delivery_request(weight=-1)
+    request["pickup"]["point"]["latitude"] = 123
+    status, body = call(mesh, "POST", "/v1/deliveries", request, token=token)
+    assert status == 400
+    [bad_request] = [d for d in body["details"] if d["@type"].endswith("BadRequest")]
+    fields = {violation["field"] for violation in bad_request["fieldViolations"]}
+    assert fields == {"delivery.pickup.point.latitude", "delivery.parcel.weight_grams"}
+
+
 def test_stopping_the_launcher_stops_every_component(mesh: RunningMesh) -> None:
     pids = [c["pid"] for c in mesh.status()["components"]]
     assert {c["name"] for c in mesh.status()["components"]} >= {
