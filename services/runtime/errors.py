@@ -96,38 +96,31 @@ class Conflict(DomainError):
     reason = "CONFLICT"
 
 
-class ResourceExhausted(DomainError):
+class _RetryLater(DomainError):
+    """A failure after which retrying makes sense; `retry_after` says when, if known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: timedelta | None = None,
+        reason: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, reason=reason, metadata=metadata)
+        self.retry_after = retry_after
+
+
+class ResourceExhausted(_RetryLater):
     """A quota or limit is hit; `retry_after` says when trying again makes sense."""
 
     reason = "RESOURCE_EXHAUSTED"
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        retry_after: timedelta | None = None,
-        reason: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(message, reason=reason, metadata=metadata)
-        self.retry_after = retry_after
 
-
-class Unavailable(DomainError):
+class Unavailable(_RetryLater):
     """A dependency is down or the server is draining; the call was not processed."""
 
     reason = "UPSTREAM_UNAVAILABLE"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        retry_after: timedelta | None = None,
-        reason: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(message, reason=reason, metadata=metadata)
-        self.retry_after = retry_after
 
 
 @dataclass
