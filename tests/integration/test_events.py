@@ -202,3 +202,26 @@ async def test_poison_and_always_failing_events_end_in_the_dead_letter_subject(
     assert reasons[0].startswith("RuntimeError('handler bug')")
     assert reasons[1].startswith("unreadable envelope")
     assert await handled_count(database) == 0
+
+
+async def test_a_consumer_restarted_with_other_subjects_takes_the_new_configuration(
+    database: Database, nats: LocalNats
+) -> None:
+    durable = f"c{uuid.uuid4().hex[:8]}"
+    first_kind, second_kind = event_type(), event_type()
+    first = EventConsumer(database, nats.url, Subscription(durable, (first_kind,)), record)
+    first.start()
+    await emit(database, first_kind, "d", 1)
+    relay = outbox.OutboxRelay(database, nats.url, service="tests", poll_seconds=0.1)
+    relay.start()
+    try:
+        await eventually(lambda: _at_least(database, 1), "the first subject's event")
+        await first.stop()
+        second = EventConsumer(database, nats.url, Subscription(durable, (second_kind,)), record)
+        second.start()
+        await emit(database, second_kind, "d", 2)
+        await eventually(lambda: _at_least(database, 2), "the second subject's event")
+        await second.stop()
+    finally:
+        await relay.stop()
+    assert await handled_count(database) == 2

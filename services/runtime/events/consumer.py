@@ -20,7 +20,6 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as FetchTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import NotFoundError
 from opentelemetry import trace
 from prometheus_client import Counter, Gauge
 
@@ -115,11 +114,9 @@ class EventConsumer:
             ack_wait=subscription.ack_wait_seconds,
             filter_subjects=list(subscription.subjects),
         )
-        pull = await js.pull_subscribe_bind(
-            subscription.durable, stream=subscription.stream.name
-        ) if await self._exists(js) else await js.pull_subscribe(
-            "", durable=subscription.durable, stream=subscription.stream.name, config=config
-        )  # fmt: skip
+        # Creates the durable consumer, or brings an existing one to this configuration.
+        await js.add_consumer(subscription.stream.name, config=config)
+        pull = await js.pull_subscribe_bind(subscription.durable, stream=subscription.stream.name)
         while not self._stopping.is_set():
             try:
                 messages = await pull.fetch(subscription.batch_size, timeout=1)
@@ -128,13 +125,6 @@ class EventConsumer:
                 continue
             for message in messages:
                 await self._consume(js, message)
-
-    async def _exists(self, js: JetStreamContext) -> bool:
-        try:
-            await js.consumer_info(self._subscription.stream.name, self._subscription.durable)
-        except NotFoundError:
-            return False
-        return True
 
     async def _record_pending(self, pull: JetStreamContext.PullSubscription) -> None:
         try:
