@@ -21,9 +21,11 @@ class Ports:
     identity: int = 50050
     pricing: int = 50051
     orders: int = 50052
+    tracking: int = 50055
     identity_admin: int = 9450
     pricing_admin: int = 9451
     orders_admin: int = 9452
+    tracking_admin: int = 9455
 
     def grpc(self, service: str) -> int:
         port: int = getattr(self, service)
@@ -72,5 +74,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
         database=True,
         broker=True,
         upstreams=("pricing",),
+    ),
+    ServiceSpec(
+        "tracking", "lastmile.tracking.v1.TrackingService", broker=True, upstreams=("orders",)
     ),
 )

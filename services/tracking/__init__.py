@@ -1,0 +1,1 @@
+"""tracking: the live view of a delivery, streamed to its watchers."""

@@ -1,0 +1,1 @@
+"""tracking's ports over orders' gRPC API and NATS JetStream."""

@@ -1,0 +1,1 @@
+"""tracking's gRPC servicer."""

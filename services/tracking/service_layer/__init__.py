@@ -1,0 +1,1 @@
+"""Use cases of tracking: watching a delivery, over shared per-delivery hubs."""
