@@ -4,6 +4,7 @@ elsewhere before the grace period ends instead of being cut off."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import TypeVar
@@ -39,19 +40,27 @@ class Drain:
 
     async def guard(self, source: AsyncIterator[T]) -> AsyncIterator[T]:
         """Yield from `source` until it ends or draining begins; then end the stream
-        with UNAVAILABLE (reason DRAINING), which tells the client to reconnect."""
+        with UNAVAILABLE (reason DRAINING), which tells the client to reconnect.
+
+        The pending read of `source` is cancelled and awaited whenever the guard ends
+        (drain, client cancel, error), so the source's own cleanup always runs."""
         drained = asyncio.ensure_future(self._event.wait())
+        following: asyncio.Future[T] | None = None
         try:
             while True:
                 following = asyncio.ensure_future(anext(source))
                 await asyncio.wait({following, drained}, return_when=asyncio.FIRST_COMPLETED)
                 if not following.done():
-                    following.cancel()
                     raise self.reconnect_error()
                 try:
                     item = following.result()
                 except StopAsyncIteration:
                     return
+                following = None
                 yield item
         finally:
             drained.cancel()
+            if following is not None and not following.done():
+                following.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    await following

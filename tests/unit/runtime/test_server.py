@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import urllib.request
+from collections.abc import AsyncIterator
 
 import grpc
 import pytest
@@ -16,6 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from prometheus_client import REGISTRY
 
+from services.runtime import errors
 from services.runtime.logs import JsonFormatter
 from services.runtime.status import rich_status
 from tests.servers import (
@@ -273,3 +275,27 @@ async def test_a_failed_start_runs_the_shutdown_hooks_of_what_was_started() -> N
     with pytest.raises(RuntimeError, match="migration failed"):
         await host.start()
     assert closed == ["pool"]
+
+
+async def test_a_drained_stream_lets_its_source_clean_up() -> None:
+    from services.runtime.draining import Drain
+
+    drain = Drain()
+    cleaned = asyncio.Event()
+
+    async def source() -> AsyncIterator[int]:
+        try:
+            yield 1
+            await asyncio.sleep(3600)
+            yield 2
+        finally:
+            cleaned.set()
+
+    guarded = drain.guard(source())
+    assert await anext(guarded) == 1
+    waiting = asyncio.ensure_future(anext(guarded))
+    await asyncio.sleep(0)
+    drain.begin()
+    with pytest.raises(errors.Unavailable):
+        await waiting
+    assert cleaned.is_set()
