@@ -3,6 +3,7 @@ it over REST through the real Envoy edge; the launcher stops it and nothing is l
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -172,6 +173,40 @@ def test_a_customer_registers_quotes_creates_lists_cancels_and_imports_over_rest
     assert summary["itemCount"] == 4
     assert [created["index"] for created in summary["created"]] == [0, 1, 2]
     assert [error["index"] for error in summary["errors"]] == [3]
+
+
+def sse_events(response: http.client.HTTPResponse) -> Iterator[dict[str, Any]]:
+    """Each `data:` line of a Server-Sent Events stream, parsed as JSON."""
+    for raw in response:
+        line = raw.decode().strip()
+        if line.startswith("data:"):
+            event: dict[str, Any] = json.loads(line.removeprefix("data:"))
+            yield event
+
+
+def test_a_watcher_sees_the_snapshot_then_the_cancellation_over_sse(mesh: RunningMesh) -> None:
+    token = sign_up(mesh, "e2e-watcher@example.com", "ROLE_CUSTOMER")
+    status, created = call(mesh, "POST", "/v1/deliveries", delivery_request(), token=token)
+    assert status == 200, created
+    delivery_id = created["delivery"]["deliveryId"]
+    connection = http.client.HTTPConnection("127.0.0.1", mesh.ports.edge, timeout=30)
+    connection.request(
+        "GET", f"/v1/deliveries/{delivery_id}:watch",
+        headers={"authorization": f"Bearer {token}", "accept": "text/event-stream"},
+    )  # fmt: skip
+    response = connection.getresponse()
+    assert response.status == 200
+    assert response.getheader("content-type", "").startswith("text/event-stream")
+    events = sse_events(response)
+    first = next(events)
+    assert first["snapshot"]["delivery"]["status"] == "DELIVERY_STATUS_PENDING"
+    status, _ = call(
+        mesh, "POST", f"/v1/deliveries/{delivery_id}:cancel", {"reason": "e2e"}, token=token
+    )
+    assert status == 200
+    updates = [e for e in events if "heartbeat" not in e]
+    assert updates[-1]["statusChange"]["status"] == "DELIVERY_STATUS_CANCELLED"
+    connection.close()
 
 
 def test_the_edge_rejects_anonymous_and_forged_calls(mesh: RunningMesh) -> None:
