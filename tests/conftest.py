@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import sys
+
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -15,3 +19,19 @@ tracing.configure_tracing("tests", None, exporter=_SPANS, batch=False)
 def finished_spans() -> InMemorySpanExporter:
     _SPANS.clear()
     return _SPANS
+
+
+def _dump_asyncio_tasks(signum: int, frame: object) -> None:
+    """`kill -USR1 <pytest pid>` prints every asyncio task's stack: a hung test's
+    coroutines are invisible to thread dumps."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        print("no running event loop", file=sys.stderr)
+        return
+    for task in asyncio.all_tasks(loop):
+        print(f"--- {task!r}", file=sys.stderr)
+        task.print_stack(file=sys.stderr)
+
+
+signal.signal(signal.SIGUSR1, _dump_asyncio_tasks)

@@ -31,10 +31,18 @@ class Database:
             self.dsn, min_size=self._min_size, max_size=self._max_size, command_timeout=30
         )
 
-    async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+    async def close(self, grace: float = 10.0) -> None:
+        """Close gracefully; connections still checked out after `grace` seconds (a
+        stuck query, a task that never released one) are terminated, so a shutdown
+        can never hang on the pool."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        try:
+            await asyncio.wait_for(pool.close(), timeout=grace)
+        except TimeoutError:
+            log.warning("connections still in use after %.0fs; terminating them", grace)
+            pool.terminate()
 
     @property
     def pool(self) -> asyncpg.Pool:
