@@ -47,3 +47,16 @@ async def keep_running(
         # Failing while the service shuts down is expected (its broker or database may
         # already be gone); the shutdown must go on.
         log.warning("%s failed while stopping", name, exc_info=True)
+
+
+async def finish(task: asyncio.Task[None] | None, *, grace: float, name: str) -> None:
+    """Wait up to `grace` seconds for a task told to stop; cancel it after that, so that
+    one blocked in a retry loop (a broker that is down) can never hang a shutdown."""
+    if task is None or task.done():
+        return
+    done, _ = await asyncio.wait({task}, timeout=grace)
+    if not done:
+        log.warning("%s did not stop within %.0fs; cancelling it", name, grace)
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

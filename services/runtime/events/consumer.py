@@ -9,6 +9,7 @@ event that keeps failing is moved to `lastmile.deadletter.<consumer>` after
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -24,7 +25,7 @@ from opentelemetry import trace
 from prometheus_client import Counter, Gauge
 
 from lastmile.events.v1 import envelope_pb2
-from services.runtime.background import keep_running
+from services.runtime.background import finish, keep_running
 from services.runtime.database import Database
 from services.runtime.events import broker, streams
 from services.runtime.events.envelope import trace_context_of
@@ -93,10 +94,11 @@ class EventConsumer:
 
     async def stop(self) -> None:
         self._stopping.set()
-        if self._task is not None:
-            await self._task
+        await finish(self._task, grace=10.0, name=self._task.get_name() if self._task else "")
         if self._nats is not None:
-            await self._nats.close()
+            # A broker that is down cannot be flushed to; do not wait for it forever.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._nats.close(), timeout=5)
 
     async def _run(self) -> None:
         subscription = self._subscription

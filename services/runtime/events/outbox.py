@@ -10,6 +10,7 @@ One relay per database is active (a PostgreSQL advisory lock); others stand by.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 import zlib
@@ -28,7 +29,7 @@ from tenacity import (
 )
 
 from lastmile.events.v1 import envelope_pb2
-from services.runtime.background import keep_running
+from services.runtime.background import finish, keep_running
 from services.runtime.database import Database
 from services.runtime.events import broker, streams
 
@@ -108,10 +109,11 @@ class OutboxRelay:
     async def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
-        if self._task is not None:
-            await self._task
+        await finish(self._task, grace=10.0, name=self._task.get_name() if self._task else "")
         if self._nats is not None:
-            await self._nats.close()
+            # A broker that is down cannot be flushed to; do not wait for it forever.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._nats.close(), timeout=5)
 
     async def _run(self) -> None:
         async with self._database.pool.acquire() as leader:

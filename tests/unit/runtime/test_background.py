@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from services.runtime.background import keep_running
+from services.runtime.background import finish, keep_running
 
 
 async def test_work_that_fails_is_logged_and_restarted_until_it_succeeds(
@@ -39,3 +39,18 @@ async def test_a_failure_while_stopping_ends_the_work_without_raising() -> None:
 
     await keep_running(always_fails, name="consumer", stopping=stopping)
     assert attempts == 1
+
+
+async def test_a_task_stuck_in_a_retry_loop_is_cancelled_after_the_grace() -> None:
+    cancelled = asyncio.Event()
+
+    async def stuck() -> None:
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            cancelled.set()
+
+    task = asyncio.create_task(stuck())
+    await finish(task, grace=0.05, name="relay")
+    assert cancelled.is_set()
+    assert task.cancelled()
