@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import socket
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services.devstack.ports import free_port
 from services.runtime.server import ServiceHost
+
+__all__ = ["free_port", "serving", "wait_until_serving"]
 
 
 @asynccontextmanager
@@ -21,11 +26,20 @@ async def serving(host: ServiceHost) -> AsyncIterator[str]:
         await host.stop()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+def wait_until_serving(port: int, *, log: Path | None = None, limit: float = 30) -> None:
+    """Poll a server process's gRPC health until SERVING; fail with its log if it never is."""
+    give_up = time.monotonic() + limit
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < give_up:
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                time.sleep(0.1)
+    detail = log.read_text() if log is not None else ""
+    raise AssertionError(f"nothing became healthy on port {port}: {detail}")
 
 
 # Byte-level calls (no serializers); grpc-stubs wrongly makes the serializers mandatory.

@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.servers import free_port
+from tests.servers import free_port, wait_until_serving
 
 pytestmark = pytest.mark.slow
 BUF = str(Path(sys.executable).parent / "buf")
@@ -35,20 +34,6 @@ class RunningPricing:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-
-def wait_until_serving(port: int, deadline_seconds: float = 30) -> None:
-    give_up = time.monotonic() + deadline_seconds
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < give_up:
-            try:
-                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                time.sleep(0.1)
-    raise AssertionError(f"pricing did not become healthy on port {port}")
 
 
 @pytest.fixture

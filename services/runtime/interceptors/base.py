@@ -24,7 +24,7 @@ Behaviour = Callable[[Any, Any], Any]
 class Call:
     """What the concerns know about the call in progress."""
 
-    __slots__ = ("context", "kind", "method", "method_name", "service")
+    __slots__ = ("_headers", "context", "kind", "method", "method_name", "service")
 
     def __init__(
         self, method: str, service: str, method_name: str, kind: str, context: ServicerContext
@@ -34,12 +34,16 @@ class Call:
         self.method_name = method_name
         self.kind = kind  # unary, client_stream, server_stream or bidi_stream
         self.context = context
+        self._headers: dict[str, str] | None = None
 
     def header(self, key: str) -> str | None:
-        for name, value in self.context.invocation_metadata() or ():
-            if name == key and isinstance(value, str):
-                return value
-        return None
+        # Several concerns read headers; the metadata is scanned once per call.
+        if self._headers is None:
+            self._headers = {}
+            for name, value in self.context.invocation_metadata() or ():
+                if isinstance(value, str):
+                    self._headers.setdefault(name, value)  # the first copy wins
+        return self._headers.get(key)
 
 
 class CallObserver(abc.ABC):

@@ -6,16 +6,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
 from google.protobuf import timestamp_pb2
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.edge import Address, EdgeSettings, RateLimit, write_edge_config
 from gateway.edge.settings import DESCRIPTOR_SET
@@ -27,6 +24,7 @@ from services.devstack.ports import free_port
 from tests.integration.gateway.edge_process import EdgeProcess, Reply
 from tests.integration.gateway.jwt_issuer import Issuer, JwksServer
 from tests.integration.gateway.recording_upstream import RecordingUpstream
+from tests.servers import wait_until_serving
 
 ISSUER = "https://identity.test.lastmile.dev"
 AUDIENCE = "lastmile"
@@ -103,7 +101,7 @@ def pricing_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
             [sys.executable, "-m", "services.pricing"], env=env, stdout=sink, stderr=sink
         )
     try:
-        _wait_until_serving(port, log)
+        wait_until_serving(port, log=log)
         yield port
     finally:
         process.terminate()
@@ -151,17 +149,3 @@ def edge(
         process.stop()
         upstream.stop()
         jwks.stop()
-
-
-def _wait_until_serving(port: int, log: Path, deadline_seconds: float = 30) -> None:
-    give_up = time.monotonic() + deadline_seconds
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < give_up:
-            try:
-                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                time.sleep(0.1)
-    raise AssertionError(f"pricing did not become healthy on port {port}: {log.read_text()}")

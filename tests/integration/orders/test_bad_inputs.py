@@ -13,8 +13,8 @@ import pytest
 from lastmile.common.v1 import geo_pb2, parcel_pb2, stop_pb2
 from lastmile.orders.v1 import delivery_pb2, orders_internal_pb2, orders_pb2
 from tests.integration.orders.conftest import OrdersStack
-from tests.integration.orders.details import error_info, field_violations
 from tests.orders_examples import Account, account, create_request
+from tests.status_details import error_info, field_violations
 
 pytestmark = pytest.mark.slow
 Edit = Callable[[orders_pb2.CreateDeliveryRequest], None]

@@ -12,9 +12,9 @@ import pytest
 from lastmile.common.v1 import parcel_pb2
 from lastmile.orders.v1 import orders_pb2
 from tests.integration.orders.conftest import OrdersStack
-from tests.integration.orders.details import field_violations
 from tests.integration.test_events import eventually
 from tests.orders_examples import Account, account, delivery, stop
+from tests.status_details import field_violations
 
 pytestmark = pytest.mark.slow
 

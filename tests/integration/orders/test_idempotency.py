@@ -11,8 +11,8 @@ import pytest
 
 from lastmile.orders.v1 import orders_pb2
 from tests.integration.orders.conftest import OrdersStack
-from tests.integration.orders.details import error_info
 from tests.orders_examples import account, create_request
+from tests.status_details import error_info
 
 pytestmark = pytest.mark.slow
 

@@ -12,9 +12,9 @@ import pytest
 
 from lastmile.orders.v1 import delivery_pb2, orders_internal_pb2, orders_pb2
 from tests.integration.orders.conftest import OrdersStack
-from tests.integration.orders.details import error_info
 from tests.integration.test_events import eventually
 from tests.orders_examples import Account, account, create_request
+from tests.status_details import error_info
 
 pytestmark = pytest.mark.slow
 Assign = orders_internal_pb2.AssignCourierRequest

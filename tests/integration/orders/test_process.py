@@ -17,9 +17,8 @@ import pytest
 
 from lastmile.orders.v1 import orders_pb2_grpc
 from services.devstack import LocalNats, LocalPostgres
-from tests.integration.test_pricing_process import wait_until_serving
 from tests.orders_examples import account, create_request
-from tests.servers import free_port
+from tests.servers import free_port, wait_until_serving
 
 pytestmark = pytest.mark.slow
 

@@ -7,14 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
 
 from lastmile.common.v1 import geo_pb2, parcel_pb2
 from lastmile.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 from services.pricing.bootstrap import bootstrap
 from services.pricing.config import PricingSettings
-from services.runtime.status import rich_status
 from tests.servers import serving
+from tests.status_details import violations
 
 
 class Clock:
@@ -48,16 +47,6 @@ def terms(**overrides: object) -> pricing_pb2.DeliveryTerms:
     }
     fields.update(overrides)
     return pricing_pb2.DeliveryTerms(**fields)  # type: ignore[arg-type]
-
-
-def violations(error: grpc.aio.AioRpcError) -> dict[str, str]:
-    status = rich_status(error)
-    assert status is not None
-    bad_request = error_details_pb2.BadRequest()
-    for detail in status.details:
-        if detail.Unpack(bad_request):
-            return {v.field: v.description for v in bad_request.field_violations}
-    raise AssertionError("no BadRequest detail")
 
 
 async def test_a_quote_has_an_id_price_breakdown_and_expiry(channel: grpc.aio.Channel) -> None:

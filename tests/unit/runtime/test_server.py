@@ -27,18 +27,8 @@ from tests.servers import (
     raw_unary_stream,
     serving,
 )
+from tests.status_details import error_info
 from tests.unit.runtime.echo import BIDI, CLIENT_STREAM, SERVER_STREAM, SERVICE, UNARY, echo_host
-
-
-def error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
-    status = rich_status(error)
-    assert status is not None, "the status carries no details"
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return info
-    raise AssertionError("no ErrorInfo in the status details")
 
 
 async def test_unknown_method_gives_unimplemented() -> None:

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 from google.protobuf import json_format
-from google.rpc import error_details_pb2
 
 from lastmile.identity.v1 import (
     identity_internal_pb2,
@@ -24,8 +23,8 @@ from services.identity.bootstrap import JWKS_PATH, bootstrap
 from services.identity.config import IdentitySettings
 from services.identity.service_layer.unit_of_work import UnitOfWorkFactory
 from services.runtime.server import ServiceHost
-from services.runtime.status import rich_status
 from tests.servers import serving
+from tests.status_details import violations
 from tests.unit.identity.fakes import Clock, FakePasswordHasher
 from tests.unit.identity.tokens import verify_with_jwks
 
@@ -51,16 +50,6 @@ def new_account(role: identity_pb2.Role.ValueType) -> identity_pb2.CreateAccount
         account=identity_pb2.Account(email="sam@example.com", display_name="Sam", role=role),
         password=PASSWORD,
     )
-
-
-def violations(error: grpc.aio.AioRpcError) -> dict[str, str]:
-    status = rich_status(error)
-    assert status is not None
-    bad_request = error_details_pb2.BadRequest()
-    for detail in status.details:
-        if detail.Unpack(bad_request):
-            return {v.field: v.description for v in bad_request.field_violations}
-    raise AssertionError("no BadRequest detail")
 
 
 async def test_register_log_in_and_who_am_i_round_trip(channel: grpc.aio.Channel) -> None:

@@ -1,4 +1,4 @@
-"""Reading the google.rpc details that orders attaches to its errors."""
+"""Reading the google.rpc details that Lastmile services attach to their errors."""
 
 from __future__ import annotations
 
@@ -29,3 +29,10 @@ def field_violations(error: grpc.aio.AioRpcError | status_pb2.Status) -> set[str
         if detail.Unpack(bad_request):
             return {v.field for v in bad_request.field_violations}
     return set()
+
+
+def violations(error: grpc.aio.AioRpcError) -> dict[str, str]:
+    """Field -> description of the BadRequest detail; fails the test without one."""
+    bad_request = error_details_pb2.BadRequest()
+    assert any(detail.Unpack(bad_request) for detail in status_of(error).details), "no BadRequest"
+    return {v.field: v.description for v in bad_request.field_violations}
