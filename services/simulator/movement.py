@@ -72,3 +72,14 @@ class Traveller:
         step = step_towards(self.position, self.target, self.speed_mps * seconds)
         self.position = step.position
         return step
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """One position report: where, which way, how fast (None when standing still), and
+    when, in seconds since the epoch."""
+
+    position: GeoPoint
+    heading_degrees: float | None
+    speed_mps: float | None
+    recorded_at: float
