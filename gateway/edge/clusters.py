@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
-from typing import Any
-
 from gateway.edge.settings import Address, EdgeSettings
 from gateway.edge.surface import EdgeSurface
-
-Config = dict[str, Any]
+from gateway.envoy_config import Config, discovery, http2_upstream, load_assignment
+from gateway.sidecar.tls import grpc_health_check, plaintext_health_socket, upstream_tls
 
 JWKS_CLUSTER = "identity_jwks"
-_HTTP_PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 
 
 def cluster_name(upstream: str) -> str:
@@ -31,35 +27,18 @@ def _service_cluster(settings: EdgeSettings, surface: EdgeSurface, upstream: str
     address = settings.upstreams[upstream]
     # The public service's own status, not the server's: a dispatch standby is NOT_SERVING.
     health_service = next(s.full_name for s in surface.public if s.upstream == upstream)
-    return {
+    mtls = settings.upstream_mtls
+    health_port = None if mtls is None else mtls.health_ports[upstream]
+    cluster: Config = {
         "name": name,
-        **_discovery(address),
+        **discovery(address.host),
         "connect_timeout": "2s",
         "per_connection_buffer_limit_bytes": 32 * 1024,
-        "load_assignment": _load_assignment(name, address),
-        "typed_extension_protocol_options": {
-            _HTTP_PROTOCOL_OPTIONS: {
-                "@type": f"type.googleapis.com/{_HTTP_PROTOCOL_OPTIONS}",
-                "explicit_http_config": {
-                    "http2_protocol_options": {
-                        # Finds dead upstream connections under idle streams. The Python
-                        # servers accept a ping every 20 s at most; jitter only adds time.
-                        "connection_keepalive": {"interval": "30s", "timeout": "10s"},
-                    }
-                },
-            }
-        },
-        "health_checks": [
-            {
-                "timeout": "1s",
-                "interval": "5s",
-                "unhealthy_threshold": 2,
-                "healthy_threshold": 1,
-                # Keeps the status fresh for an idle edge too (the default is 60 s).
-                "no_traffic_interval": "10s",
-                "grpc_health_check": {"service_name": health_service},
-            }
-        ],
+        "load_assignment": load_assignment(
+            name, address.host, address.port, health_port=health_port
+        ),
+        "typed_extension_protocol_options": http2_upstream(),
+        "health_checks": [grpc_health_check(health_service, plaintext=mtls is not None)],
         "circuit_breakers": {
             "thresholds": [
                 {
@@ -72,31 +51,17 @@ def _service_cluster(settings: EdgeSettings, surface: EdgeSurface, upstream: str
             ]
         },
     }
+    if mtls is not None:
+        # The service's sidecar requires the edge's certificate and must present its own.
+        cluster["transport_socket"] = upstream_tls(mtls.certs, upstream, address.host)
+        cluster["transport_socket_matches"] = [plaintext_health_socket()]
+    return cluster
 
 
 def _jwks_cluster(address: Address) -> Config:
     return {
         "name": JWKS_CLUSTER,
-        **_discovery(address),
+        **discovery(address.host),
         "connect_timeout": "2s",
-        "load_assignment": _load_assignment(JWKS_CLUSTER, address),
-    }
-
-
-def _discovery(address: Address) -> Config:
-    try:
-        ipaddress.ip_address(address.host)
-    except ValueError:
-        # A name (Kubernetes Service, docker host): re-resolved as it changes.
-        return {"type": "STRICT_DNS", "dns_lookup_family": "V4_PREFERRED"}
-    return {"type": "STATIC"}
-
-
-def _load_assignment(name: str, address: Address) -> Config:
-    socket_address = {"address": address.host, "port_value": address.port}
-    return {
-        "cluster_name": name,
-        "endpoints": [
-            {"lb_endpoints": [{"endpoint": {"address": {"socket_address": socket_address}}}]}
-        ],
+        "load_assignment": load_assignment(JWKS_CLUSTER, address.host, address.port),
     }

@@ -23,7 +23,10 @@ from gateway.edge.settings import (
     ROOT,
     Address,
     EdgeSettings,
+    UpstreamMtls,
 )
+from gateway.sidecar.tls import KUBERNETES_CERTS
+from gateway.sidecar.topology import HEALTH_PORT
 
 NAMESPACE = "lastmile"
 K8S_EDGE_DIR = ROOT / "deploy" / "k8s" / "base" / "edge" / "config"
@@ -52,6 +55,11 @@ def k8s_edge_settings() -> EdgeSettings:
         jwks_url=f"http://{service_host('identity')}:9450/.well-known/jwks.json",
         # Browsers reach the API through the Ingress host only.
         cors_allowed_origins=("https://app.lastmile.dev",),
+        # Every service pod has an Envoy sidecar that requires mTLS; the edge's certificate
+        # (SPIFFE id of `edge`) is mounted like the sidecars' ones.
+        upstream_mtls=UpstreamMtls(
+            KUBERNETES_CERTS, MappingProxyType({name: HEALTH_PORT for name in K8S_UPSTREAMS})
+        ),
     )
 
 

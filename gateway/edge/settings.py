@@ -8,6 +8,8 @@ from pathlib import Path
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
+from gateway.sidecar.tls import CertPaths
+
 ROOT = Path(__file__).resolve().parents[2]
 DESCRIPTOR_SET = ROOT / "gen" / "descriptors" / "lastmile.binpb"
 OPENAPI_DOCUMENT = ROOT / "gen" / "openapi" / "lastmile.openapi.json"
@@ -38,6 +40,15 @@ class RateLimit:
     def __post_init__(self) -> None:
         if self.requests < 1 or self.per_seconds <= 0:
             raise ValueError(f"rate limit {self.requests}/{self.per_seconds}s must be positive")
+
+
+@dataclass(frozen=True)
+class UpstreamMtls:
+    """mTLS to the services' sidecars: the edge's own certificate (SPIFFE id of `edge`), and
+    each upstream's plaintext health port (its sidecar answers Health/Check only there)."""
+
+    certs: CertPaths
+    health_ports: Mapping[str, int]
 
 
 # The gRPC ports of the local stack, by service name (the `<name>` of `lastmile.<name>.v1`).
@@ -83,6 +94,8 @@ class EdgeSettings:
     stream_idle_timeout_seconds: float = 3600.0
     # Threshold for each upstream cluster; long streams (watchers, couriers) count as requests.
     max_upstream_requests: int = 10_000
+    # None: plaintext h2c to the services (the local mesh without sidecars).
+    upstream_mtls: UpstreamMtls | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.admin_port < 65536:
@@ -92,6 +105,9 @@ class EdgeSettings:
             raise ValueError(f"jwks_url {self.jwks_url!r} must be an http:// URL")
         if self.max_streaming_request_bytes < self.max_request_bytes:
             raise ValueError("max_streaming_request_bytes is below max_request_bytes")
+        mtls = self.upstream_mtls
+        if mtls is not None and (missing := sorted(set(self.upstreams) - set(mtls.health_ports))):
+            raise ValueError(f"no health port for the mTLS upstreams {', '.join(missing)}")
 
     @property
     def jwks_address(self) -> Address:

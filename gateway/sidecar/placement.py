@@ -1,0 +1,145 @@
+"""Where one sidecar runs: its listeners' addresses and ports, how it reaches each callee, and
+its certificate files. The template is the same everywhere; only the placement differs.
+
+`kubernetes_placement` follows the pod convention of topology.py; `local_placements` puts the
+whole mesh on 127.0.0.1 for `make run MESH=sidecars`, one port block per service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from types import MappingProxyType
+
+from gateway.edge.kubernetes import service_host
+from gateway.edge.settings import Address
+from gateway.sidecar import topology
+from gateway.sidecar.tls import KUBERNETES_CERTS, CertPaths
+from gateway.sidecar.topology import MeshTopology
+
+LOOPBACK = "127.0.0.1"
+# Local port blocks: service k (its canonical port minus 50000) owns base + 100 k .. + 99,
+# laid out like a pod: +0 admin, +21 health, +50 + j outbound to service j, +90 stats.
+DEFAULT_LOCAL_PORT_BASE = 16000
+_LOCAL_BLOCK = 100
+_LOCAL_APP, _LOCAL_HEALTH, _LOCAL_OUTBOUND, _LOCAL_STATS = 1, 21, 50, 90
+
+
+class Variant(StrEnum):
+    """Which environment a config is rendered for."""
+
+    KUBERNETES = "kubernetes"
+    LOCAL = "local"
+
+
+@dataclass(frozen=True)
+class Peer:
+    """How a sidecar reaches a callee: its mTLS address and its plaintext health port."""
+
+    address: Address
+    health_port: int
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Everything about one sidecar that is not the mesh graph itself."""
+
+    variant: Variant
+    service: str
+    # Pod-facing listeners (inbound, health, stats) bind here; admin and outbound: loopback.
+    public_host: str
+    inbound_port: int
+    app_port: int
+    admin_port: int
+    health_port: int
+    stats_port: int
+    outbound_ports: Mapping[str, int]
+    peers: Mapping[str, Peer]
+    certs: CertPaths
+
+
+def kubernetes_placement(service: str, mesh: MeshTopology) -> Placement:
+    callees = mesh.callees(service)
+    return Placement(
+        variant=Variant.KUBERNETES,
+        service=service,
+        public_host="0.0.0.0",
+        inbound_port=topology.CANONICAL_PORTS[service],
+        app_port=topology.app_port(service),
+        admin_port=topology.ADMIN_PORT,
+        health_port=topology.HEALTH_PORT,
+        stats_port=topology.STATS_PORT,
+        outbound_ports=MappingProxyType({c: topology.outbound_port(c) for c in callees}),
+        peers=MappingProxyType({c: kubernetes_peer(c) for c in callees}),
+        certs=KUBERNETES_CERTS,
+    )
+
+
+def kubernetes_peer(callee: str) -> Peer:
+    # The headless Service resolves to every ready pod (see deploy/k8s/README.md).
+    address = Address(service_host(callee), topology.CANONICAL_PORTS[callee])
+    return Peer(address, topology.HEALTH_PORT)
+
+
+@dataclass(frozen=True)
+class LocalLayout:
+    """The local mesh's ports: each service's mTLS port (the devstack's), and the port
+    blocks from `base` that hold everything else."""
+
+    inbound_ports: Mapping[str, int]
+    base: int = DEFAULT_LOCAL_PORT_BASE
+
+    def _block(self, service: str) -> int:
+        return self.base + _LOCAL_BLOCK * (topology.CANONICAL_PORTS[service] - 50000)
+
+    def inbound_port(self, service: str) -> int:
+        return self.inbound_ports.get(service, topology.CANONICAL_PORTS[service])
+
+    def app_port(self, service: str) -> int:
+        return self._block(service) + _LOCAL_APP
+
+    def health_port(self, service: str) -> int:
+        return self._block(service) + _LOCAL_HEALTH
+
+    def outbound_port(self, caller: str, callee: str) -> int:
+        offset = topology.CANONICAL_PORTS[callee] - 50000
+        return self._block(caller) + _LOCAL_OUTBOUND + offset
+
+    def peer(self, callee: str) -> Peer:
+        return Peer(Address(LOOPBACK, self.inbound_port(callee)), self.health_port(callee))
+
+    def ports_of(self, service: str, mesh: MeshTopology) -> dict[str, int]:
+        """Every port `service`'s sidecar and app listen on, by what it is for."""
+        block = self._block(service)
+        ports = {
+            "inbound": self.inbound_port(service),
+            "app": self.app_port(service),
+            "admin": block,
+            "health": self.health_port(service),
+            "stats": block + _LOCAL_STATS,
+        }
+        ports |= {f"outbound to {c}": self.outbound_port(service, c) for c in mesh.callees(service)}
+        return ports
+
+
+def local_placement(
+    service: str, mesh: MeshTopology, layout: LocalLayout, certs_dir: Path
+) -> Placement:
+    """`service`'s sidecar on loopback; its certificate files are `certs_dir/<service>/`."""
+    ports = layout.ports_of(service, mesh)
+    callees = mesh.callees(service)
+    return Placement(
+        variant=Variant.LOCAL,
+        service=service,
+        public_host=LOOPBACK,
+        inbound_port=ports["inbound"],
+        app_port=ports["app"],
+        admin_port=ports["admin"],
+        health_port=ports["health"],
+        stats_port=ports["stats"],
+        outbound_ports=MappingProxyType({c: layout.outbound_port(service, c) for c in callees}),
+        peers=MappingProxyType({c: layout.peer(c) for c in callees}),
+        certs=CertPaths(certs_dir / service),
+    )
