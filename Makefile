@@ -10,7 +10,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv lock k8s-edge k8s proto proto-release contract lint typecheck test test-unit bench run stop status clean
+.PHONY: help venv lock k8s-edge k8s proto proto-release contract lint typecheck test test-unit bench run stop status simulate clean
 
 help: ## List every target with a one-line description
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -76,6 +76,9 @@ stop: $(STAMP) ## Stop a mesh started by `make run` (from another terminal)
 
 status: $(STAMP) ## Show each component of the running mesh: pid, address, log file
 	$(BIN)/python -m services.devstack status
+
+simulate: $(STAMP) ## Simulated couriers and customers against `make run` (ARGS="--couriers 50 --rate 5")
+	$(BIN)/python -m services.simulator $(ARGS)
 
 clean: ## Remove .venv and caches (keeps gen/)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
