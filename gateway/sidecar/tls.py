@@ -15,7 +15,8 @@ NAMESPACE = "lastmile"
 _TLS_SOCKET = "envoy.transport_sockets.tls"
 _TLS_CONTEXT = "envoy.extensions.transport_sockets.tls.v3"
 # Only Envoys (sidecars and the edge) speak mTLS to each other, so nothing older is needed.
-_TLS_PARAMS = {"tls_minimum_protocol_version": "TLSv1_3"}
+# Both bounds: Envoy's client default maximum is still TLS 1.2.
+_TLS_PARAMS = {"tls_minimum_protocol_version": "TLSv1_3", "tls_maximum_protocol_version": "TLSv1_3"}
 # Endpoint-metadata label that selects the plaintext socket for health checks only.
 _HEALTH_SOCKET_LABEL = {"lastmile.dev/health-check": "plaintext"}
 
