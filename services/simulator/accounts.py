@@ -21,6 +21,7 @@ EMAIL_DOMAIN = "simulator.lastmile.dev"
 # Log in again this long before the token expires, so no call carries a stale one.
 RENEW_MARGIN_SECONDS = 60.0
 CALL_TIMEOUT_SECONDS = 15.0
+MIN_LOGIN_WAIT_SECONDS = 0.5
 
 
 class AccountError(Exception):
@@ -106,7 +107,8 @@ class Account(TokenSource):
                 )
                 if response.status_code != 429:
                     break
-                wait = retry_after_seconds(response, default=5.0)
+                # The edge's bucket refills a token at a time; "0 s" still means "not yet".
+                wait = max(retry_after_seconds(response, default=5.0), MIN_LOGIN_WAIT_SECONDS)
                 log.info("log-in rate limited; waiting %.0f s", wait)
                 self._gate.close_for(wait)
         if response.status_code != 200:

@@ -115,4 +115,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # One line per HTTP request drowns everything else; failures are counted anyway.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(log_level)))
     return asyncio.run(_run(settings))

@@ -114,8 +114,14 @@ class Population:
         except (AccountError, httpx.HTTPError) as failure:
             log.error("%s", failure)
             return
-        await go.wait()
-        await agent.run(asyncio.get_running_loop().time() + duration, stopping)
+        go_or_stop = [asyncio.create_task(event.wait()) for event in (go, stopping)]
+        try:
+            await asyncio.wait(go_or_stop, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in go_or_stop:
+                waiting.cancel()
+        if go.is_set() and not stopping.is_set():
+            await agent.run(asyncio.get_running_loop().time() + duration, stopping)
 
     async def _registered(self, account: Account) -> bool:
         try:

@@ -33,6 +33,12 @@ class FakeEdge:
         status = self.statuses.pop(0) if self.statuses else 200
         if status != 200:
             return status, {"code": 14, "message": "scripted failure", "details": []}
+        if request.path == "/v1/accounts":
+            return 200, {"account": {**request.body["account"], "accountId": "account-1"}}
+        if request.path == "/v1/sessions":
+            return 200, {"accessToken": f"token-{len(self.received)}", "tokenType": "Bearer",
+                         "expireTime": "2099-01-01T00:00:00.123456789Z",
+                         "account": {"accountId": "account-1"}}  # fmt: skip
         delivery = {**request.body, "deliveryId": str(uuid.uuid4()),
                     "status": "DELIVERY_STATUS_PENDING"}  # fmt: skip
         return 200, {"delivery": delivery}
