@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import filecmp
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,6 +22,8 @@ import yaml
 
 from gateway.edge.kubernetes import K8S_EDGE_DIR, render_k8s_edge_files
 from gateway.edge.settings import ROOT
+from gateway.sidecar.topology import CALLS, CANONICAL_PORTS, EDGE, HEALTH_PORT, STATS_PORT
+from tests.contract.real_envoy import http_get, running_envoy
 
 Manifest = dict[str, Any]
 
@@ -48,6 +51,11 @@ DATABASES = {
     "fleet": "fleet-db",
     "dispatch": "dispatch-db",
 }
+BROKER_USERS = {"orders", "fleet", "dispatch", "tracking"}
+SIDECAR_IMAGE = "envoyproxy/envoy:v1.40.0"
+MESH_TLS_DIR = "/etc/lastmile/tls"
+# How long the sidecar's preStop waits after draining, on top of the app's own drain.
+SIDECAR_DRAIN_SECONDS = 5
 
 
 def render(overlay: str) -> list[Manifest]:
@@ -139,8 +147,8 @@ def test_operator_resources_have_the_fields_their_operators_require(
         assert cluster["spec"]["instances"] >= 1
         assert cluster["spec"]["storage"]["size"]
         assert cluster["spec"]["bootstrap"]["initdb"] == {"database": app, "owner": app}
-    monitors = [m for m in manifests if group(m) == "monitoring.coreos.com"]
-    assert {m["kind"] for m in monitors} == {"PodMonitor", "ServiceMonitor"}
+    monitors = [m for m in manifests if m["kind"] in ("PodMonitor", "ServiceMonitor")]
+    assert len(monitors) == 3
     for monitor in monitors:
         endpoints = monitor["spec"].get("podMetricsEndpoints") or monitor["spec"]["endpoints"]
         assert monitor["spec"]["selector"]["matchLabels"]
@@ -172,31 +180,93 @@ def test_every_container_is_non_root_read_only_without_capabilities_and_bounded(
             assert not image.endswith(":latest"), f"{where}: {image}"
 
 
+def sidecar_container(manifests: list[Manifest], app: str) -> Manifest:
+    init = pod_spec(named(manifests, "Deployment", app)).get("initContainers", [])
+    found = [c for c in init if c["name"] == "envoy"]
+    assert len(found) == 1, f"{app} has no Envoy sidecar"
+    sidecar: Manifest = found[0]
+    return sidecar
+
+
+def settings_of(manifests: list[Manifest], app: str) -> dict[str, str]:
+    data: dict[str, str] = generated(manifests, "ConfigMap", f"{app}-config")["data"]
+    return data
+
+
 @pytest.mark.slow
-def test_apps_are_probed_over_grpc_health_by_service_name(
+def test_apps_are_probed_over_grpc_health_by_service_name_through_the_sidecar(
     overlay: tuple[str, list[Manifest]],
 ) -> None:
     _, manifests = overlay
     for app, health_name in APPS.items():
         container = app_container(manifests, app)
-        port = next(p["containerPort"] for p in container["ports"] if p["name"] == "grpc")
-        assert container["startupProbe"]["grpc"] == {"port": port, "service": health_name}
-        assert container["readinessProbe"]["grpc"] == {"port": port, "service": health_name}
-        assert container["livenessProbe"]["grpc"]["port"] == port
+        probe = {"port": HEALTH_PORT, "service": health_name}
+        assert container["startupProbe"]["grpc"] == probe, app
+        assert container["readinessProbe"]["grpc"] == probe, app
+        assert container["livenessProbe"]["grpc"] == {"port": HEALTH_PORT, "service": ""}, app
 
 
 @pytest.mark.slow
-def test_termination_grace_outlasts_the_apps_drain(overlay: tuple[str, list[Manifest]]) -> None:
+def test_every_app_runs_a_pinned_envoy_native_sidecar_with_its_config_and_certificate(
+    overlay: tuple[str, list[Manifest]],
+) -> None:
     _, manifests = overlay
     for app in APPS:
-        settings = generated(manifests, "ConfigMap", f"{app}-config")["data"]
+        sidecar = sidecar_container(manifests, app)
+        assert sidecar["restartPolicy"] == "Always", app
+        assert sidecar["image"] == SIDECAR_IMAGE, app
+        assert sidecar["args"][0] == "--config-path=/etc/lastmile/sidecar/envoy.yaml"
+        ports = {p["containerPort"] for p in sidecar["ports"]}
+        assert ports == {CANONICAL_PORTS[app], HEALTH_PORT, STATS_PORT}, app
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            assert sidecar[probe]["tcpSocket"] == {"port": STATS_PORT}, f"{app} {probe}"
+        assert sidecar["lifecycle"]["preStop"]["exec"]["command"][:2] == ["/bin/bash", "-c"]
+        volumes = {v["name"]: v for v in pod_spec(named(manifests, "Deployment", app))["volumes"]}
+        mounts = {m["mountPath"]: m["name"] for m in sidecar["volumeMounts"]}
+        config = generated(manifests, "ConfigMap", f"{app}-sidecar")
+        assert (
+            volumes[mounts["/etc/lastmile/sidecar"]]["configMap"]["name"]
+            == config["metadata"]["name"]
+        )
+        listeners = yaml.safe_load(config["data"]["envoy.yaml"])["static_resources"]["listeners"]
+        listened = {listener["address"]["socket_address"]["port_value"] for listener in listeners}
+        assert {CANONICAL_PORTS[app], HEALTH_PORT, STATS_PORT} <= listened, app
+        assert volumes[mounts[MESH_TLS_DIR]]["secret"]["secretName"] == f"{app}-mesh-tls", app
+
+
+@pytest.mark.slow
+def test_apps_listen_on_loopback_and_call_their_callees_through_the_sidecar(
+    overlay: tuple[str, list[Manifest]],
+) -> None:
+    _, manifests = overlay
+    for app in APPS:
+        settings = settings_of(manifests, app)
+        prefix = f"LASTMILE_{app.upper()}_"
+        assert settings[f"{prefix}GRPC_HOST"] == "127.0.0.1", app
+        assert int(settings[f"{prefix}GRPC_PORT"]) == CANONICAL_PORTS[app] + 1000, app
+        callees = {c.callee for c in CALLS if c.caller == app}
+        outbound = {f"127.0.0.1:{CANONICAL_PORTS[c] - 50000 + 15000}" for c in callees}
+        for key, value in settings.items():
+            if re.fullmatch(rf"{prefix}\w+_TARGETS?", key):
+                assert value in outbound, f"{key}={value} is not a sidecar listener of {app}"
+
+
+@pytest.mark.slow
+def test_termination_grace_outlasts_the_apps_drain_and_then_the_sidecars(
+    overlay: tuple[str, list[Manifest]],
+) -> None:
+    _, manifests = overlay
+    for app in APPS:
+        settings = settings_of(manifests, app)
         prefix = f"LASTMILE_{app.upper()}_"
         drain = float(settings[f"{prefix}DRAIN_DELAY_SECONDS"])
         grace = float(settings[f"{prefix}SHUTDOWN_GRACE_SECONDS"])
         spec = pod_spec(named(manifests, "Deployment", app))
-        assert spec["terminationGracePeriodSeconds"] > drain + grace
+        assert spec["terminationGracePeriodSeconds"] > drain + grace + SIDECAR_DRAIN_SECONDS
         readiness = app_container(manifests, app)["readinessProbe"]
         assert drain > readiness["periodSeconds"] * readiness["failureThreshold"]
+        sidecar_args = sidecar_container(manifests, app)["args"]
+        assert f"--drain-time-s={SIDECAR_DRAIN_SECONDS}" in sidecar_args
 
 
 @pytest.mark.slow
@@ -243,16 +313,107 @@ def test_everything_is_denied_by_default_and_every_workload_has_its_own_allow_po
         named(manifests, "NetworkPolicy", database)
 
 
+def peers(rules: list[Manifest], direction: str) -> dict[str, set[Any]]:
+    """The pods that a policy's rules admit, by app or database name, with their ports."""
+    admitted: dict[str, set[Any]] = {}
+    for rule in rules:
+        for peer in rule.get(direction, []):
+            labels = peer.get("podSelector", {}).get("matchLabels", {})
+            name = labels.get("app.kubernetes.io/name") or labels.get("cnpg.io/cluster")
+            if name and "namespaceSelector" not in peer:
+                admitted.setdefault(name, set()).update(p["port"] for p in rule["ports"])
+    return admitted
+
+
 @pytest.mark.slow
 def test_only_the_edge_and_orders_may_call_pricing(overlay: tuple[str, list[Manifest]]) -> None:
     _, manifests = overlay
     ingress = named(manifests, "NetworkPolicy", "pricing")["spec"]["ingress"]
-    callers = {
-        peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
-        for rule in ingress
-        for peer in rule["from"]
-    }
-    assert callers == {"edge", "orders"}
+    assert set(peers(ingress, "from")) == {"edge", "orders"}
+
+
+@pytest.mark.slow
+def test_each_service_admits_exactly_its_callers_in_the_mesh_topology(
+    overlay: tuple[str, list[Manifest]],
+) -> None:
+    _, manifests = overlay
+    for app, port in CANONICAL_PORTS.items():
+        admitted = peers(named(manifests, "NetworkPolicy", app)["spec"]["ingress"], "from")
+        callers = {c.caller for c in CALLS if c.callee == app}
+        assert set(admitted) == callers, app
+        for caller in callers:
+            assert {port, HEALTH_PORT} <= admitted[caller], f"{caller} -> {app}"
+
+
+@pytest.mark.slow
+def test_each_workload_reaches_exactly_its_callees_broker_and_database(
+    overlay: tuple[str, list[Manifest]],
+) -> None:
+    _, manifests = overlay
+    for workload in (EDGE, *CANONICAL_PORTS):
+        egress = named(manifests, "NetworkPolicy", workload)["spec"].get("egress", [])
+        reached = peers(egress, "to")
+        callees = {c.callee for c in CALLS if c.caller == workload}
+        expected = callees | ({"nats"} if workload in BROKER_USERS else set())
+        expected |= {DATABASES[workload]} if workload in DATABASES else set()
+        assert set(reached) == expected, workload
+        for callee in callees:
+            assert {CANONICAL_PORTS[callee], HEALTH_PORT} <= reached[callee], workload
+    nats = named(manifests, "NetworkPolicy", "nats")["spec"]["ingress"]
+    assert set(peers(nats, "from")) == BROKER_USERS | {"nats"}
+
+
+@pytest.mark.slow
+def test_prometheus_may_scrape_the_apps_and_their_sidecars(
+    overlay: tuple[str, list[Manifest]],
+) -> None:
+    _, manifests = overlay
+    scrape = named(manifests, "NetworkPolicy", "allow-prometheus-scrape-sidecars")["spec"]
+    assert scrape["podSelector"] == {"matchLabels": {"lastmile.dev/mesh": "sidecar"}}
+    assert scrape["ingress"][0]["ports"] == [{"protocol": "TCP", "port": STATS_PORT}]
+    for app in APPS:
+        labels = named(manifests, "Deployment", app)["spec"]["template"]["metadata"]["labels"]
+        assert labels["lastmile.dev/mesh"] == "sidecar", app
+        assert labels["lastmile.dev/metrics"] == "admin", app
+    sidecars = named(manifests, "PodMonitor", "lastmile-sidecars")["spec"]
+    assert sidecars["podMetricsEndpoints"][0]["path"] == "/stats/prometheus"
+
+
+@pytest.mark.slow
+def test_every_mesh_workload_mounts_a_short_lived_spiffe_certificate_from_the_mesh_ca(
+    overlay: tuple[str, list[Manifest]],
+) -> None:
+    _, manifests = overlay
+    certificates = {c["spec"]["secretName"]: c["spec"] for c in of_kind(manifests, "Certificate")}
+    for workload in (EDGE, *CANONICAL_PORTS):
+        spec = certificates[f"{workload}-mesh-tls"]
+        assert spec["uris"] == [f"spiffe://lastmile.dev/ns/lastmile/sa/{workload}"]
+        assert spec["issuerRef"]["name"] == "lastmile-mesh-ca"
+        assert spec["privateKey"] == {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"}
+        assert (spec["duration"], spec["renewBefore"]) == ("24h", "8h")
+        volumes = pod_spec(named(manifests, "Deployment", workload))["volumes"]
+        secret = {"secretName": f"{workload}-mesh-tls", "defaultMode": 0o440}
+        assert secret in [v.get("secret") for v in volumes], workload
+    ca = named(manifests, "Issuer", "lastmile-mesh-ca")["spec"]["ca"]["secretName"]
+    assert certificates[ca]["isCA"] is True
+    bootstrap = certificates[ca]["issuerRef"]["name"]
+    assert named(manifests, "Issuer", bootstrap)["spec"] == {"selfSigned": {}}
+
+
+@pytest.mark.slow
+def test_the_sidecars_prestop_hook_drains_a_real_envoy_through_its_admin_port(
+    dev: list[Manifest], tmp_path: Path
+) -> None:
+    """The hook runs in the envoyproxy/envoy image (bash, no curl or wget); here it runs
+    against a real Envoy with a free admin port, and with the sleep cut short."""
+    script: str = sidecar_container(dev, "pricing")["lifecycle"]["preStop"]["exec"]["command"][2]
+    with running_envoy(tmp_path) as (admin_port, listener_port):
+        hook = script.replace("15000", str(admin_port))
+        hook = hook.replace(f"sleep {SIDECAR_DRAIN_SECONDS}", "sleep 0")
+        subprocess.run(["/bin/bash", "-c", hook], check=True, timeout=10)
+        reply = http_get(listener_port)
+    # A draining HTTP connection manager closes every connection after its response.
+    assert "connection: close" in reply.lower(), reply
 
 
 @pytest.mark.slow

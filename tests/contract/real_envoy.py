@@ -1,0 +1,157 @@
+"""A real Envoy with a small config that exercises what the mesh uses (an HTTP listener with
+RBAC, a health-checked cluster with retries and outlier detection), for contract tests that
+need its admin API or the names of the metrics it exposes."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from gateway.edge.render import ENVOY
+from services.devstack.ports import free_port
+
+_HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3"
+_FILTERS = "type.googleapis.com/envoy.extensions.filters.http"
+
+
+def _config(admin_port: int, listener_port: int, upstream_port: int) -> dict[str, Any]:
+    route = {"match": {"prefix": "/"}, "direct_response": {"status": 200}}
+    upstream = {"match": {"prefix": "/upstream"}, "route": {"cluster": "upstream"}}
+    return {
+        "admin": {
+            "address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}
+        },
+        "static_resources": {
+            "listeners": [
+                {
+                    "name": "inbound",
+                    "traffic_direction": "INBOUND",
+                    "address": {
+                        "socket_address": {"address": "127.0.0.1", "port_value": listener_port}
+                    },
+                    "filter_chains": [{"filters": [_connection_manager([upstream, route])]}],
+                }
+            ],
+            "clusters": [_cluster(upstream_port)],
+        },
+    }
+
+
+def _connection_manager(routes: list[dict[str, Any]]) -> dict[str, Any]:
+    allow_all = {"permissions": [{"any": True}], "principals": [{"any": True}]}
+    return {
+        "name": "envoy.filters.network.http_connection_manager",
+        "typed_config": {
+            "@type": f"{_HCM}.HttpConnectionManager",
+            "stat_prefix": "inbound",
+            "route_config": {
+                "virtual_hosts": [{"name": "all", "domains": ["*"], "routes": routes}]
+            },
+            "http_filters": [
+                {
+                    "name": "envoy.filters.http.rbac",
+                    "typed_config": {
+                        "@type": f"{_FILTERS}.rbac.v3.RBAC",
+                        "rules": {"action": "ALLOW", "policies": {"all": allow_all}},
+                    },
+                },
+                {
+                    "name": "envoy.filters.http.router",
+                    "typed_config": {"@type": f"{_FILTERS}.router.v3.Router"},
+                },
+            ],
+        },
+    }
+
+
+def _cluster(port: int) -> dict[str, Any]:
+    address = {"socket_address": {"address": "127.0.0.1", "port_value": port}}
+    return {
+        "name": "upstream",
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": "upstream",
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": address}}]}],
+        },
+        "health_checks": [
+            {
+                "timeout": "1s",
+                "interval": "60s",
+                "unhealthy_threshold": 1,
+                "healthy_threshold": 1,
+                "tcp_health_check": {},
+            }
+        ],
+        "outlier_detection": {"consecutive_5xx": 5},
+    }
+
+
+def http_get(port: int, path: str = "/") -> str:
+    """One HTTP/1.1 GET; the status line and headers, lower-cased names included as sent."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        headers = "\n".join(f"{name}: {value}" for name, value in response.getheaders())
+        return f"{response.status}\n{headers}"
+    finally:
+        connection.close()
+
+
+@contextmanager
+def running_envoy(directory: Path, timeout: float = 20.0) -> Iterator[tuple[int, int]]:
+    """Start Envoy (its own pid, stopped on exit); yield its admin and listener ports."""
+    admin_port, listener_port = free_port(), free_port()
+    config = directory / "envoy.json"
+    config.write_text(json.dumps(_config(admin_port, listener_port, free_port())))
+    log = directory / "envoy.log"
+    with log.open("ab") as sink:
+        process = subprocess.Popen(
+            [str(ENVOY), "--config-path", str(config), "--disable-hot-restart",
+             "--drain-time-s", "5", "--drain-strategy", "immediate", "--log-level", "warning"],
+            stdin=subprocess.DEVNULL, stdout=sink, stderr=sink,
+        )  # fmt: skip
+    try:
+        _wait_until_ready(process, admin_port, log, timeout)
+        yield admin_port, listener_port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _wait_until_ready(
+    process: subprocess.Popen[bytes], admin_port: int, log: Path, timeout: float
+) -> None:
+    give_up = time.monotonic() + timeout
+    while time.monotonic() < give_up:
+        if process.poll() is not None:
+            raise AssertionError(f"envoy exited: {log.read_text()[-3000:]}")
+        try:
+            if http_get(admin_port, "/ready").startswith("200"):
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"envoy was not ready in {timeout}s: {log.read_text()[-3000:]}")
+
+
+def prometheus_stats(admin_port: int) -> str:
+    """The admin API's /stats/prometheus page, as Prometheus scrapes it from a sidecar."""
+    connection = http.client.HTTPConnection("127.0.0.1", admin_port, timeout=5)
+    try:
+        connection.request("GET", "/stats/prometheus")
+        return connection.getresponse().read().decode()
+    finally:
+        connection.close()
