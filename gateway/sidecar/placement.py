@@ -20,7 +20,7 @@ from gateway.sidecar.tls import KUBERNETES_CERTS, CertPaths
 from gateway.sidecar.topology import MeshTopology
 
 LOOPBACK = "127.0.0.1"
-# Local port blocks: service k (its canonical port minus 50000) owns base + 100 k .. + 99,
+# Local port blocks: service k (its canonical port minus 50050) owns base + 100 k .. + 99,
 # laid out like a pod: +0 admin, +21 health, +50 + j outbound to service j, +90 stats.
 DEFAULT_LOCAL_PORT_BASE = 16000
 _LOCAL_BLOCK = 100
@@ -92,7 +92,7 @@ class LocalLayout:
     base: int = DEFAULT_LOCAL_PORT_BASE
 
     def _block(self, service: str) -> int:
-        return self.base + _LOCAL_BLOCK * (topology.CANONICAL_PORTS[service] - 50000)
+        return self.base + _LOCAL_BLOCK * _index(service)
 
     def inbound_port(self, service: str) -> int:
         return self.inbound_ports.get(service, topology.CANONICAL_PORTS[service])
@@ -104,8 +104,7 @@ class LocalLayout:
         return self._block(service) + _LOCAL_HEALTH
 
     def outbound_port(self, caller: str, callee: str) -> int:
-        offset = topology.CANONICAL_PORTS[callee] - 50000
-        return self._block(caller) + _LOCAL_OUTBOUND + offset
+        return self._block(caller) + _LOCAL_OUTBOUND + _index(callee)
 
     def peer(self, callee: str) -> Peer:
         return Peer(Address(LOOPBACK, self.inbound_port(callee)), self.health_port(callee))
@@ -122,6 +121,10 @@ class LocalLayout:
         }
         ports |= {f"outbound to {c}": self.outbound_port(service, c) for c in mesh.callees(service)}
         return ports
+
+
+def _index(service: str) -> int:
+    return topology.CANONICAL_PORTS[service] - min(topology.CANONICAL_PORTS.values())
 
 
 def local_placement(

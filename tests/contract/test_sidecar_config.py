@@ -1,0 +1,280 @@
+"""The sidecar configs: the real Envoy accepts every rendered one (both variants, every
+service) and the Kubernetes edge's; the committed Kubernetes files are what the renderer
+writes; and the properties the mesh relies on hold in what is rendered."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from gateway.edge.kubernetes import K8S_EDGE_DIR
+from gateway.edge.render import ENVOY
+from gateway.sidecar.certs import ensure_workload_certs
+from gateway.sidecar.kubernetes import drifted_sidecars, render_k8s_sidecar
+from gateway.sidecar.placement import LocalLayout, Variant, kubernetes_placement, local_placement
+from gateway.sidecar.render import render_sidecar_config
+from gateway.sidecar.tls import KUBERNETES_CERTS, spiffe_id
+from gateway.sidecar.topology import EDGE, SERVICES, MeshTopology
+
+Config = dict[str, Any]
+
+PUBLIC = {
+    "identity": "lastmile.identity.v1.IdentityService",
+    "pricing": "lastmile.pricing.v1.PricingService",
+    "orders": "lastmile.orders.v1.OrdersService",
+    "fleet": "lastmile.fleet.v1.CourierSessionService",
+    "dispatch": "lastmile.dispatch.v1.DispatchService",
+    "tracking": "lastmile.tracking.v1.TrackingService",
+}
+# The RBAC table of the mesh design, written out by hand: (callee, RPC path or service
+# prefix) -> the workloads allowed. Anything absent is denied.
+EXPECTED_GRANTS = {
+    **{(callee, f"/{service}/"): {EDGE} for callee, service in PUBLIC.items()},
+    ("pricing", "/lastmile.pricing.v1.PricingService/CreateQuote"): {"orders"},
+    ("pricing", "/lastmile.pricing.v1.PricingInternalService/VerifyQuote"): {"orders"},
+    ("orders", "/lastmile.orders.v1.OrdersService/GetDelivery"): {"tracking"},
+    ("orders", "/lastmile.orders.v1.OrdersInternalService/MarkPickedUp"): {"fleet"},
+    ("orders", "/lastmile.orders.v1.OrdersInternalService/MarkDelivered"): {"fleet"},
+    ("orders", "/lastmile.orders.v1.OrdersInternalService/AssignCourier"): {"dispatch"},
+    ("dispatch", "/lastmile.dispatch.v1.DispatchInternalService/Link"): {"fleet"},
+    ("fleet", "/lastmile.fleet.v1.FleetInternalService/GetCourier"): {"tracking", "dispatch"},
+}
+
+
+@pytest.fixture(scope="module")
+def mesh() -> MeshTopology:
+    return MeshTopology.load()
+
+
+@pytest.fixture(scope="module")
+def certs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("certs")
+    ensure_workload_certs(directory, [*SERVICES, EDGE])
+    return directory
+
+
+def rendered(mesh: MeshTopology, certs_dir: Path) -> Iterator[tuple[str, Config]]:
+    layout = LocalLayout({})
+    for service in SERVICES:
+        yield (
+            f"{service} (kubernetes)",
+            render_sidecar_config(kubernetes_placement(service, mesh), mesh),
+        )
+        yield (
+            f"{service} (local)",
+            render_sidecar_config(local_placement(service, mesh, layout, certs_dir), mesh),
+        )
+
+
+def validate(config_text: str, path: Path) -> None:
+    path.write_text(config_text)
+    result = subprocess.run(
+        [str(ENVOY), "--mode", "validate", "--config-path", str(path), "--disable-hot-restart"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, f"{path.name}: {result.stdout}{result.stderr}"
+
+
+@pytest.mark.slow
+def test_envoy_accepts_every_sidecar_config_in_both_variants(
+    mesh: MeshTopology, certs_dir: Path, tmp_path: Path
+) -> None:
+    for service in SERVICES:
+        local = render_sidecar_config(
+            local_placement(service, mesh, LocalLayout({}), certs_dir), mesh
+        )
+        validate(json.dumps(local), tmp_path / f"{service}-local.json")
+        # As committed for Kubernetes, with the Secret's mount point pointing at test certs.
+        kubernetes = render_k8s_sidecar(service, mesh).replace(
+            str(KUBERNETES_CERTS.directory), str(certs_dir / service)
+        )
+        validate(kubernetes, tmp_path / f"{service}-kubernetes.yaml")
+
+
+@pytest.mark.slow
+def test_envoy_accepts_the_kubernetes_edge_config(certs_dir: Path, tmp_path: Path) -> None:
+    text = (K8S_EDGE_DIR / "edge.json").read_text()
+    for mounted, local in (
+        ("/etc/lastmile/edge", K8S_EDGE_DIR),
+        ("/etc/lastmile/descriptors", K8S_EDGE_DIR),
+        (str(KUBERNETES_CERTS.directory), certs_dir / EDGE),
+    ):
+        text = text.replace(f'"{mounted}/', f'"{local}/')
+    validate(text, tmp_path / "edge.json")
+
+
+def test_the_committed_kubernetes_sidecars_are_what_the_renderer_writes() -> None:
+    assert drifted_sidecars() == [], "run `make k8s-sidecars` and commit the result"
+
+
+def test_every_service_has_a_kubernetes_sidecar_with_the_pod_port_convention(
+    mesh: MeshTopology,
+) -> None:
+    for number, service in enumerate(SERVICES):
+        config = yaml.safe_load(render_k8s_sidecar(service, mesh))
+        ports = listener_addresses(config)
+        assert ports["inbound"] == ("0.0.0.0", 50050 + number)
+        assert ports["health"] == ("0.0.0.0", 15021)
+        assert ports["stats"] == ("0.0.0.0", 15090)
+        app = cluster(config, "local_app")["load_assignment"]["endpoints"][0]["lb_endpoints"]
+        assert app[0]["endpoint"]["address"]["socket_address"]["port_value"] == 51050 + number
+        for callee in mesh.callees(service):
+            offset = SERVICES.index(callee)
+            assert ports[f"outbound_{callee}"] == ("127.0.0.1", 15050 + offset)
+
+
+def test_the_admin_interface_and_outbound_listeners_bind_to_loopback_only(
+    mesh: MeshTopology, certs_dir: Path
+) -> None:
+    for name, config in rendered(mesh, certs_dir):
+        assert config["admin"]["address"]["socket_address"]["address"] == "127.0.0.1", name
+        for listener, (host, _) in listener_addresses(config).items():
+            if listener.startswith("outbound_"):
+                assert host == "127.0.0.1", (name, listener)
+
+
+def test_streaming_routes_have_no_timeout_of_any_kind(mesh: MeshTopology, certs_dir: Path) -> None:
+    streams = {m.path for s in SERVICES for m in mesh.served_methods(s) if m.streaming}
+    assert "/lastmile.dispatch.v1.DispatchInternalService/Link" in streams
+    seen = set()
+    for name, config in rendered(mesh, certs_dir):
+        for route in routes(config):
+            if route["match"].get("path") in streams:
+                seen.add(route["match"]["path"])
+                action = route["route"]
+                assert action["timeout"] == "0s", (name, route["name"])
+                assert action["idle_timeout"] == "0s", (name, route["name"])
+                assert "max_stream_duration" not in action, (name, route["name"])
+                assert "retry_policy" not in action, (name, route["name"])
+        for manager in connection_managers(config):
+            assert "max_stream_duration" not in manager.get("common_http_protocol_options", {})
+            assert manager["http2_protocol_options"].get("connection_keepalive") or (
+                manager["stat_prefix"] != "inbound"
+            )
+    assert "/lastmile.dispatch.v1.DispatchInternalService/Link" in seen
+
+
+def test_unavailable_is_retried_only_on_idempotent_unary_routes(
+    mesh: MeshTopology, certs_dir: Path
+) -> None:
+    idempotent = {m.path for s in SERVICES for m in mesh.served_methods(s) if m.idempotent}
+    retried = set()
+    for name, config in rendered(mesh, certs_dir):
+        for route in routes(config):
+            retry_on = route.get("route", {}).get("retry_policy", {}).get("retry_on", "")
+            if "unavailable" in retry_on.split(","):
+                assert route["match"].get("path") in idempotent, (name, route["name"])
+                assert route["route"]["retry_policy"]["per_try_timeout"], (name, route["name"])
+                retried.add(route["match"]["path"])
+            else:
+                assert "reset" not in retry_on.split(","), (name, route["name"])
+    assert retried == idempotent
+
+
+def test_rbac_principals_are_exactly_the_mesh_design(mesh: MeshTopology, certs_dir: Path) -> None:
+    for service in SERVICES:
+        config = render_sidecar_config(kubernetes_placement(service, mesh), mesh)
+        (inbound,) = [m for m in connection_managers(config) if m["stat_prefix"] == "inbound"]
+        (rbac,) = [f for f in inbound["http_filters"] if f["name"] == "envoy.filters.http.rbac"]
+        assert rbac["typed_config"]["rules"]["action"] == "ALLOW"
+        granted = {}
+        for policy in rbac["typed_config"]["rules"]["policies"].values():
+            (permission,) = policy["permissions"]
+            path = permission["url_path"]["path"]
+            callers = {p["authenticated"]["principal_name"]["exact"] for p in policy["principals"]}
+            granted[(service, path.get("exact") or path["prefix"])] = callers
+        expected = {
+            key: {spiffe_id(caller) for caller in callers}
+            for key, callers in EXPECTED_GRANTS.items()
+            if key[0] == service
+        }
+        assert granted == expected, service
+
+
+def test_the_inbound_listener_requires_a_client_certificate_of_the_trust_domain(
+    mesh: MeshTopology, certs_dir: Path
+) -> None:
+    for name, config in rendered(mesh, certs_dir):
+        listeners = config["static_resources"]["listeners"]
+        (inbound,) = [listener for listener in listeners if listener["name"] == "inbound"]
+        tls = inbound["filter_chains"][0]["transport_socket"]["typed_config"]
+        assert tls["require_client_certificate"] is True, name
+        sans = tls["common_tls_context"]["validation_context"]["match_typed_subject_alt_names"]
+        assert sans == [{"san_type": "URI", "matcher": {"prefix": "spiffe://lastmile.dev/"}}]
+
+
+def test_every_callee_cluster_verifies_the_callees_spiffe_id_and_is_health_checked(
+    mesh: MeshTopology, certs_dir: Path
+) -> None:
+    for name, config in rendered(mesh, certs_dir):
+        service = name.split()[0]
+        for callee in mesh.callees(service):
+            upstream = cluster(config, f"outbound_{callee}")
+            tls = upstream["transport_socket"]["typed_config"]["common_tls_context"]
+            sans = tls["validation_context"]["match_typed_subject_alt_names"]
+            assert sans == [{"san_type": "URI", "matcher": {"exact": spiffe_id(callee)}}]
+            (check,) = upstream["health_checks"]
+            assert check["grpc_health_check"]["service_name"] == mesh.health_service(
+                service, callee
+            )
+            assert upstream["outlier_detection"]["consecutive_gateway_failure"] > 0
+            assert upstream["circuit_breakers"]["thresholds"][0]["max_retries"] > 0
+            if name.endswith("(kubernetes)"):
+                assert upstream["type"] == "STRICT_DNS", name
+                assert upstream["lb_policy"] == "ROUND_ROBIN", name
+
+
+def test_the_kubernetes_edge_calls_every_service_over_mtls_to_its_spiffe_id() -> None:
+    config = json.loads((K8S_EDGE_DIR / "edge.json").read_text())
+    for service in SERVICES:
+        upstream = cluster(config, f"lastmile_{service}")
+        tls = upstream["transport_socket"]["typed_config"]["common_tls_context"]
+        sans = tls["validation_context"]["match_typed_subject_alt_names"]
+        assert sans == [{"san_type": "URI", "matcher": {"exact": spiffe_id(service)}}]
+        assert tls["tls_certificates"][0]["certificate_chain"]["filename"] == str(
+            KUBERNETES_CERTS.certificate
+        )
+
+
+def test_local_placements_give_every_listener_its_own_port(mesh: MeshTopology) -> None:
+    layout = LocalLayout({})
+    ports = [port for s in SERVICES for port in layout.ports_of(s, mesh).values()]
+    assert len(ports) == len(set(ports))
+    assert local_placement("orders", mesh, layout, Path("/c")).variant == Variant.LOCAL
+
+
+def listener_addresses(config: Config) -> dict[str, tuple[str, int]]:
+    return {
+        listener["name"]: (
+            listener["address"]["socket_address"]["address"],
+            listener["address"]["socket_address"]["port_value"],
+        )
+        for listener in config["static_resources"]["listeners"]
+    }
+
+
+def connection_managers(config: Config) -> Iterator[Config]:
+    for listener in config["static_resources"]["listeners"]:
+        for chain in listener["filter_chains"]:
+            for network_filter in chain["filters"]:
+                yield network_filter["typed_config"]
+
+
+def routes(config: Config) -> Iterator[Config]:
+    for manager in connection_managers(config):
+        for host in manager["route_config"]["virtual_hosts"]:
+            yield from host["routes"]
+
+
+def cluster(config: Config, name: str) -> Config:
+    found: list[Config] = [c for c in config["static_resources"]["clusters"] if c["name"] == name]
+    assert len(found) == 1, name
+    return found[0]
