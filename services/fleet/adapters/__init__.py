@@ -1,0 +1,1 @@
+"""fleet's adapters: PostgreSQL, orders over gRPC, NATS positions, the Link to dispatch."""

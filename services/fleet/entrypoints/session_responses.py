@@ -1,0 +1,88 @@
+"""The session's outgoing messages -> ConnectResponse, stamped with the server's time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from google.protobuf import duration_pb2, timestamp_pb2
+
+from lastmile.fleet.v1 import courier_session_pb2 as session_pb2
+from lastmile.fleet.v1 import offer_pb2
+from services.fleet.adapters.fleet_messages import (
+    STATUS_VALUES,
+    VEHICLE_VALUES,
+    WITHDRAWAL_REASON_VALUES,
+    assignment_message,
+    offer_message,
+)
+from services.fleet.domain.values import CourierStatus
+from services.fleet.service_layer.session_messages import (
+    Acked,
+    AssignmentShown,
+    OfferShown,
+    OfferWithdrawn,
+    Outgoing,
+    Rejected,
+    SessionClosing,
+    SessionStarted,
+)
+from services.runtime.status import to_rpc_status
+
+
+def response_message(
+    message: Outgoing, sent: timestamp_pb2.Timestamp, *, error_domain: str
+) -> session_pb2.ConnectResponse:
+    response = session_pb2.ConnectResponse(send_time=sent)
+    match message:
+        case Acked(client_message_id=message_id):
+            response.ack.client_message_id = message_id
+        case Rejected(client_message_id=message_id, error=error):
+            response.error.client_message_id = message_id
+            response.error.status.CopyFrom(to_rpc_status(error, domain=error_domain))
+        case OfferShown(offer=offer):
+            response.offer.CopyFrom(offer_message(offer))
+        case OfferWithdrawn(withdrawal=withdrawal):
+            response.offer_cancellation.CopyFrom(
+                offer_pb2.OfferCancellation(
+                    offer_id=withdrawal.offer_id,
+                    delivery_id=withdrawal.delivery_id,
+                    reason=WITHDRAWAL_REASON_VALUES[withdrawal.reason],
+                    detail=withdrawal.detail,
+                )
+            )
+        case AssignmentShown(delivery=delivery):
+            response.assignment.CopyFrom(assignment_message(delivery))
+        case SessionStarted():
+            response.session_started.CopyFrom(_session_started(message))
+        case SessionClosing(reason=reason, reconnect_after_seconds=after):
+            closing = response.session_closing
+            closing.reason = session_pb2.SessionClosingReason.Value(
+                f"SESSION_CLOSING_REASON_{reason.value}"
+            )
+            if after is not None:
+                closing.reconnect_after.CopyFrom(_duration(after))
+    return response
+
+
+def _session_started(started: SessionStarted) -> session_pb2.SessionStarted:
+    courier = started.courier
+    message = session_pb2.SessionStarted(
+        session_id=started.session_id,
+        heartbeat_interval=_duration(started.heartbeat_interval_seconds),
+        heartbeat_timeout=_duration(started.heartbeat_timeout_seconds),
+        resumed=started.resumed,
+        status=STATUS_VALUES[courier.status],
+    )
+    if courier.vehicle is not None and courier.status is not CourierStatus.OFFLINE:
+        message.vehicle_type = VEHICLE_VALUES[courier.vehicle]
+    if courier.offer is not None:
+        message.offer.CopyFrom(offer_message(courier.offer))
+    if courier.delivery is not None:
+        message.assignment.CopyFrom(assignment_message(courier.delivery))
+    return message
+
+
+def _duration(seconds: float) -> duration_pb2.Duration:
+    duration = duration_pb2.Duration()
+    duration.FromTimedelta(timedelta(seconds=seconds))
+    return duration
