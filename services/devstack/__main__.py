@@ -17,6 +17,7 @@ from services.devstack.components import SERVICES, Ports
 from services.devstack.errors import DevstackError
 from services.devstack.launcher import REPO, Component, LocalMesh, reset_state
 from services.devstack.log_stream import LogStream
+from services.devstack.sidecars import LocalSidecars, MeshMode, default_port_base
 
 DEFAULT_STATE = REPO / ".state"
 
@@ -39,11 +40,16 @@ def _banner(mesh: LocalMesh) -> str:
         f"  gRPC         127.0.0.1:{mesh.ports.edge} (native gRPC through the edge)",
         f"  API docs     {edge}/docs   (OpenAPI: {edge}/openapi.json)",
         f"  state        {mesh.state_dir}  (fresh start: make run FRESH=1)",
-        "",
     ]
+    if mesh.sidecars is not None:
+        lines.append(
+            f"  mesh         Envoy sidecars, mTLS + RBAC (certificates: {mesh.sidecars.certs_dir})"
+        )
+    lines.append("")
+    width = max((len(component.name) for component in mesh.components), default=10)
     for component in mesh.components:
         lines.append(
-            f"  {component.name:<10} ok   pid {component.pid!s:<8} {component.address:<22}"
+            f"  {component.name:<{width}} ok   pid {component.pid!s:<8} {component.address:<27}"
             f" log {component.log_path}"
         )
     lines += ["", "Ctrl-C (or `make stop`) stops everything.", ""]
@@ -52,6 +58,8 @@ def _banner(mesh: LocalMesh) -> str:
 
 async def run(args: argparse.Namespace) -> int:
     mesh = LocalMesh(args.state_dir, _ports(args))
+    if args.mesh == MeshMode.SIDECARS:
+        mesh.sidecars = LocalSidecars(args.state_dir, mesh.ports, args.sidecar_port_base)
     if args.only:
         wanted = set(args.only.split(","))
         mesh.services = tuple(spec for spec in SERVICES if spec.name in wanted)
@@ -151,8 +159,8 @@ def status(args: argparse.Namespace) -> int:
         pid = component["pid"]
         alive = pid is not None and _alive(int(pid))
         healthy &= alive
-        print(f"{component['name']:<10} {'up  ' if alive else 'DOWN'} pid {pid!s:<8} "
-              f"{component['address']:<22} log {component['log']}")  # fmt: skip
+        print(f"{component['name']:<16} {'up  ' if alive else 'DOWN'} pid {pid!s:<8} "
+              f"{component['address']:<27} log {component['log']}")  # fmt: skip
     return 0 if healthy else 1
 
 
@@ -171,6 +179,16 @@ def main(argv: list[str] | None = None) -> int:
     run_parser = commands.add_parser("run", help="start the whole mesh in the foreground")
     run_parser.add_argument("--fresh", action="store_true", help="delete earlier data first")
     run_parser.add_argument("--only", help="start only these services (comma-separated)")
+    run_parser.add_argument(
+        "--mesh", choices=list(MeshMode), default=os.environ.get("LASTMILE_MESH", "direct"),
+        help="direct: services call each other in plaintext; sidecars: through Envoy sidecars "
+        "with mTLS and RBAC, as in Kubernetes (or $LASTMILE_MESH)",
+    )  # fmt: skip
+    run_parser.add_argument(
+        "--sidecar-port-base", type=int, default=default_port_base(),
+        help="first of the port blocks (100 per service) that sidecars and apps use in "
+        f"sidecar mode (default {default_port_base()}, or $LASTMILE_SIDECAR_PORT_BASE)",
+    )  # fmt: skip
     for port in fields(Ports):
         variable = f"LASTMILE_{port.name.upper()}_PORT"
         run_parser.add_argument(

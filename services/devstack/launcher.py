@@ -28,6 +28,7 @@ from services.devstack.nats import LocalNats
 from services.devstack.ports import ensure_port_free
 from services.devstack.postgres import LocalPostgres
 from services.devstack.process import SupervisedProcess
+from services.devstack.sidecars import LocalSidecars
 
 log = logging.getLogger("lastmile.devstack")
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -56,6 +57,8 @@ class LocalMesh:
     postgres: LocalPostgres | None = None
     nats: LocalNats | None = None
     services: tuple[ServiceSpec, ...] = SERVICES
+    # None: services call each other directly; otherwise through mTLS sidecars.
+    sidecars: LocalSidecars | None = None
 
     @property
     def logs(self) -> Path:
@@ -68,6 +71,8 @@ class LocalMesh:
     async def start(self) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
         self._check_ports()
+        if self.sidecars is not None:
+            await asyncio.to_thread(self.sidecars.ensure_certs)
         self.postgres = LocalPostgres(self.state_dir / "postgres", self.ports.postgres)
         await self.postgres.start()
         self._stops.append(self.postgres.stop)
@@ -93,6 +98,8 @@ class LocalMesh:
         for spec in self.services:
             checks += [(spec.name, self.ports.grpc(spec.name)),
                        (f"{spec.name} admin", self.ports.admin(spec.name))]  # fmt: skip
+            if self.sidecars is not None:
+                checks += self.sidecars.ports_in_use(spec)
         for name, port in checks:
             ensure_port_free(name, port)
 
@@ -104,12 +111,21 @@ class LocalMesh:
             await self.postgres.ensure_database(spec.name)
             dsn = self.postgres.dsn(spec.name)
         env = {**os.environ, **spec.env(self.ports, dsn, self.nats.url)}
+        address = health_address = f"127.0.0.1:{self.ports.grpc(spec.name)}"
+        if self.sidecars is not None:
+            # The sidecar first: the app's outbound listeners exist before it calls anyone.
+            env |= self.sidecars.service_env(spec)
+            placement = self.sidecars.placement(spec.name)
+            await self._start_envoy(
+                f"{spec.name}-sidecar", self.sidecars.write_config(spec.name),
+                f"127.0.0.1:{placement.inbound_port} mTLS", placement.admin_port, concurrency=1,
+            )  # fmt: skip
+            address = f"127.0.0.1:{placement.app_port}"
+            # Through the sidecar's plaintext health listener: checks the app and the path.
+            health_address = f"127.0.0.1:{placement.health_port}"
         process = SupervisedProcess(self.logs / f"{spec.name}.log")
         process.spawn([sys.executable, "-m", f"services.{spec.name}"], cwd=REPO, env=env)
-        component = Component(
-            spec.name, process.pid, process.log_path,
-            f"127.0.0.1:{self.ports.grpc(spec.name)}", process,
-        )  # fmt: skip
+        component = Component(spec.name, process.pid, process.log_path, address, process)
         self.components.append(component)
 
         async def stop() -> None:
@@ -117,7 +133,7 @@ class LocalMesh:
             await process.stop(signal.SIGTERM, grace=15)
 
         self._stops.append(stop)
-        await wait_until_serving(spec, component, process)
+        await wait_until_serving(spec, health_address, process)
 
     async def _start_edge(self) -> None:
         """Render the Envoy edge for the services started here and wait until it is ready."""
@@ -130,13 +146,20 @@ class LocalMesh:
             admin_port=self.ports.edge_admin,
             jwks_url=f"http://127.0.0.1:{self.ports.admin('identity')}/.well-known/jwks.json",
             cors_allowed_origins=("*",),
+            upstream_mtls=None if self.sidecars is None else self.sidecars.edge_mtls(),
         )
         config = write_edge_config(settings, self.state_dir / "edge")
-        process = SupervisedProcess(self.logs / "edge.log")
-        process.spawn(envoy_command(config), cwd=REPO)
-        component = Component(
-            "edge", process.pid, process.log_path, f"127.0.0.1:{self.ports.edge}", process
+        await self._start_envoy(
+            "edge", config, f"127.0.0.1:{self.ports.edge}", self.ports.edge_admin
         )
+
+    async def _start_envoy(
+        self, name: str, config: Path, address: str, admin_port: int, *, concurrency: int = 2
+    ) -> None:
+        """Run an Envoy (the edge or a sidecar) and wait until its admin says it is ready."""
+        process = SupervisedProcess(self.logs / f"{name}.log")
+        process.spawn(envoy_command(config, concurrency=concurrency), cwd=REPO)
+        component = Component(name, process.pid, process.log_path, address, process)
         self.components.append(component)
 
         async def stop() -> None:
@@ -144,7 +167,7 @@ class LocalMesh:
             await process.stop(signal.SIGTERM, grace=10)
 
         self._stops.append(stop)
-        await wait_until_ready("edge", f"http://127.0.0.1:{self.ports.edge_admin}/ready", process)
+        await wait_until_ready(name, f"http://127.0.0.1:{admin_port}/ready", process)
 
     async def stop(self) -> None:
         """Stop everything we started, newest first; safe to call more than once."""
@@ -174,11 +197,12 @@ class LocalMesh:
 
 
 async def wait_until_serving(
-    spec: ServiceSpec, component: Component, process: SupervisedProcess, limit: float = 60
+    spec: ServiceSpec, address: str, process: SupervisedProcess, limit: float = 60
 ) -> None:
-    """Poll the gRPC health service until SERVING; fail with the log tail if it exits."""
+    """Poll the gRPC health service at `address` until SERVING; fail with the log tail if
+    the process exits."""
     give_up = time.monotonic() + limit
-    async with grpc.aio.insecure_channel(component.address) as channel:
+    async with grpc.aio.insecure_channel(address) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while True:
             if not process.running:

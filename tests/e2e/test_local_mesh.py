@@ -1,5 +1,8 @@
 """End to end: the same launcher `make run` uses starts the whole mesh; a customer uses
-it over REST through the real Envoy edge; the launcher stops it and nothing is left."""
+it over REST through the real Envoy edge; the launcher stops it and nothing is left.
+
+Every test runs against both mesh modes: services calling each other directly, and through
+Envoy sidecars with mTLS and RBAC (`make run MESH=sidecars`, the Kubernetes topology)."""
 
 from __future__ import annotations
 
@@ -17,10 +20,12 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.devstack.components import Ports
-from services.devstack.ports import free_port
+from services.devstack.ports import free_port, is_port_free
 
 pytestmark = pytest.mark.slow
 
@@ -30,6 +35,7 @@ class RunningMesh:
     """The launcher process, its ports and its state directory."""
 
     process: subprocess.Popen[bytes]
+    mode: str
     ports: Ports
     state_dir: Path
     output: Path
@@ -66,12 +72,27 @@ def call(
         return error.code, json.loads(error.read() or b"null")
 
 
-@pytest.fixture(scope="module")
-def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningMesh]:
+def free_port_block(size: int = 600) -> int:
+    """The first port of `size` free ones, below the kernel's ephemeral range (where the
+    other ports of these tests come from)."""
+    for base in range(20_000, 32_000 - size, size):
+        if all(is_port_free(port) for port in range(base, base + size)):
+            return base
+    raise AssertionError("no block of free ports for the sidecars")
+
+
+@pytest.fixture(scope="module", params=["direct", "sidecars"])
+def mesh(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningMesh]:
+    mode: str = request.param
     ports = Ports(**{port.name: free_port() for port in fields(Ports)})
-    state = tmp_path_factory.mktemp("mesh")
+    state = tmp_path_factory.mktemp(f"mesh-{mode}")
     output = state / "launcher.out"
     flags = [f"--{p.name.replace('_', '-')}-port={getattr(ports, p.name)}" for p in fields(Ports)]
+    flags.append(f"--mesh={mode}")
+    if mode == "sidecars":
+        flags.append(f"--sidecar-port-base={free_port_block()}")
     with output.open("wb") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "services.devstack", "--state-dir", str(state), "run", *flags],
@@ -79,7 +100,7 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningMesh]:
             stderr=subprocess.STDOUT,
             env={**os.environ, "LASTMILE_IDENTITY_LOCKOUT_MAX_FAILURES": "100"},
         )
-    running = RunningMesh(process, ports, state, output)
+    running = RunningMesh(process, mode, ports, state, output)
     try:
         give_up = time.monotonic() + 180
         while b"Lastmile is running." not in output.read_bytes():
@@ -237,16 +258,27 @@ def test_bad_input_gets_400_naming_each_field(mesh: RunningMesh) -> None:
     assert fields == {"delivery.pickup.point.latitude", "delivery.parcel.weight_grams"}
 
 
+async def test_with_sidecars_a_service_port_refuses_plaintext_and_the_app_is_loopback_only(
+    mesh: RunningMesh,
+) -> None:
+    if mesh.mode != "sidecars":
+        pytest.skip("only the sidecar mode puts mTLS on the service ports")
+    check = health_pb2.HealthCheckRequest(service="lastmile.pricing.v1.PricingService")
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{mesh.ports.pricing}") as plaintext:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await health_pb2_grpc.HealthStub(plaintext).Check(check, timeout=5)
+    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    components = {c["name"]: c for c in mesh.status()["components"]}
+    assert components["pricing-sidecar"]["address"].startswith(f"127.0.0.1:{mesh.ports.pricing}")
+    assert components["pricing"]["address"] != f"127.0.0.1:{mesh.ports.pricing}"
+
+
 def test_stopping_the_launcher_stops_every_component(mesh: RunningMesh) -> None:
     pids = [c["pid"] for c in mesh.status()["components"]]
-    assert {c["name"] for c in mesh.status()["components"]} >= {
-        "postgres",
-        "nats",
-        "pricing",
-        "identity",
-        "orders",
-        "edge",
-    }
+    expected = {"postgres", "nats", "pricing", "identity", "orders", "edge"}
+    if mesh.mode == "sidecars":
+        expected |= {"pricing-sidecar", "identity-sidecar", "orders-sidecar"}
+    assert {c["name"] for c in mesh.status()["components"]} >= expected
     mesh.process.send_signal(signal.SIGTERM)
     assert mesh.process.wait(timeout=90) == 0
     for pid in pids:

@@ -1,0 +1,101 @@
+"""`make run MESH=sidecars`: the Kubernetes topology on one machine. Each service listens on a
+loopback port of its own, its Envoy sidecar (the same template as in the cluster, `local`
+variant) takes the service's usual port with mTLS, services call each other through their
+sidecar's outbound listeners, and the edge presents its own certificate to the sidecars."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from gateway.edge import UpstreamMtls
+from gateway.sidecar import topology
+from gateway.sidecar.certs import ensure_workload_certs
+from gateway.sidecar.placement import (
+    DEFAULT_LOCAL_PORT_BASE,
+    LOOPBACK,
+    LocalLayout,
+    Placement,
+    local_placement,
+)
+from gateway.sidecar.render import write_sidecar_config
+from gateway.sidecar.tls import CertPaths
+from gateway.sidecar.topology import EDGE, MeshTopology
+from services.devstack.components import Ports, ServiceSpec
+from services.devstack.errors import DevstackError
+
+
+class MeshMode(StrEnum):
+    """How the local services reach each other."""
+
+    DIRECT = "direct"  # plaintext, straight to each other's port
+    SIDECARS = "sidecars"  # through Envoy sidecars with mTLS and RBAC, as in Kubernetes
+
+
+def default_port_base() -> int:
+    return int(os.environ.get("LASTMILE_SIDECAR_PORT_BASE", DEFAULT_LOCAL_PORT_BASE))
+
+
+@dataclass
+class LocalSidecars:
+    """Certificates, ports and configs of every local sidecar, under `state_dir`."""
+
+    state_dir: Path
+    ports: Ports
+    port_base: int = DEFAULT_LOCAL_PORT_BASE
+    mesh: MeshTopology = field(default_factory=MeshTopology.load)
+
+    @property
+    def certs_dir(self) -> Path:
+        return self.state_dir / "certs"
+
+    @property
+    def layout(self) -> LocalLayout:
+        # The devstack's port for each service it knows (fleet and dispatch may not be yet).
+        inbound = {
+            name: getattr(self.ports, name)
+            for name in topology.SERVICES
+            if hasattr(self.ports, name)
+        }
+        return LocalLayout(inbound, self.port_base)
+
+    def ensure_certs(self) -> None:
+        """A dev CA and a certificate per workload in .state/certs/ (reissued if expiring)."""
+        ensure_workload_certs(self.certs_dir, [*topology.SERVICES, EDGE])
+
+    def placement(self, service: str) -> Placement:
+        return local_placement(service, self.mesh, self.layout, self.certs_dir)
+
+    def write_config(self, service: str) -> Path:
+        return write_sidecar_config(self.placement(service), self.mesh, self.state_dir / "sidecars")
+
+    def ports_in_use(self, spec: ServiceSpec) -> list[tuple[str, int]]:
+        """What the service and its sidecar listen on besides the service's usual port."""
+        ports = self.layout.ports_of(spec.name, self.mesh)
+        return [
+            (f"{spec.name} {purpose}", port)
+            for purpose, port in ports.items()
+            if purpose != "inbound"
+        ]
+
+    def service_env(self, spec: ServiceSpec) -> dict[str, str]:
+        """Overrides of `spec.env`: the app on its loopback port, upstreams through the sidecar."""
+        placement = self.placement(spec.name)
+        prefix = f"LASTMILE_{spec.name.upper()}_"
+        env = {f"{prefix}GRPC_PORT": str(placement.app_port)}
+        for upstream in spec.upstreams:
+            if upstream not in placement.outbound_ports:
+                raise DevstackError(
+                    f"{spec.name} calls {upstream}, but the mesh topology has no such call "
+                    "(gateway/sidecar/topology.py)"
+                )
+            env[f"{prefix}{upstream.upper()}_TARGET"] = (
+                f"{LOOPBACK}:{placement.outbound_ports[upstream]}"
+            )
+        return env
+
+    def edge_mtls(self) -> UpstreamMtls:
+        health = {name: self.layout.health_port(name) for name in topology.SERVICES}
+        return UpstreamMtls(CertPaths(self.certs_dir / EDGE), health)
