@@ -20,9 +20,14 @@ _HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_man
 _FILTERS = "type.googleapis.com/envoy.extensions.filters.http"
 
 
-def _config(admin_port: int, listener_port: int, upstream_port: int) -> dict[str, Any]:
+def _config(admin_port: int, listener_port: int) -> dict[str, Any]:
     route = {"match": {"prefix": "/"}, "direct_response": {"status": 200}}
-    upstream = {"match": {"prefix": "/upstream"}, "route": {"cluster": "upstream"}}
+    # /upstream goes round once through the cluster (back to this listener, as "/"), so that
+    # the per-response statistics exist: Envoy creates some only when they are first charged.
+    upstream = {
+        "match": {"prefix": "/upstream"},
+        "route": {"cluster": "upstream", "prefix_rewrite": "/"},
+    }
     return {
         "admin": {
             "address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}
@@ -38,7 +43,7 @@ def _config(admin_port: int, listener_port: int, upstream_port: int) -> dict[str
                     "filter_chains": [{"filters": [_connection_manager([upstream, route])]}],
                 }
             ],
-            "clusters": [_cluster(upstream_port)],
+            "clusters": [_cluster(listener_port)],
         },
     }
 
@@ -111,7 +116,7 @@ def running_envoy(directory: Path, timeout: float = 20.0) -> Iterator[tuple[int,
     """Start Envoy (its own pid, stopped on exit); yield its admin and listener ports."""
     admin_port, listener_port = free_port(), free_port()
     config = directory / "envoy.json"
-    config.write_text(json.dumps(_config(admin_port, listener_port, free_port())))
+    config.write_text(json.dumps(_config(admin_port, listener_port)))
     log = directory / "envoy.log"
     with log.open("ab") as sink:
         process = subprocess.Popen(
