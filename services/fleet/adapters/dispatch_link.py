@@ -102,7 +102,7 @@ class DispatchLink(DispatchFeed):
         dialled = False
         while not self._stopping.is_set():
             async for attempt in AsyncRetrying(
-                wait=wait_exponential_jitter(initial=0.1, max=5.0),
+                wait=wait_exponential_jitter(multiplier=0.1, max=5.0),
                 retry=retry_if_exception_type(LinkDown),
                 sleep=self._pause,
                 before_sleep=_log_backoff,
