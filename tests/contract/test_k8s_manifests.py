@@ -437,6 +437,9 @@ def test_dev_runs_one_replica_of_everything_without_autoscaling(dev: list[Manife
     assert of_kind(dev, "HorizontalPodAutoscaler") == []
     for workload in workloads(dev):
         assert workload["spec"]["replicas"] == 1, workload["metadata"]["name"]
+    # One replica must stay evictable, or node drains would block on it.
+    for budget in of_kind(dev, "PodDisruptionBudget"):
+        assert budget["spec"] == {**budget["spec"], "maxUnavailable": 1}, budget["metadata"]
 
 
 @pytest.mark.slow
@@ -457,6 +460,7 @@ def test_prod_autoscales_the_stateless_apps_and_spreads_every_workload(
             assert workload["spec"]["replicas"] >= (2 if name == "otel-collector" else 3), name
         assert pod_spec(workload)["affinity"]["podAntiAffinity"], name
         assert name in protected, f"{name} has no PodDisruptionBudget"
+    assert named(prod, "PodDisruptionBudget", "dispatch")["spec"]["minAvailable"] == 1
     nats_cluster = generated(prod, "ConfigMap", "nats-config")["data"]["cluster.conf"]
     assert nats_cluster.count("nats-headless") == 3
     assert all(named(prod, "Cluster", db)["spec"]["instances"] == 3 for db in DATABASES.values())
