@@ -10,7 +10,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv lock k8s-edge k8s proto proto-release contract lint typecheck test test-unit bench run stop status simulate clean
+.PHONY: help venv lock k8s-edge k8s-sidecars k8s proto proto-release contract lint typecheck test test-unit bench run stop status simulate clean
 
 help: ## List every target with a one-line description
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -37,7 +37,11 @@ lock: ## Re-resolve requirements.lock from pyproject.toml (needs network)
 k8s-edge: $(STAMP) ## Re-render the edge's Kubernetes config into deploy/k8s/base/edge/config/
 	$(BIN)/python -m gateway.edge.kubernetes
 
-k8s: $(STAMP) ## Print the manifests of one overlay (OVERLAY=dev|prod, default dev)
+k8s-sidecars: $(STAMP) ## Re-render every service's Envoy sidecar into deploy/k8s/base/<service>/sidecar/
+	@# Quiet on stdout: `make k8s > manifests.yaml` must hold nothing but the manifests.
+	@$(BIN)/python -m gateway.sidecar write-k8s >&2
+
+k8s: $(STAMP) k8s-sidecars ## Re-render the sidecar configs, then print one overlay (OVERLAY=dev|prod)
 	$(BIN)/kubectl kustomize deploy/k8s/overlays/$(or $(OVERLAY),dev)
 
 proto: $(STAMP) ## Regenerate gen/ (pb2, .pyi, grpc stubs, descriptor set, OpenAPI) from protos/
@@ -68,8 +72,9 @@ bench: $(STAMP) ## Benchmarks (not tests): print req/s, p50, p99 (installs h2loa
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m tests.bench
 
-run: $(STAMP) ## Run the whole mesh locally (FRESH=1 wipes .state/ first; ONLY=a,b runs a subset)
-	$(BIN)/python -m services.devstack run $(if $(FRESH),--fresh) $(if $(ONLY),--only $(ONLY))
+run: $(STAMP) ## Run the whole mesh locally (FRESH=1 wipes .state/; ONLY=a,b a subset; MESH=sidecars mTLS sidecars)
+	$(BIN)/python -m services.devstack run $(if $(FRESH),--fresh) $(if $(ONLY),--only $(ONLY)) \
+	    $(if $(MESH),--mesh $(MESH))
 
 stop: $(STAMP) ## Stop a mesh started by `make run` (from another terminal)
 	$(BIN)/python -m services.devstack stop

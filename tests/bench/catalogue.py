@@ -7,8 +7,15 @@ from tests.bench.create_delivery import CREATE_DELIVERY
 from tests.bench.create_delivery_rest import CREATE_DELIVERY_REST
 from tests.bench.edge_vs_direct import EDGE_VS_DIRECT
 from tests.bench.runtime_overhead import RUNTIME_OVERHEAD
+from tests.bench.sidecar_overhead import SIDECAR_OVERHEAD
 
 BENCHMARKS: dict[str, Benchmark] = {
     benchmark.name: benchmark
-    for benchmark in (RUNTIME_OVERHEAD, CREATE_DELIVERY, EDGE_VS_DIRECT, CREATE_DELIVERY_REST)
+    for benchmark in (
+        RUNTIME_OVERHEAD,
+        CREATE_DELIVERY,
+        EDGE_VS_DIRECT,
+        CREATE_DELIVERY_REST,
+        SIDECAR_OVERHEAD,
+    )
 }
