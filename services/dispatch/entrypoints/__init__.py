@@ -1,0 +1,1 @@
+"""dispatch's entrypoints: the Link and ops servicers, and the delivery event handler."""

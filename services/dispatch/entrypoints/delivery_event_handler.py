@@ -1,0 +1,31 @@
+"""The consumer's handler: one delivery event, inside its inbox transaction."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from lastmile.events.v1 import envelope_pb2
+from services.dispatch.adapters.delivery_events import read_delivery_event
+from services.dispatch.adapters.postgres_intake import PostgresIntake
+from services.dispatch.domain.deliveries import DeliveryTerms
+from services.dispatch.domain.fleet_reports import DeliveryAssignment, DeliveryCancellation
+from services.dispatch.service_layer.intake import DeliveryIntake
+
+
+class DeliveryEventHandler:
+    """Translates the envelope and hands it to the intake with the transaction."""
+
+    def __init__(self, intake: DeliveryIntake) -> None:
+        self._intake = intake
+
+    async def __call__(
+        self, connection: asyncpg.Connection, envelope: envelope_pb2.EventEnvelope
+    ) -> None:
+        tx = PostgresIntake(connection)
+        match read_delivery_event(envelope):
+            case DeliveryTerms() as terms:
+                await self._intake.created(tx, terms)
+            case DeliveryCancellation() as cancellation:
+                await self._intake.cancelled(tx, cancellation)
+            case DeliveryAssignment() as assignment:
+                await self._intake.assigned(tx, assignment)

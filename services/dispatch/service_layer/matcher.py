@@ -1,0 +1,77 @@
+"""The matcher: while this replica leads it holds a Term; as a standby it holds none and
+refuses fleet, ops and events alike."""
+
+from __future__ import annotations
+
+import logging
+
+from services.dispatch import metrics
+from services.dispatch.service_layer.link_sessions import LinkRegistry
+from services.dispatch.service_layer.ports import (
+    Clock,
+    DeliveryFeed,
+    LeaderLease,
+    NotLeader,
+    Orders,
+    ServingStatus,
+)
+from services.dispatch.service_layer.term import MatchingPolicy, Term
+from services.runtime.errors import Unavailable
+
+log = logging.getLogger("lastmile.dispatch.matcher")
+
+
+class Matcher:
+    """Starts a term when elected (load the queue, consume events, serve) and ends it
+    when deposed (stop consuming, end the Links, forget everything in memory)."""
+
+    def __init__(
+        self,
+        *,
+        replica_id: str,
+        links: LinkRegistry,
+        orders: Orders,
+        feed: DeliveryFeed,
+        health: ServingStatus,
+        policy: MatchingPolicy,
+        clock: Clock,
+    ) -> None:
+        self.replica_id = replica_id
+        self.links = links
+        self._orders, self._feed, self._health = orders, feed, health
+        self._policy, self._clock = policy, clock
+        self._term: Term | None = None
+
+    def term(self) -> Term:
+        """The current term; NotLeader (UNAVAILABLE) on a standby."""
+        if self._term is None or not self._term.active:
+            raise NotLeader()
+        return self._term
+
+    @property
+    def leading(self) -> bool:
+        return self._term is not None and self._term.active
+
+    async def elected(self, lease: LeaderLease) -> None:
+        term = Term(lease, self.links, self._orders, self._policy, self._clock)
+        stored = await lease.load()
+        term.take_over(stored)
+        self._term = term
+        self._feed.start()
+        await self._health.set_serving(True)
+        metrics.IS_LEADER.set(1)
+        term.publish_gauges()
+        log.info("leading: the queue is taken over", extra={"queued": len(stored)})
+
+    async def deposed(self) -> None:
+        await self._health.set_serving(False)
+        metrics.IS_LEADER.set(0)
+        # Events in flight finish against the term; later ones wait in the stream.
+        await self._feed.stop()
+        term, self._term = self._term, None
+        self.links.end_all(Unavailable("this dispatch replica stopped leading; reconnect"))
+        if term is not None:
+            await term.end()
+            log.info("standing by: no longer the active matcher")
+        metrics.QUEUE_LENGTH.set(0)
+        metrics.QUEUE_OLDEST_AGE.set(0)

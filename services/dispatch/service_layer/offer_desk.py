@@ -1,0 +1,184 @@
+"""Offers: the nearest eligible courier gets one, each courier holds at most one, and
+an offer that ends without an assignment puts its delivery back in line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from services.dispatch import metrics
+from services.dispatch.domain.courier_index import CourierIndex
+from services.dispatch.domain.deliveries import PendingDelivery, QueueState
+from services.dispatch.domain.fleet_messages import CancellationReason, OfferToCourier
+from services.dispatch.domain.offers import Offer, OfferTerms
+from services.dispatch.domain.queue import DispatchQueue
+from services.dispatch.domain.statistics import OfferOutcome, OfferStatistics
+from services.dispatch.service_layer.courier_routes import CourierRoutes
+from services.dispatch.service_layer.journal import QueueJournal
+from services.dispatch.service_layer.ports import Clock, FleetRoutes
+
+log = logging.getLogger("lastmile.dispatch.offers")
+
+
+@dataclass
+class OpenOffer:
+    """An offer awaiting its answer (or, once accepted, its assignment)."""
+
+    offer: Offer
+    backstop: asyncio.TimerHandle | None
+
+
+class OfferDesk:
+    """Makes and ends offers; every open offer holds its courier in the index."""
+
+    def __init__(
+        self,
+        *,
+        queue: DispatchQueue,
+        index: CourierIndex,
+        journal: QueueJournal,
+        routes: FleetRoutes,
+        couriers: CourierRoutes,
+        terms: OfferTerms,
+        stats: OfferStatistics,
+        clock: Clock,
+        max_pickup_meters: float,
+        new_offer_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self._queue, self._index, self._journal = queue, index, journal
+        self._routes, self._couriers = routes, couriers
+        self._terms, self._stats, self._clock = terms, stats, clock
+        self._max_pickup_meters = max_pickup_meters
+        self._new_offer_id = new_offer_id
+        self._open: dict[str, OpenOffer] = {}
+
+    def __contains__(self, offer_id: object) -> bool:
+        return offer_id in self._open
+
+    def open_offers(self) -> list[Offer]:
+        return [entry.offer for entry in self._open.values()]
+
+    def record(self, outcome: OfferOutcome) -> None:
+        self._stats.record(outcome)
+        metrics.OFFERS.labels(outcome.value).inc()
+
+    def try_offer(self, delivery: PendingDelivery, *, skip: str = "") -> bool:
+        """Offer a WAITING delivery to the nearest eligible free courier, if any."""
+        if delivery.state is not QueueState.WAITING:
+            return False
+        terms, declined = delivery.terms, delivery.declined_by
+        found = self._index.nearest_free(
+            terms.pickup.point,
+            terms.parcel.size,
+            self._max_pickup_meters,
+            lambda courier_id: courier_id != skip and courier_id not in declined,
+        )
+        if found is None:
+            return False
+        courier, distance = found
+        offer = self._terms.make(
+            terms,
+            offer_id=self._new_offer_id(),
+            courier_id=courier.courier_id,
+            fleet_replica_id=courier.fleet_replica_id,
+            pickup_distance_meters=distance,
+            now=self._clock(),
+        )
+        self._queue.offer(delivery, offer)
+        self.track(offer)
+        self.record(OfferOutcome.OFFERED)
+        first = delivery.offer_count == 1
+        # Sent only once the offer is durable: a successor must know every offer made.
+        self._journal.persist(delivery.delivery_id, then=lambda: self._send(offer, first=first))
+        return True
+
+    def track(self, offer: Offer, *, answerable: bool = True) -> None:
+        """Hold the courier for `offer`; an answerable one gets its backstop timer."""
+        self._index.hold(offer.courier_id, offer.offer_id)
+        timer = None
+        if answerable:
+            delay = (self._terms.backstop(offer) - self._clock()).total_seconds()
+            timer = asyncio.get_running_loop().call_later(
+                max(0.0, delay), self._unanswered, offer.offer_id
+            )
+        self._open[offer.offer_id] = OpenOffer(offer, timer)
+
+    def accepted(self, offer_id: str) -> None:
+        """The courier accepted: no backstop any more, the assignment decides."""
+        entry = self._open.get(offer_id)
+        if entry is not None and entry.backstop is not None:
+            entry.backstop.cancel()
+            entry.backstop = None
+
+    def end(self, offer_id: str, outcome: OfferOutcome) -> Offer | None:
+        """Close an open offer and free its courier; None if it was not open."""
+        entry = self._open.pop(offer_id, None)
+        if entry is None:
+            return None
+        if entry.backstop is not None:
+            entry.backstop.cancel()
+        self._index.release(entry.offer.courier_id, offer_id)
+        self.record(outcome)
+        return entry.offer
+
+    def requeue(
+        self,
+        delivery: PendingDelivery,
+        outcome: OfferOutcome,
+        *,
+        withdraw: CancellationReason | None = None,
+        declined: bool = False,
+    ) -> None:
+        """End the delivery's open offer without an assignment, and offer it again. The
+        courier it was offered to is skipped for this immediate retry only, unless they
+        declined, which rules them out for good."""
+        offer = delivery.offer
+        if offer is None or delivery.state is not QueueState.OFFERED:
+            return
+        self.end(offer.offer_id, outcome)
+        if withdraw is not None:
+            self._couriers.withdraw(offer, withdraw)
+        if declined:
+            delivery.declined_by.add(offer.courier_id)
+        self._queue.back_to_waiting(delivery)
+        if not self.try_offer(delivery, skip=offer.courier_id):
+            self._journal.persist(delivery.delivery_id)
+
+    def match_waiting(self, *, for_courier: str = "") -> None:
+        """Offer waiting deliveries in matching order while free couriers remain (or,
+        with `for_courier`, until that courier has an offer)."""
+        for delivery in self._queue.waiting():
+            if not self._index.has_free() or (for_courier and not self._index.is_free(for_courier)):
+                return
+            self.try_offer(delivery)
+
+    def close(self) -> None:
+        for entry in self._open.values():
+            if entry.backstop is not None:
+                entry.backstop.cancel()
+        self._open.clear()
+
+    def _send(self, offer: Offer, *, first: bool) -> None:
+        delivery = self._queue.get(offer.delivery_id)
+        if offer.offer_id not in self._open or delivery is None:
+            return  # ended (a cancel, a lost Link) before it became durable
+        if not self._routes.send(offer.fleet_replica_id, OfferToCourier(offer, delivery.terms)):
+            self.requeue(delivery, OfferOutcome.UNDELIVERABLE)
+            return
+        if first:
+            waited = self._clock() - delivery.terms.created_at
+            metrics.CREATE_TO_OFFER.observe(max(0.0, waited.total_seconds()))
+
+    def _unanswered(self, offer_id: str) -> None:
+        entry = self._open.get(offer_id)
+        delivery = self._queue.get(entry.offer.delivery_id) if entry else None
+        if entry is None or delivery is None or delivery.state is not QueueState.OFFERED:
+            return
+        log.info(
+            "offer unanswered past its deadline; offering to the next courier",
+            extra={"offer_id": offer_id, "delivery_id": delivery.delivery_id},
+        )
+        self.requeue(delivery, OfferOutcome.TIMED_OUT, withdraw=CancellationReason.EXPIRED)
