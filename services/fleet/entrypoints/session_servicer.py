@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, Callable
 from datetime import datetime
 
 from lastmile.fleet.v1 import courier_session_pb2 as session_pb2
@@ -38,11 +38,13 @@ class CourierSessionServicer(session_pb2_grpc.CourierSessionServiceServicer):
         self._sessions, self._inbox, self._clock = sessions, inbox, clock
         self._error_domain = error_domain
 
-    async def Connect(
+    async def Connect(  # type: ignore[override]  # writes with context.write()
         self,
         request_iterator: AsyncIterable[session_pb2.ConnectRequest],
         context: ServicerContext,
-    ) -> AsyncIterator[session_pb2.ConnectResponse]:
+    ) -> None:
+        # Written with context.write() rather than yielded: a cancelled call then always
+        # unwinds inside this task, so per-call context is reset where it was set.
         caller = require_role(Role.COURIER)
         session = await self._sessions.open(caller.account_id)
         session.task = asyncio.current_task()
@@ -50,8 +52,10 @@ class CourierSessionServicer(session_pb2_grpc.CourierSessionServiceServicer):
         try:
             async for message in session.outgoing():
                 sent = common_v1.timestamp_message(self._clock())
-                yield response_message(message, sent, error_domain=self._error_domain)
-        except (DomainError, asyncio.CancelledError, GeneratorExit):
+                await context.write(
+                    response_message(message, sent, error_domain=self._error_domain)
+                )
+        except (DomainError, asyncio.CancelledError):
             raise
         except Exception:
             session.end_reason = "error"

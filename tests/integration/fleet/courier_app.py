@@ -37,9 +37,10 @@ class CourierApp:
         self, stub: session_pb2_grpc.CourierSessionServiceAsyncStub, courier_id: str, role: str
     ) -> None:
         self.courier_id = courier_id
-        self.call: Call = stub.Connect(
-            metadata=((ACCOUNT_ID_HEADER, courier_id), (ROLE_HEADER, role))
-        )
+        metadata = ((ACCOUNT_ID_HEADER, courier_id), (ROLE_HEADER, role))
+        # grpc.aio takes no request iterator when the caller writes with write();
+        # grpc-stubs does not know that.
+        self.call: Call = stub.Connect(metadata=metadata)  # type: ignore[call-arg]
 
     async def send(self, message_id: str = "", **message: object) -> str:
         """Write one ConnectRequest; returns its client_message_id."""
@@ -70,7 +71,7 @@ class CourierApp:
     async def go_online(self) -> None:
         answer = await self.ask(
             go_online=session_pb2.GoOnline(
-                vehicle_type=courier_pb2.VEHICLE_TYPE_BICYCLE, location=location()
+                vehicle_type=courier_pb2.VEHICLE_TYPE_BICYCLE, location=location(age_seconds=60)
             )
         )
         assert answer.HasField("ack"), answer
