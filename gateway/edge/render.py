@@ -97,7 +97,7 @@ def write_edge_config(settings: EdgeSettings, out_dir: Path) -> Path:
 
 
 def envoy_command(config: Path, *, envoy: Path = ENVOY, concurrency: int = 2) -> list[str]:
-    """The command line that runs the edge with a rendered config."""
+    """The command line that runs an Envoy (the edge or a sidecar) with a rendered config."""
     return [
         str(envoy),
         "--config-path", str(config),
