@@ -1,0 +1,56 @@
+"""Coalesced positions, the recent-answers cache and the token bucket."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from services.fleet.domain.latest_positions import LatestPositions
+from services.fleet.domain.rate_limit import TokenBucket
+from services.fleet.domain.recent_answers import RecentAnswers
+from services.fleet.domain.values import Fix
+
+T0 = datetime(2030, 5, 1, tzinfo=UTC)
+
+
+def fix(seconds: float, latitude: float = 52.5) -> Fix:
+    return Fix(latitude, 13.4, T0 + timedelta(seconds=seconds))
+
+
+def test_only_the_newest_fix_of_each_courier_is_kept_until_taken() -> None:
+    positions = LatestPositions(flush_size=10)
+    positions.add("a", fix(2, 52.2))
+    positions.add("a", fix(1, 52.1))  # older: ignored
+    positions.add("b", fix(1))
+    taken = positions.take()
+    assert (taken["a"].latitude, len(taken)) == (52.2, 2)
+    assert positions.take() == {}
+
+
+def test_a_flush_is_due_once_enough_couriers_moved() -> None:
+    positions = LatestPositions(flush_size=2)
+    assert not positions.add("a", fix(1))
+    assert not positions.add("a", fix(2))
+    assert positions.add("b", fix(1))
+
+
+def test_recent_answers_forget_the_least_recently_used_first() -> None:
+    answers: RecentAnswers[str] = RecentAnswers(capacity=2)
+    answers.remember("1", "ack")
+    answers.remember("2", "ack")
+    assert answers.get("1") == "ack"  # now the most recent
+    answers.remember("3", "error")
+    assert (answers.get("1"), answers.get("2"), answers.get("3")) == ("ack", None, "error")
+    answers.forget("3")
+    assert answers.get("3") is None
+
+
+def test_a_token_bucket_allows_a_burst_then_the_sustained_rate() -> None:
+    bucket = TokenBucket(rate=50, burst=3, now=0.0)
+    assert [bucket.take(0.0) for _ in range(4)] == [True, True, True, False]
+    assert bucket.take(0.02)  # one token back after 1/50 s
+    assert not bucket.take(0.02)
+
+
+def test_a_sender_within_the_rate_is_never_refused() -> None:
+    bucket = TokenBucket(rate=50, burst=5, now=0.0)
+    assert all(bucket.take(i / 40) for i in range(1000))
