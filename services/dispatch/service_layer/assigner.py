@@ -72,7 +72,7 @@ class Assigner:
     async def _assign(self, offer: Offer) -> None:
         async for attempt in AsyncRetrying(
             retry=retry_if_exception_type(AssignmentNotSettled),
-            wait=wait_exponential_jitter(initial=0.05, max=self._max_backoff),
+            wait=wait_exponential_jitter(multiplier=0.05, max=self._max_backoff),
             reraise=True,
         ):
             with attempt:

@@ -1,0 +1,1 @@
+"""dispatch on a real PostgreSQL and NATS, with a real orders and a faked fleet."""
