@@ -21,6 +21,7 @@ from services.fleet.entrypoints.internal_servicer import FleetInternalServicer
 from services.fleet.entrypoints.session_servicer import CourierSessionServicer
 from services.fleet.service_layer.background_tasks import BackgroundTasks
 from services.fleet.service_layer.courier_inbox import CourierInbox
+from services.fleet.service_layer.dispatch_decisions import DispatchDecisions
 from services.fleet.service_layer.ledger import CourierLedger
 from services.fleet.service_layer.offers import OfferDesk
 from services.fleet.service_layer.ports import Clock, CourierStore, Orders, PositionPublisher
@@ -81,7 +82,8 @@ def bootstrap(
     roster, tasks, drain = Roster(), BackgroundTasks(), Drain()
     ledger = CourierLedger(store, roster, link)
     offers = OfferDesk(roster, ledger, link, tasks, clock)
-    link.bind(snapshot=roster.reported, inbound=DispatchInbound(offers))
+    decisions = DispatchDecisions(roster, ledger, offers, tasks, clock)
+    link.bind(snapshot=roster.reported, inbound=DispatchInbound(decisions))
     relay = PositionRelay(
         roster,
         link,

@@ -13,7 +13,7 @@ from services.fleet.adapters.fleet_messages import (
     read_offer,
 )
 from services.fleet.domain.offers import Withdrawal, WithdrawalReason
-from services.fleet.service_layer.offers import OfferDesk
+from services.fleet.service_layer.dispatch_decisions import DispatchDecisions
 
 log = logging.getLogger("lastmile.fleet.link")
 
@@ -21,7 +21,7 @@ log = logging.getLogger("lastmile.fleet.link")
 class DispatchInbound:
     """Routes each LinkResponse to the offer desk; never waits."""
 
-    def __init__(self, offers: OfferDesk) -> None:
+    def __init__(self, offers: DispatchDecisions) -> None:
         self._offers = offers
 
     def receive(self, response: link_pb2.LinkResponse) -> None:

@@ -3,15 +3,17 @@ memory and reported to dispatch, so that nobody hears of a change that was not k
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from services.fleet.domain.courier import Change
 from services.fleet.service_layer.ports import CourierStore, CourierView, DispatchFeed
 from services.fleet.service_layer.roster import Roster, Tracked
 from services.fleet.service_layer.session_messages import ClosingReason
-from services.runtime.errors import Conflict
+from services.runtime.errors import Conflict, DomainError, Unavailable
 
 log = logging.getLogger("lastmile.fleet")
+_RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0)
 
 
 class CourierMovedAway(Conflict):
@@ -42,6 +44,25 @@ class CourierLedger:
             raise CourierMovedAway(change.after.courier_id)
         self._roster.update(tracked, change.after)
         self._feed.courier_changed(view)
+
+    async def commit_patiently(self, tracked: Tracked, change: Change) -> bool:
+        """Commit what dispatch (or a deadline) decided, riding out a short database
+        outage; False if it could not be kept."""
+        for pause in (*_RETRY_SECONDS, None):
+            try:
+                await self.commit(tracked, change)
+                return True
+            except Unavailable:
+                if pause is None:
+                    break
+                await asyncio.sleep(pause)
+            except DomainError:
+                return False
+        log.error(
+            "courier change lost: database unavailable",
+            extra={"courier_id": change.after.courier_id},
+        )
+        return False
 
     def let_go(self, tracked: Tracked) -> None:
         courier_id = tracked.courier.courier_id

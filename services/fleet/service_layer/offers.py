@@ -1,10 +1,9 @@
 """Offers from dispatch to couriers and back: showing an offer (or reporting it
-undeliverable), its deadline, the courier's accept or decline, and dispatch's
-assignments and withdrawals.
+undeliverable), its deadline, and the courier's accept or decline.
 
-Everything dispatch sends is handled in a task of its own under the courier's lock, so
-the Link reader never waits for a courier, and one courier's messages stay in order.
-Each held offer has one asyncio timer at its deadline; no task waits for it.
+An offer from dispatch is shown in a task of its own under the courier's lock, so the
+Link reader never waits for a courier. Each held offer has one asyncio timer at its
+deadline; no task waits for it.
 """
 
 from __future__ import annotations
@@ -21,21 +20,19 @@ from services.fleet.domain.offers import (
     Withdrawal,
     WithdrawalReason,
 )
-from services.fleet.domain.values import HeldDelivery, HeldOffer
+from services.fleet.domain.values import HeldOffer
 from services.fleet.service_layer import metrics
 from services.fleet.service_layer.background_tasks import BackgroundTasks
 from services.fleet.service_layer.ledger import CourierLedger
 from services.fleet.service_layer.ports import Clock, DispatchFeed
 from services.fleet.service_layer.roster import Roster, Tracked
 from services.fleet.service_layer.session_messages import (
-    AssignmentShown,
     OfferShown,
     OfferWithdrawn,
 )
-from services.runtime.errors import DomainError, Unavailable
+from services.runtime.errors import DomainError
 
 log = logging.getLogger("lastmile.fleet")
-_RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0)
 
 
 class OfferDesk:
@@ -56,12 +53,6 @@ class OfferDesk:
 
     def offer_arrived(self, courier_id: str, offer: HeldOffer) -> None:
         self._tasks.spawn(self._show(courier_id, offer), name=f"offer-{offer.offer_id}")
-
-    def assignment_arrived(self, courier_id: str, delivery: HeldDelivery) -> None:
-        self._tasks.spawn(self._assign(courier_id, delivery), name=f"assign-{courier_id}")
-
-    def withdrawal_arrived(self, courier_id: str, withdrawal: Withdrawal) -> None:
-        self._tasks.spawn(self._withdraw(courier_id, withdrawal), name=f"withdraw-{courier_id}")
 
     # --- the courier's answers; called under the courier's lock ---
 
@@ -116,7 +107,8 @@ class OfferDesk:
             tracked = self._roster.get(courier_id)
             session = tracked.session if tracked is not None else None
             if tracked is None or session is None or not session.queue.has_room():
-                metrics.OFFER_DROPS.inc()
+                if session is not None:
+                    metrics.OFFER_DROPS.inc()
                 self._undeliverable(courier_id, offer)
                 return
             try:
@@ -132,45 +124,8 @@ class OfferDesk:
                 return
             retract = tracked.courier.expire_offer(offer.offer_id, self._clock())
             if retract is not None:
-                await self._patiently(tracked, retract)
+                await self._ledger.commit_patiently(tracked, retract)
             self._undeliverable(courier_id, offer)
-
-    async def _assign(self, courier_id: str, delivery: HeldDelivery) -> None:
-        async with self._roster.changing(courier_id):
-            tracked = self._roster.get(courier_id)
-            if tracked is None:
-                log.warning(
-                    "assignment for a courier not held here", extra={"courier_id": courier_id}
-                )
-                return
-            try:
-                change = tracked.courier.assign(delivery, self._clock())
-            except DomainError as refused:
-                log.warning(
-                    "assignment ignored: %s", refused.message, extra={"courier_id": courier_id}
-                )
-                return
-            if change is not None and await self._patiently(tracked, change):
-                tracked.cancel_offer_timer()
-                if tracked.session is not None:
-                    tracked.session.send(AssignmentShown(delivery))
-
-    async def _withdraw(self, courier_id: str, withdrawal: Withdrawal) -> None:
-        async with self._roster.changing(courier_id):
-            tracked = self._roster.get(courier_id)
-            change = (
-                tracked.courier.withdraw(withdrawal.offer_id, self._clock()) if tracked else None
-            )
-            if tracked is None or change is None:
-                log.info(
-                    "withdrawal of nothing held",
-                    extra={"courier_id": courier_id, "offer_id": withdrawal.offer_id},
-                )
-                return
-            if await self._patiently(tracked, change):
-                tracked.cancel_offer_timer()
-                if tracked.session is not None:
-                    tracked.session.send(OfferWithdrawn(withdrawal))
 
     # --- deadlines ---
 
@@ -196,7 +151,7 @@ class OfferDesk:
         change = tracked.courier.expire_offer(offer.offer_id, self._clock())
         if change is None:
             return
-        if not await self._patiently(tracked, change):
+        if not await self._ledger.commit_patiently(tracked, change):
             return
         tracked.cancel_offer_timer()
         if tracked.session is not None:
@@ -206,25 +161,6 @@ class OfferDesk:
                 )
             )
         self._answer(tracked, offer, OfferOutcome.EXPIRED)
-
-    async def _patiently(self, tracked: Tracked, change: Change) -> bool:
-        """Commit what dispatch (or the deadline) decided, riding out a short database
-        outage; False if it could not be kept."""
-        for pause in (*_RETRY_SECONDS, None):
-            try:
-                await self._ledger.commit(tracked, change)
-                return True
-            except Unavailable:
-                if pause is None:
-                    break
-                await asyncio.sleep(pause)
-            except DomainError:
-                return False
-        log.error(
-            "courier change lost: database unavailable",
-            extra={"courier_id": change.after.courier_id},
-        )
-        return False
 
     def _answer(
         self,
