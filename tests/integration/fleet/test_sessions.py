@@ -173,3 +173,25 @@ async def test_a_state_refusal_names_the_current_state(fleet: FleetStack) -> Non
     refused = (await app.ask(confirm_pickup=session_pb2.ConfirmPickup(delivery_id="d-1"))).error
     assert refused.status.code == grpc.StatusCode.FAILED_PRECONDITION.value[0]
     assert error_info(refused.status).metadata["current_state"] == "COURIER_STATUS_OFFLINE"
+
+
+async def test_a_courier_sending_too_fast_is_cut_off_with_resource_exhausted(
+    start_fleet: FleetFactory,
+) -> None:
+    async with start_fleet(messages_per_second=1, message_burst=3) as fleet:
+        app = fleet.courier()
+        await app.next("session_started")
+        for _ in range(4):  # the burst, and one more
+            await app.send(heartbeat=session_pb2.Heartbeat())
+        assert await app.ended() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+async def test_each_shift_is_recorded_with_its_vehicle_and_end(fleet: FleetStack) -> None:
+    app = fleet.courier()
+    await app.next("session_started")
+    await app.go_online()
+    assert (await app.ask(go_offline=session_pb2.GoOffline())).HasField("ack")
+    shifts = await fleet.database.pool.fetch(
+        "SELECT vehicle_type, end_reason FROM shifts WHERE courier_id = $1", app.courier_id
+    )
+    assert [tuple(shift) for shift in shifts] == [("BICYCLE", "WENT_OFFLINE")]
