@@ -16,8 +16,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from nats.js.errors import NotFoundError
 
-from lastmile.dispatch.v1 import dispatch_pb2_grpc
-from lastmile.orders.v1 import delivery_pb2, orders_pb2_grpc
+from lastmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc
+from lastmile.orders.v1 import delivery_pb2, orders_pb2, orders_pb2_grpc
 from services.devstack import LocalNats, LocalPostgres, free_port
 from services.dispatch.bootstrap import INTERNAL, bootstrap
 from services.dispatch.config import DispatchSettings
@@ -87,6 +87,7 @@ class Dispatch:
         return reply.status
 
 
+QueuePage = dispatch_pb2.ListQueuedDeliveriesResponse
 StartDispatch = Callable[..., AbstractAsyncContextManager[Dispatch]]
 
 
@@ -162,3 +163,26 @@ async def create_delivery(
     )
     reply = await orders.CreateDelivery(request, metadata=CUSTOMER.metadata)
     return reply.delivery
+
+
+async def queued(dispatch: Dispatch, page_size: int = 0, page_token: str = "") -> QueuePage:
+    """One page of the queue, as ops sees it."""
+    request = dispatch_pb2.ListQueuedDeliveriesRequest(page_size=page_size, page_token=page_token)
+    return await dispatch.ops.ListQueuedDeliveries(request, metadata=OPS.metadata)
+
+
+async def overview(dispatch: Dispatch) -> dispatch_pb2.DispatchOverview:
+    request = dispatch_pb2.GetOverviewRequest()
+    return (await dispatch.ops.GetOverview(request, metadata=OPS.metadata)).overview
+
+
+async def cancel(orders: orders_pb2_grpc.OrdersServiceAsyncStub, delivery_id: str) -> None:
+    request = orders_pb2.CancelDeliveryRequest(delivery_id=delivery_id, reason="changed my mind")
+    await orders.CancelDelivery(request, metadata=CUSTOMER.metadata)
+
+
+async def status_in_orders(
+    orders: orders_pb2_grpc.OrdersServiceAsyncStub, delivery_id: str
+) -> delivery_pb2.Delivery:
+    request = orders_pb2.GetDeliveryRequest(delivery_id=delivery_id)
+    return (await orders.GetDelivery(request, metadata=CUSTOMER.metadata)).delivery
