@@ -79,12 +79,10 @@ class Dispatch:
     def fleet(self, replica_id: str = "fleet-1") -> FakeFleet:
         return FakeFleet(self.channel, replica_id)
 
-    async def health(
-        self, service: str = INTERNAL
-    ) -> health_pb2.HealthCheckResponse.ServingStatus.ValueType:
+    async def health(self, service: str = INTERNAL) -> int:
         stub = health_pb2_grpc.HealthStub(self.channel)
         reply = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=2)
-        return reply.status
+        return int(reply.status)
 
 
 QueuePage = dispatch_pb2.ListQueuedDeliveriesResponse
@@ -137,7 +135,7 @@ async def dispatch(start_dispatch: StartDispatch) -> AsyncIterator[Dispatch]:
 
 async def wait_serving(running: Dispatch) -> None:
     async def leading() -> bool:
-        return await running.health() == health_pb2.HealthCheckResponse.SERVING
+        return bool(await running.health() == health_pb2.HealthCheckResponse.SERVING)
 
     await eventually(leading, "dispatch to become the active matcher")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import grpc
@@ -64,11 +63,15 @@ class FakeFleet:
         self.received: list[link.LinkResponse] = []
         self.error: grpc.aio.AioRpcError | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
         self._call: grpc.aio.StreamStreamCall[link.LinkRequest, link.LinkResponse] | None = None
 
     async def connect(self, *couriers: courier_pb2.Courier, hello: bool = True) -> FakeFleet:
         """Open the Link; with `hello`, send it and a one-chunk snapshot of `couriers`."""
-        self._call = self._stub.Link(self._requests())
+        # Reader/writer style: with a request generator, grpc reports INTERNAL instead of
+        # dispatch's status when dispatch ends the Link while a request is being written.
+        self._call = self._stub.Link()  # type: ignore[call-arg]  # grpc-stubs wants an iterator
+        self._writer = asyncio.create_task(self._write())
         self._reader = asyncio.create_task(self._read())
         if hello:
             self.send(link.LinkRequest(hello=link.LinkHello(fleet_replica_id=self.replica_id)))
@@ -131,20 +134,32 @@ class FakeFleet:
     async def ended(self) -> grpc.StatusCode:
         """The status the Link ended with (OK if dispatch closed it cleanly)."""
         assert self._reader is not None
+        assert self._call is not None
         await asyncio.wait_for(asyncio.shield(self._reader), timeout=20)
-        return self.error.code() if self.error is not None else grpc.StatusCode.OK
+        return await self._call.code()
+
+    async def details(self) -> str:
+        assert self._call is not None
+        return await self._call.details() or ""
 
     async def close(self) -> None:
         self._outbox.put_nowait(None)
         if self._call is not None:
             self._call.cancel()
-        if self._reader is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+        for task in (self._writer, self._reader):
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
-    async def _requests(self) -> AsyncIterator[link.LinkRequest]:
+    async def _write(self) -> None:
+        assert self._call is not None
         while (request := await self._outbox.get()) is not None:
-            yield request
+            try:
+                await self._call.write(request)
+            except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+                return  # the Link ended; its status is the call's
+        with contextlib.suppress(grpc.aio.AioRpcError, asyncio.InvalidStateError):
+            await self._call.done_writing()
 
     async def _read(self) -> None:
         assert self._call is not None

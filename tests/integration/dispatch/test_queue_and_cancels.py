@@ -24,11 +24,13 @@ pytestmark = pytest.mark.slow
 NEAR = (PICKUP[0] + 0.002, PICKUP[1])
 
 
-async def queue_states(dispatch: Dispatch) -> dict[str, int]:
+async def queue_states(dispatch: Dispatch) -> dict[str, dispatch_pb2.QueueState.ValueType]:
     return {d.delivery_id: d.state for d in (await queued(dispatch)).deliveries}
 
 
-async def wait_until_queued(dispatch: Dispatch, delivery_id: str, state: int) -> None:
+async def wait_until_queued(
+    dispatch: Dispatch, delivery_id: str, state: dispatch_pb2.QueueState.ValueType
+) -> None:
     async def there() -> bool:
         return (await queue_states(dispatch)).get(delivery_id) == state
 
