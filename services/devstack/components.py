@@ -21,10 +21,14 @@ class Ports:
     identity: int = 50050
     pricing: int = 50051
     orders: int = 50052
+    fleet: int = 50053
+    dispatch: int = 50054
     tracking: int = 50055
     identity_admin: int = 9450
     pricing_admin: int = 9451
     orders_admin: int = 9452
+    fleet_admin: int = 9453
+    dispatch_admin: int = 9454
     tracking_admin: int = 9455
 
     def grpc(self, service: str) -> int:
@@ -46,6 +50,12 @@ class ServiceSpec:
     broker: bool = False
     upstreams: tuple[str, ...] = ()  # services it calls; started before it
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Settings that name an upstream differently from `<UPSTREAM>_TARGET`.
+    target_settings: dict[str, str] = field(default_factory=dict)
+
+    def target_variable(self, upstream: str) -> str:
+        """The setting (without prefix) that holds the address of `upstream`."""
+        return self.target_settings.get(upstream, f"{upstream.upper()}_TARGET")
 
     def env(self, ports: Ports, postgres_dsn: str | None, nats_url: str) -> dict[str, str]:
         prefix = f"LASTMILE_{self.name.upper()}_"
@@ -61,7 +71,7 @@ class ServiceSpec:
         if self.broker:
             values["NATS_URL"] = nats_url
         for upstream in self.upstreams:
-            values[f"{upstream.upper()}_TARGET"] = f"127.0.0.1:{ports.grpc(upstream)}"
+            values[self.target_variable(upstream)] = f"127.0.0.1:{ports.grpc(upstream)}"
         return {prefix + key: value for key, value in values.items()}
 
 
@@ -77,5 +87,23 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ),
     ServiceSpec(
         "tracking", "lastmile.tracking.v1.TrackingService", broker=True, upstreams=("orders",)
+    ),
+    # dispatch reports SERVING only once it holds the matcher lock, so fleet's Link and
+    # the edge find a leader when they start.
+    ServiceSpec(
+        "dispatch",
+        "lastmile.dispatch.v1.DispatchInternalService",
+        database=True,
+        broker=True,
+        upstreams=("orders",),
+    ),
+    ServiceSpec(
+        "fleet",
+        "lastmile.fleet.v1.CourierSessionService",
+        database=True,
+        broker=True,
+        upstreams=("orders", "dispatch"),
+        # fleet takes a list: it rotates through dispatch replicas to find the leader.
+        target_settings={"dispatch": "DISPATCH_TARGETS"},
     ),
 )

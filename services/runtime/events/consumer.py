@@ -122,7 +122,9 @@ class EventConsumer:
         while not self._stopping.is_set():
             try:
                 messages = await pull.fetch(subscription.batch_size, timeout=1)
-            except FetchTimeout:
+            # nats-py raises its own TimeoutError, or asyncio's when the deadline runs
+            # out between its two pull requests; both mean "nothing new".
+            except (FetchTimeout, TimeoutError):
                 await self._record_pending(pull)
                 continue
             for message in messages:
