@@ -102,6 +102,16 @@ class CourierIndex:
             if courier is not None:
                 self._refresh(courier)
 
+    def assume_assigned(self, courier_id: str, delivery_id: str) -> None:
+        """The courier's offer became their assignment; fleet's next report (a newer
+        version) confirms or corrects this."""
+        courier = self._couriers.get(courier_id)
+        if courier is not None:
+            courier.status, courier.delivery_id, courier.offer_id = (
+                CourierStatus.ASSIGNED, delivery_id, ""
+            )  # fmt: skip
+            self._refresh(courier)
+
     def is_free(self, courier_id: str) -> bool:
         return courier_id in self._free
 

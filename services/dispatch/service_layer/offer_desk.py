@@ -114,15 +114,22 @@ class OfferDesk:
             entry.backstop = None
 
     def end(self, offer_id: str, outcome: OfferOutcome) -> Offer | None:
-        """Close an open offer and free its courier; None if it was not open."""
+        """Close an open offer and let its courier go: to their assignment, or back to
+        the waiting deliveries. None if it was not open."""
         entry = self._open.pop(offer_id, None)
         if entry is None:
             return None
         if entry.backstop is not None:
             entry.backstop.cancel()
-        self._index.release(entry.offer.courier_id, offer_id)
+        offer = entry.offer
+        if outcome is OfferOutcome.ASSIGNED:
+            # Busy until fleet reports otherwise, so no offer races the assignment.
+            self._index.assume_assigned(offer.courier_id, offer.delivery_id)
+        self._index.release(offer.courier_id, offer_id)
         self.record(outcome)
-        return entry.offer
+        if self._index.is_free(offer.courier_id):
+            self.match_waiting(for_courier=offer.courier_id)
+        return offer
 
     def requeue(
         self,
