@@ -1,0 +1,112 @@
+"""The whole mesh as `make run` starts it, on free ports in a scratch directory.
+
+Each test module gets its own mesh per mode: services calling each other directly, and
+through Envoy sidecars with mTLS and RBAC (`make run MESH=sidecars`, the Kubernetes
+topology). The launcher is stopped at the end of the module, whatever happened."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.devstack.components import Ports
+from services.devstack.ports import free_port, is_port_free
+
+# Short offer deadlines, so that the timeout path is seen within a test.
+OFFER_TTL_SECONDS = 4
+MESH_ENVIRONMENT = {
+    "LASTMILE_IDENTITY_LOCKOUT_MAX_FAILURES": "100",
+    "LASTMILE_DISPATCH_OFFER_TTL_SECONDS": str(OFFER_TTL_SECONDS),
+    "LASTMILE_DISPATCH_OFFER_GRACE_SECONDS": "1",
+}
+
+
+@dataclass
+class RunningMesh:
+    """The launcher process, its ports and its state directory."""
+
+    process: subprocess.Popen[bytes]
+    mode: str
+    ports: Ports
+    state_dir: Path
+    output: Path
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.ports.edge}"
+
+    @property
+    def grpc_target(self) -> str:
+        return f"127.0.0.1:{self.ports.edge}"
+
+    def status(self) -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads((self.state_dir / "run.json").read_text())
+        return loaded
+
+    def pid_of(self, name: str) -> int:
+        [pid] = [c["pid"] for c in self.status()["components"] if c["name"] == name]
+        return int(pid)
+
+
+def free_port_block(size: int = 600) -> int:
+    """The first port of `size` free ones, below the kernel's ephemeral range (where the
+    other ports of these tests come from)."""
+    for base in range(20_000, 32_000 - size, size):
+        if all(is_port_free(port) for port in range(base, base + size)):
+            return base
+    raise AssertionError("no block of free ports for the sidecars")
+
+
+def start_mesh(mode: str, state: Path) -> RunningMesh:
+    ports = Ports(**{port.name: free_port() for port in fields(Ports)})
+    output = state / "launcher.out"
+    flags = [f"--{p.name.replace('_', '-')}-port={getattr(ports, p.name)}" for p in fields(Ports)]
+    flags.append(f"--mesh={mode}")
+    if mode == "sidecars":
+        flags.append(f"--sidecar-port-base={free_port_block()}")
+    with output.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.devstack", "--state-dir", str(state), "run", *flags],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **MESH_ENVIRONMENT},
+        )
+    running = RunningMesh(process, mode, ports, state, output)
+    give_up = time.monotonic() + 180
+    while b"Lastmile is running." not in output.read_bytes():
+        if process.poll() is not None or time.monotonic() > give_up:
+            stop_mesh(running)
+            raise AssertionError(output.read_text()[-3000:])
+        time.sleep(0.2)
+    return running
+
+
+def stop_mesh(mesh: RunningMesh) -> None:
+    if mesh.process.poll() is None:
+        mesh.process.send_signal(signal.SIGTERM)
+        try:
+            mesh.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            mesh.process.kill()
+            mesh.process.wait()
+
+
+@pytest.fixture(scope="module", params=["direct", "sidecars"])
+def mesh(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningMesh]:
+    running = start_mesh(request.param, tmp_path_factory.mktemp(f"mesh-{request.param}"))
+    try:
+        yield running
+    finally:
+        stop_mesh(running)
