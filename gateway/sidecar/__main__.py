@@ -1,5 +1,6 @@
 """`python -m gateway.sidecar write-k8s [--check]`: render every service's sidecar for
-Kubernetes into deploy/k8s/base/<service>/sidecar/envoy.yaml, or fail if they drifted."""
+Kubernetes into deploy/k8s/base/<service>/sidecar/ (envoy.yaml and its SDS resource files), or
+fail if the committed files drifted."""
 
 from __future__ import annotations
 
@@ -18,7 +19,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         drifted = drifted_sidecars()
         for path in drifted:
-            print(f"drifted: {path} (run `make k8s-sidecars`)", file=sys.stderr)
+            print(
+                f"drifted: {path} (run `make k8s-sidecars` or "
+                "`python -m gateway.sidecar write-k8s`)",
+                file=sys.stderr,
+            )
         return 1 if drifted else 0
     for path in write_k8s_sidecars():
         print(f"wrote {path}")

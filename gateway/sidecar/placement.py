@@ -1,5 +1,6 @@
 """Where one sidecar runs: its listeners' addresses and ports, how it reaches each callee, and
-its certificate files. The template is the same everywhere; only the placement differs.
+its certificate files (file-based SDS in Kubernetes, static files locally; see tls.py). The
+template is the same everywhere; only the placement differs.
 
 `kubernetes_placement` follows the pod convention of topology.py; `local_placements` puts the
 whole mesh on 127.0.0.1 for `make run MESH=sidecars`, one port block per service.
@@ -20,6 +21,8 @@ from gateway.sidecar.tls import KUBERNETES_CERTS, CertPaths
 from gateway.sidecar.topology import MeshTopology
 
 LOOPBACK = "127.0.0.1"
+# Where a pod mounts its sidecar's ConfigMap: the bootstrap and the SDS resource files.
+KUBERNETES_SIDECAR_DIR = Path("/etc/lastmile/sidecar")
 # Local port blocks: service k (its canonical port minus 50050) owns base + 100 k .. + 99,
 # laid out like a pod: +0 admin, +21 health, +50 + j outbound to service j, +90 stats.
 DEFAULT_LOCAL_PORT_BASE = 16000
@@ -73,7 +76,8 @@ def kubernetes_placement(service: str, mesh: MeshTopology) -> Placement:
         stats_port=topology.STATS_PORT,
         outbound_ports=MappingProxyType({c: topology.outbound_port(c) for c in callees}),
         peers=MappingProxyType({c: kubernetes_peer(c) for c in callees}),
-        certs=KUBERNETES_CERTS,
+        # File-based SDS: cert-manager's renewals are picked up without a restart.
+        certs=KUBERNETES_CERTS.with_sds(KUBERNETES_SIDECAR_DIR),
     )
 
 

@@ -1,10 +1,23 @@
 """mTLS between workloads: SPIFFE identities, where the certificate files are, and the Envoy
-transport sockets and health checks that use them (the edge reuses these for its upstreams)."""
+transport sockets and health checks that use them (the edge reuses these for its upstreams).
+
+Two ways to give Envoy the files, chosen by `CertPaths.sds_dir`:
+
+- file-based SDS (Kubernetes): the transport sockets name two secrets whose definitions Envoy
+  reads from resource files in `sds_dir` (`sds_documents`, rendered next to the bootstrap).
+  Both the SDS subscription (`path_config_source.watched_directory`) and the secrets
+  themselves (`watched_directory`) watch the certificate directory for moves, so when the
+  kubelet swaps the Secret's `..data` symlink after a cert-manager renewal, Envoy re-reads the
+  key pair and the CA bundle and new handshakes use them, without a restart;
+- static `tls_certificates` (the local mesh): read once when Envoy starts, never again. The
+  local certificates are reissued only when the launcher starts, so nothing rotates under a
+  running local Envoy.
+"""
 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gateway.envoy_config import Config, typed
@@ -19,6 +32,12 @@ _TLS_CONTEXT = "envoy.extensions.transport_sockets.tls.v3"
 _TLS_PARAMS = {"tls_minimum_protocol_version": "TLSv1_3", "tls_maximum_protocol_version": "TLSv1_3"}
 # Endpoint-metadata label that selects the plaintext socket for health checks only.
 _HEALTH_SOCKET_LABEL = {"lastmile.dev/health-check": "plaintext"}
+_SECRET = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
+# The SDS resource files (one secret each) and the names the transport sockets refer to.
+SDS_CERTIFICATE_FILE = "sds-tls-certificate.yaml"
+SDS_TRUSTED_CA_FILE = "sds-trusted-ca.yaml"
+_CERTIFICATE_SECRET = "mesh_certificate"
+_TRUSTED_CA_SECRET = "mesh_trusted_ca"
 
 
 def spiffe_id(workload: str) -> str:
@@ -31,6 +50,12 @@ class CertPaths:
     """A workload's key pair and the CA bundle, in cert-manager's Secret layout."""
 
     directory: Path
+    # Where the SDS resource files (`sds_documents`) are, as Envoy sees them; None: static
+    # files, read once at start.
+    sds_dir: Path | None = None
+
+    def with_sds(self, sds_dir: Path) -> CertPaths:
+        return replace(self, sds_dir=sds_dir)
 
     @property
     def certificate(self) -> Path:
@@ -50,20 +75,69 @@ KUBERNETES_CERTS = CertPaths(Path("/etc/lastmile/tls"))
 
 
 def _common_context(certs: CertPaths, peers: list[Config]) -> Config:
-    return {
-        "tls_params": _TLS_PARAMS,
-        "alpn_protocols": ["h2"],
-        "tls_certificates": [
-            {
-                "certificate_chain": {"filename": str(certs.certificate)},
-                "private_key": {"filename": str(certs.private_key)},
-            }
-        ],
-        "validation_context": {
-            "trusted_ca": {"filename": str(certs.ca)},
+    context: Config = {"tls_params": _TLS_PARAMS, "alpn_protocols": ["h2"]}
+    if certs.sds_dir is None:
+        context["tls_certificates"] = [_key_pair(certs)]
+        context["validation_context"] = {
+            **_trusted_ca(certs),
             "match_typed_subject_alt_names": peers,
+        }
+        return context
+    context["tls_certificate_sds_secret_configs"] = [
+        _sds_secret_config(certs, _CERTIFICATE_SECRET, certs.sds_dir / SDS_CERTIFICATE_FILE)
+    ]
+    # The trusted CA comes from SDS; which SANs to accept stays per socket.
+    context["combined_validation_context"] = {
+        "default_validation_context": {"match_typed_subject_alt_names": peers},
+        "validation_context_sds_secret_config": _sds_secret_config(
+            certs, _TRUSTED_CA_SECRET, certs.sds_dir / SDS_TRUSTED_CA_FILE
+        ),
+    }
+    return context
+
+
+def _key_pair(certs: CertPaths) -> Config:
+    return {
+        "certificate_chain": {"filename": str(certs.certificate)},
+        "private_key": {"filename": str(certs.private_key)},
+    }
+
+
+def _trusted_ca(certs: CertPaths) -> Config:
+    return {"trusted_ca": {"filename": str(certs.ca)}}
+
+
+def _sds_secret_config(certs: CertPaths, name: str, resource_file: Path) -> Config:
+    return {
+        "name": name,
+        "sds_config": {
+            "path_config_source": {
+                "path": str(resource_file),
+                # A Secret volume changes by a rename of `..data` in this directory: re-read
+                # the resource (and with it the files it names) whenever an entry is moved.
+                "watched_directory": {"path": str(certs.directory)},
+            },
+            "resource_api_version": "V3",
         },
     }
+
+
+def sds_documents(certs: CertPaths) -> dict[str, Config]:
+    """The SDS resource files that `certs.sds_dir` must hold, by file name: the workload's key
+    pair and the CA bundle, each watching the certificate directory for the kubelet's swap."""
+    watched = {"watched_directory": {"path": str(certs.directory)}}
+    return {
+        SDS_CERTIFICATE_FILE: _secret(
+            _CERTIFICATE_SECRET, tls_certificate={**_key_pair(certs), **watched}
+        ),
+        SDS_TRUSTED_CA_FILE: _secret(
+            _TRUSTED_CA_SECRET, validation_context={**_trusted_ca(certs), **watched}
+        ),
+    }
+
+
+def _secret(name: str, **secret: Config) -> Config:
+    return {"resources": [{"@type": _SECRET, "name": name, **secret}]}
 
 
 def downstream_tls(certs: CertPaths) -> Config:

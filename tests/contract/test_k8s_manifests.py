@@ -20,9 +20,24 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from gateway.edge.kubernetes import K8S_EDGE_DIR, render_k8s_edge_files
+from gateway.edge.kubernetes import K8S_EDGE_DIR, MOUNTED_CONFIG_DIR, render_k8s_edge_files
 from gateway.edge.settings import ROOT
-from gateway.sidecar.topology import CALLS, CANONICAL_PORTS, EDGE, HEALTH_PORT, STATS_PORT
+from gateway.sidecar.kubernetes import (
+    DRAIN_SECONDS,
+    PRESTOP_COMMAND,
+    SIDECAR_ARGS,
+    SIDECAR_COMMAND,
+    render_k8s_sidecar_files,
+)
+from gateway.sidecar.placement import KUBERNETES_SIDECAR_DIR
+from gateway.sidecar.topology import (
+    CALLS,
+    CANONICAL_PORTS,
+    EDGE,
+    HEALTH_PORT,
+    STATS_PORT,
+    MeshTopology,
+)
 from tests.contract.real_envoy import http_get, running_envoy
 
 Manifest = dict[str, Any]
@@ -55,7 +70,7 @@ BROKER_USERS = {"orders", "fleet", "dispatch", "tracking"}
 SIDECAR_IMAGE = "envoyproxy/envoy:v1.40.0"
 MESH_TLS_DIR = "/etc/lastmile/tls"
 # How long the sidecar's preStop waits after draining, on top of the app's own drain.
-SIDECAR_DRAIN_SECONDS = 5
+SIDECAR_DRAIN_SECONDS = DRAIN_SECONDS
 
 
 def render(overlay: str) -> list[Manifest]:
@@ -232,6 +247,38 @@ def test_every_app_runs_a_pinned_envoy_native_sidecar_with_its_config_and_certif
         listened = {listener["address"]["socket_address"]["port_value"] for listener in listeners}
         assert {CANONICAL_PORTS[app], HEALTH_PORT, STATS_PORT} <= listened, app
         assert volumes[mounts[MESH_TLS_DIR]]["secret"]["secretName"] == f"{app}-mesh-tls", app
+
+
+@pytest.mark.slow
+def test_every_sidecar_runs_with_the_renderers_command_args_and_prestop(
+    overlay: tuple[str, list[Manifest]],
+) -> None:
+    """gateway/sidecar/kubernetes.py is the one source of how a sidecar is started and
+    drained; the Deployments must say exactly that."""
+    _, manifests = overlay
+    for app in APPS:
+        sidecar = sidecar_container(manifests, app)
+        assert tuple(sidecar["command"]) == SIDECAR_COMMAND, app
+        assert tuple(sidecar["args"]) == SIDECAR_ARGS, app
+        assert tuple(sidecar["lifecycle"]["preStop"]["exec"]["command"]) == PRESTOP_COMMAND, app
+
+
+@pytest.mark.slow
+def test_every_sidecar_configmap_holds_the_rendered_bootstrap_and_sds_files(
+    overlay: tuple[str, list[Manifest]],
+) -> None:
+    """Envoy reads its certificate through SDS resource files next to its bootstrap; a file
+    missing from the ConfigMap would keep it from starting."""
+    _, manifests = overlay
+    for app in APPS:
+        data = generated(manifests, "ConfigMap", f"{app}-sidecar")["data"]
+        assert data == render_k8s_sidecar_files(app, MeshTopology.load()), app
+        for path in re.findall(r"path: (/etc/lastmile/sidecar/\S+)", data["envoy.yaml"]):
+            assert Path(path).parent == KUBERNETES_SIDECAR_DIR, app
+            assert Path(path).name in data, f"{app}: {path} is not in its ConfigMap"
+    edge = generated(manifests, "ConfigMap", "edge-config")["data"]
+    for path in set(re.findall(rf'"({MOUNTED_CONFIG_DIR}/[^"]+)"', edge["edge.json"])):
+        assert Path(path).name in edge, f"edge: {path} is not in its ConfigMap"
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ writes; and the properties the mesh relies on hold in what is rendered."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,10 +17,26 @@ import yaml
 from gateway.edge.kubernetes import K8S_EDGE_DIR
 from gateway.edge.render import ENVOY
 from gateway.sidecar.certs import ensure_workload_certs
-from gateway.sidecar.kubernetes import drifted_sidecars, render_k8s_sidecar
-from gateway.sidecar.placement import LocalLayout, Variant, kubernetes_placement, local_placement
+from gateway.sidecar.kubernetes import (
+    CONFIG_FILE,
+    drifted_sidecars,
+    render_k8s_sidecar,
+    render_k8s_sidecar_files,
+)
+from gateway.sidecar.placement import (
+    KUBERNETES_SIDECAR_DIR,
+    LocalLayout,
+    Variant,
+    kubernetes_placement,
+    local_placement,
+)
 from gateway.sidecar.render import render_sidecar_config
-from gateway.sidecar.tls import KUBERNETES_CERTS, spiffe_id
+from gateway.sidecar.tls import (
+    KUBERNETES_CERTS,
+    SDS_CERTIFICATE_FILE,
+    SDS_TRUSTED_CA_FILE,
+    spiffe_id,
+)
 from gateway.sidecar.topology import EDGE, SERVICES, MeshTopology
 
 Config = dict[str, Any]
@@ -92,23 +109,39 @@ def test_envoy_accepts_every_sidecar_config_in_both_variants(
             local_placement(service, mesh, LocalLayout({}), certs_dir), mesh
         )
         validate(json.dumps(local), tmp_path / f"{service}-local.json")
-        # As committed for Kubernetes, with the Secret's mount point pointing at test certs.
-        kubernetes = render_k8s_sidecar(service, mesh).replace(
-            str(KUBERNETES_CERTS.directory), str(certs_dir / service)
-        )
-        validate(kubernetes, tmp_path / f"{service}-kubernetes.yaml")
+        # As committed for Kubernetes (bootstrap and SDS files), with the ConfigMap's and the
+        # Secret's mount points moved to a scratch directory and the test certificates.
+        mounted = tmp_path / f"{service}-kubernetes"
+        mounted.mkdir()
+        moves = {
+            str(KUBERNETES_SIDECAR_DIR): str(mounted),
+            str(KUBERNETES_CERTS.directory): str(certs_dir / service),
+        }
+        for name, text in render_k8s_sidecar_files(service, mesh).items():
+            (mounted / name).write_text(moved(text, moves))
+        validate((mounted / CONFIG_FILE).read_text(), mounted / CONFIG_FILE)
 
 
 @pytest.mark.slow
 def test_envoy_accepts_the_kubernetes_edge_config(certs_dir: Path, tmp_path: Path) -> None:
-    text = (K8S_EDGE_DIR / "edge.json").read_text()
-    for mounted, local in (
-        ("/etc/lastmile/edge", K8S_EDGE_DIR),
-        ("/etc/lastmile/descriptors", K8S_EDGE_DIR),
-        (str(KUBERNETES_CERTS.directory), certs_dir / EDGE),
-    ):
-        text = text.replace(f'"{mounted}/', f'"{local}/')
-    validate(text, tmp_path / "edge.json")
+    moves = {
+        # The SDS files name the Secret's mount: relocated copies, in the scratch directory.
+        f"/etc/lastmile/edge/{SDS_CERTIFICATE_FILE}": str(tmp_path / SDS_CERTIFICATE_FILE),
+        f"/etc/lastmile/edge/{SDS_TRUSTED_CA_FILE}": str(tmp_path / SDS_TRUSTED_CA_FILE),
+        "/etc/lastmile/edge": str(K8S_EDGE_DIR),
+        "/etc/lastmile/descriptors": str(K8S_EDGE_DIR),
+        str(KUBERNETES_CERTS.directory): str(certs_dir / EDGE),
+    }
+    for name in (SDS_CERTIFICATE_FILE, SDS_TRUSTED_CA_FILE):
+        (tmp_path / name).write_text(moved((K8S_EDGE_DIR / name).read_text(), moves))
+    validate(moved((K8S_EDGE_DIR / "edge.json").read_text(), moves), tmp_path / "edge.json")
+
+
+def moved(text: str, moves: dict[str, str]) -> str:
+    """`text` with every path under a key of `moves` (in order) under its value instead."""
+    for mounted, local in moves.items():
+        text = re.sub(rf"(?<![\\w/.-]){re.escape(mounted)}(?=[/\"\n]|$)", local, text)
+    return text
 
 
 def test_the_committed_kubernetes_sidecars_are_what_the_renderer_writes() -> None:
@@ -207,7 +240,7 @@ def test_the_inbound_listener_requires_a_client_certificate_of_the_trust_domain(
         (inbound,) = [listener for listener in listeners if listener["name"] == "inbound"]
         tls = inbound["filter_chains"][0]["transport_socket"]["typed_config"]
         assert tls["require_client_certificate"] is True, name
-        sans = tls["common_tls_context"]["validation_context"]["match_typed_subject_alt_names"]
+        sans = accepted_sans(tls["common_tls_context"])
         assert sans == [{"san_type": "URI", "matcher": {"prefix": "spiffe://lastmile.dev/"}}]
 
 
@@ -219,7 +252,7 @@ def test_every_callee_cluster_verifies_the_callees_spiffe_id_and_is_health_check
         for callee in mesh.callees(service):
             upstream = cluster(config, f"outbound_{callee}")
             tls = upstream["transport_socket"]["typed_config"]["common_tls_context"]
-            sans = tls["validation_context"]["match_typed_subject_alt_names"]
+            sans = accepted_sans(tls)
             assert sans == [{"san_type": "URI", "matcher": {"exact": spiffe_id(callee)}}]
             (check,) = upstream["health_checks"]
             assert check["grpc_health_check"]["service_name"] == mesh.health_service(
@@ -237,11 +270,57 @@ def test_the_kubernetes_edge_calls_every_service_over_mtls_to_its_spiffe_id() ->
     for service in SERVICES:
         upstream = cluster(config, f"lastmile_{service}")
         tls = upstream["transport_socket"]["typed_config"]["common_tls_context"]
-        sans = tls["validation_context"]["match_typed_subject_alt_names"]
-        assert sans == [{"san_type": "URI", "matcher": {"exact": spiffe_id(service)}}]
-        assert tls["tls_certificates"][0]["certificate_chain"]["filename"] == str(
-            KUBERNETES_CERTS.certificate
-        )
+        assert accepted_sans(tls) == [{"san_type": "URI", "matcher": {"exact": spiffe_id(service)}}]
+        assert_reads_the_mesh_secret_through_sds(tls, "/etc/lastmile/edge", K8S_EDGE_DIR)
+
+
+def test_kubernetes_sidecars_read_the_mesh_secret_through_sds_and_local_ones_from_files(
+    mesh: MeshTopology, certs_dir: Path, tmp_path: Path
+) -> None:
+    """cert-manager renews the Secret under a running pod; static `tls_certificates` are read
+    once, so Kubernetes needs SDS. The local mesh never rotates while running: static files."""
+    for name, config in rendered(mesh, certs_dir):
+        service = name.split()[0]
+        for tls in common_tls_contexts(config):
+            if name.endswith("(kubernetes)"):
+                committed = tmp_path / service
+                committed.mkdir(exist_ok=True)
+                for file, text in render_k8s_sidecar_files(service, mesh).items():
+                    (committed / file).write_text(text)
+                assert_reads_the_mesh_secret_through_sds(
+                    tls, str(KUBERNETES_SIDECAR_DIR), committed
+                )
+            else:
+                assert "tls_certificate_sds_secret_configs" not in tls, name
+                (pair,) = tls["tls_certificates"]
+                assert pair["certificate_chain"]["filename"] == str(
+                    certs_dir / service / "tls.crt"
+                ), name
+
+
+def assert_reads_the_mesh_secret_through_sds(tls: Config, mount: str, files: Path) -> None:
+    """Key pair and trusted CA both from SDS resource files in the ConfigMap mounted at
+    `mount` (whose rendered files are in `files`), each watching the Secret's mount."""
+    watched = {"path": str(KUBERNETES_CERTS.directory)}
+    assert "tls_certificates" not in tls
+    assert "validation_context" not in tls
+    (certificate,) = tls["tls_certificate_sds_secret_configs"]
+    trusted = tls["combined_validation_context"]["validation_context_sds_secret_config"]
+    secrets = {}
+    for reference in (certificate, trusted):
+        source = reference["sds_config"]["path_config_source"]
+        assert source["watched_directory"] == watched
+        assert Path(source["path"]).parent == Path(mount)
+        (resource,) = yaml.safe_load((files / Path(source["path"]).name).read_text())["resources"]
+        assert resource["name"] == reference["name"]
+        secrets[reference["name"]] = resource
+    key_pair = secrets[certificate["name"]]["tls_certificate"]
+    assert key_pair["certificate_chain"]["filename"] == str(KUBERNETES_CERTS.certificate)
+    assert key_pair["private_key"]["filename"] == str(KUBERNETES_CERTS.private_key)
+    assert key_pair["watched_directory"] == watched
+    validation = secrets[trusted["name"]]["validation_context"]
+    assert validation["trusted_ca"]["filename"] == str(KUBERNETES_CERTS.ca)
+    assert validation["watched_directory"] == watched
 
 
 def test_local_placements_give_every_listener_its_own_port(mesh: MeshTopology) -> None:
@@ -272,6 +351,27 @@ def routes(config: Config) -> Iterator[Config]:
     for manager in connection_managers(config):
         for host in manager["route_config"]["virtual_hosts"]:
             yield from host["routes"]
+
+
+def common_tls_contexts(config: Config) -> Iterator[Config]:
+    """Every mTLS context of a sidecar: the inbound listener's and the callee clusters'."""
+    for listener in config["static_resources"]["listeners"]:
+        for chain in listener["filter_chains"]:
+            if "transport_socket" in chain:
+                yield chain["transport_socket"]["typed_config"]["common_tls_context"]
+    for upstream in config["static_resources"]["clusters"]:
+        if "transport_socket" in upstream:
+            yield upstream["transport_socket"]["typed_config"]["common_tls_context"]
+
+
+def accepted_sans(tls: Config) -> list[Config]:
+    """The peer SANs a TLS context accepts, whether its CA is static or from SDS."""
+    validation = (
+        tls.get("validation_context")
+        or (tls["combined_validation_context"]["default_validation_context"])
+    )
+    sans: list[Config] = validation["match_typed_subject_alt_names"]
+    return sans
 
 
 def cluster(config: Config, name: str) -> Config:
