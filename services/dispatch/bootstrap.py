@@ -30,9 +30,9 @@ from services.dispatch.service_layer.matcher import Matcher
 from services.dispatch.service_layer.overview import DispatchViews
 from services.dispatch.service_layer.ports import LeaderLock, Orders
 from services.dispatch.service_layer.term import MatchingPolicy
-from services.orders.service_layer.page_tokens import PageTokens
 from services.runtime.channels import ChannelPool, RetryPolicy
 from services.runtime.database import migrate
+from services.runtime.page_tokens import PageTokens
 from services.runtime.server import Hook, ServiceBinding, ServiceHost
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -100,7 +100,6 @@ def bootstrap(
         policy=policy_of(settings),
         clock=clock,
     )
-    host.serving_status = HealthStatus(host.health, [INTERNAL, PUBLIC])
     if lock is None:
         lock = PostgresLeaderLock(
             settings.database_url, heartbeat_seconds=settings.leader_poll_seconds
@@ -116,11 +115,13 @@ def bootstrap(
                 matcher, host.drain, queue_size=settings.link_queue_size, clock=clock
             ),
             dispatch_internal_pb2_grpc.add_DispatchInternalServiceServicer_to_server,
+            serving_at_start=False,
         ),
         ServiceBinding(
             PUBLIC,
             DispatchServicer(DispatchViews(matcher), tokens, clock),
             dispatch_pb2_grpc.add_DispatchServiceServicer_to_server,
+            serving_at_start=False,
         ),
     ]
     return host

@@ -17,13 +17,13 @@ from services.orders.config import OrdersSettings
 from services.orders.entrypoints.grpc_servicers import OrdersInternalServicer, OrdersServicer
 from services.orders.service_layer.bulk_import import DeliveryImport
 from services.orders.service_layer.creation import DeliveryCreation
-from services.orders.service_layer.page_tokens import PageTokens
 from services.orders.service_layer.ports import Clock, Pricing, UnitOfWork, UnitOfWorkFactory
 from services.orders.service_layer.queries import DeliveryQueries
 from services.orders.service_layer.transitions import DeliveryTransitions
 from services.runtime.channels import ChannelPool, RetryPolicy
 from services.runtime.database import Database, migrate
 from services.runtime.events.outbox import OutboxRelay
+from services.runtime.page_tokens import PageTokens
 from services.runtime.server import Hook, ServiceBinding, ServiceHost
 
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -60,7 +60,13 @@ class Drain:
                 yield item
         finally:
             drained.cancel()
-            if following is not None and not following.done():
+            if following is not None and following.done():
+                # A read that finished as the guard ended (the source ended or failed
+                # just as the call was cancelled): retrieve its outcome so that asyncio
+                # does not report it as never retrieved; the guard's own exit wins.
+                if not following.cancelled():
+                    following.exception()
+            elif following is not None:
                 following.cancel()
                 with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
                     await following

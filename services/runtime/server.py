@@ -50,6 +50,9 @@ class ServiceBinding:
     name: str
     servicer: Any
     add_to_server: Callable[[Any, grpc.aio.Server], None]
+    # False for a service that turns SERVING later by itself (dispatch's, once it leads),
+    # so that it never reports SERVING for an instant after the port opens.
+    serving_at_start: bool = True
 
 
 Hook = Callable[[], Awaitable[None]]
@@ -143,8 +146,13 @@ class ServiceHost:
             raise PortUnavailable(settings.service_name, address) from bind_failed
         await server.start()
         self._server = server
-        for name in names:
-            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        for binding in self.bindings:
+            await self.health.set(
+                binding.name,
+                health_pb2.HealthCheckResponse.SERVING
+                if binding.serving_at_start
+                else health_pb2.HealthCheckResponse.NOT_SERVING,
+            )
         await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
         if settings.admin_port >= 0:
             self._admin = metrics.start_admin_server(

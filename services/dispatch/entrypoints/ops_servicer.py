@@ -6,11 +6,11 @@ from lastmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc
 from services.dispatch.entrypoints.ops_messages import overview_message, queued_message
 from services.dispatch.service_layer.overview import DispatchViews
 from services.dispatch.service_layer.ports import Clock
-from services.orders.service_layer.page_tokens import Cursor, PageTokens
 from services.runtime.auth import require_role
 from services.runtime.context import Role
 from services.runtime.errors import FieldViolation, InvalidArgument
 from services.runtime.grpc_types import ServicerContext
+from services.runtime.page_tokens import Cursor, PageTokens
 
 # Queue tokens are not bound to a caller: every ops account sees the same queue.
 QUEUE_SCOPE = "dispatch-queue"
@@ -40,7 +40,7 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         after = None
         if request.page_token:
             cursor = self._tokens.read(request.page_token, QUEUE_SCOPE)
-            after = (cursor.created_at, cursor.delivery_id)
+            after = (cursor.created_at, cursor.item_id)
         page = self._views.queue_page(after, request.page_size)
         now = self._clock()
         return dispatch_pb2.ListQueuedDeliveriesResponse(

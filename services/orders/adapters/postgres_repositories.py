@@ -13,8 +13,8 @@ from services.orders.adapters.delivery_rows import COLUMNS, delivery_from, row_v
 from services.orders.domain.delivery import Delivery, DeliveryStatus
 from services.orders.domain.idempotency import IdempotencyRecord
 from services.orders.service_layer.access import Audience
-from services.orders.service_layer.page_tokens import Cursor
 from services.orders.service_layer.ports import DeliveryRepository, IdempotencyKeys
+from services.runtime.page_tokens import Cursor
 
 _PLACEHOLDERS = ", ".join(f"${n}" for n in range(1, COLUMNS.count(",") + 2))
 _ASSIGNABLE = (
@@ -84,7 +84,7 @@ class PostgresDeliveries(DeliveryRepository):
         if statuses:
             conditions.append(f"status = ANY({argument(sorted(statuses))}::text[])")
         if after is not None:
-            created_at, delivery_id = argument(after.created_at), argument(after.delivery_id)
+            created_at, delivery_id = argument(after.created_at), argument(after.item_id)
             conditions.append(f"(created_at, id) < ({created_at}, {delivery_id}::uuid)")
         rows = await self._connection.fetch(
             f"SELECT {COLUMNS} FROM deliveries WHERE {' AND '.join(conditions)}"

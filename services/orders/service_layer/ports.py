@@ -15,7 +15,7 @@ from services.orders.domain.idempotency import IdempotencyRecord
 from services.orders.domain.quote import Quote
 from services.orders.domain.request import DeliveryRequest
 from services.orders.service_layer.access import Audience
-from services.orders.service_layer.page_tokens import Cursor
+from services.runtime.page_tokens import Cursor
 
 Clock = Callable[[], datetime]
 

@@ -8,10 +8,10 @@ from services.orders.domain.delivery import Delivery
 from services.orders.service_layer.access import Audience
 from services.orders.service_layer.commands import ListDeliveries
 from services.orders.service_layer.errors import DeliveryNotFound
-from services.orders.service_layer.page_tokens import Cursor, PageTokens, page_scope
 from services.orders.service_layer.ports import UnitOfWorkFactory
 from services.runtime.context import Caller
 from services.runtime.errors import FieldViolation, InvalidArgument
+from services.runtime.page_tokens import Cursor, PageTokens, page_scope
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100

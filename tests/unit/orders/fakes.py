@@ -13,7 +13,6 @@ from services.orders.domain.idempotency import IdempotencyRecord
 from services.orders.domain.quote import Quote
 from services.orders.domain.request import DeliveryRequest
 from services.orders.service_layer.access import Audience
-from services.orders.service_layer.page_tokens import Cursor
 from services.orders.service_layer.ports import (
     DeliveryRepository,
     IdempotencyKeys,
@@ -21,6 +20,7 @@ from services.orders.service_layer.ports import (
     UnitOfWork,
 )
 from services.runtime.errors import FieldViolation, InvalidArgument
+from services.runtime.page_tokens import Cursor
 from services.shared_kernel.money import Money
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -72,7 +72,7 @@ class FakeDeliveries(DeliveryRepository):
             for d in self._store.deliveries.values()
             if audience.can_see(d)
             and (not statuses or d.status in statuses)
-            and (after is None or (d.created_at, d.id) < (after.created_at, after.delivery_id))
+            and (after is None or (d.created_at, d.id) < (after.created_at, after.item_id))
         ]
         visible.sort(key=lambda d: (d.created_at, d.id), reverse=True)
         return visible[:limit]

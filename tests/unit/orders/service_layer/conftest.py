@@ -10,10 +10,10 @@ import pytest
 
 from services.orders.service_layer.bulk_import import DeliveryImport
 from services.orders.service_layer.creation import DeliveryCreation
-from services.orders.service_layer.page_tokens import PageTokens
 from services.orders.service_layer.ports import UnitOfWork
 from services.orders.service_layer.queries import DeliveryQueries
 from services.orders.service_layer.transitions import DeliveryTransitions
+from services.runtime.page_tokens import PageTokens
 from tests.unit.orders.fakes import Clock, FakePricing, FakeStore, FakeUnitOfWork
 
 

@@ -7,9 +7,9 @@ import pytest
 from services.orders.domain.delivery import DeliveryStatus
 from services.orders.service_layer.commands import CancelDelivery, CreateDelivery, ListDeliveries
 from services.orders.service_layer.errors import DeliveryNotFound
-from services.orders.service_layer.page_tokens import PageTokenInvalid
 from services.runtime.context import Caller, Role
 from services.runtime.errors import InvalidArgument
+from services.runtime.page_tokens import PageTokenInvalid
 from tests.unit.orders.examples import REQUEST
 from tests.unit.orders.service_layer.conftest import Orders
 

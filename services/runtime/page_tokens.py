@@ -1,5 +1,7 @@
 """Page tokens: an opaque, tamper-evident keyset cursor (create time, id), bound to the
-caller and the filter it was issued for, so that it cannot be replayed elsewhere."""
+caller and the filter it was issued for, so that it cannot be replayed elsewhere.
+
+Any list ordered by (create time, UUID) pages with it: orders' deliveries, dispatch's queue."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from services.runtime.errors import FieldViolation, InvalidArgument
 
 _VERSION = 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# version, create time in µs since the epoch, delivery id, digest of the scope.
+# version, create time in µs since the epoch, item id, digest of the scope.
 _PAYLOAD = struct.Struct(">Bq16s8s")
 _MAC_BYTES = 16
 
@@ -27,7 +29,7 @@ class Cursor:
     """A position in the newest-first order: the next page starts strictly after it."""
 
     created_at: datetime
-    delivery_id: str
+    item_id: str  # a UUID
 
 
 def page_scope(account_id: str, role: str, statuses: Iterable[str]) -> str:
@@ -53,9 +55,7 @@ class PageTokens:
 
     def issue(self, cursor: Cursor, scope: str) -> str:
         micros = (cursor.created_at - _EPOCH) // timedelta(microseconds=1)
-        payload = _PAYLOAD.pack(
-            _VERSION, micros, uuid.UUID(cursor.delivery_id).bytes, _digest(scope)
-        )
+        payload = _PAYLOAD.pack(_VERSION, micros, uuid.UUID(cursor.item_id).bytes, _digest(scope))
         return base64.urlsafe_b64encode(payload + self._mac(payload)).rstrip(b"=").decode()
 
     def read(self, token: str, scope: str) -> Cursor:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.orders.service_layer.page_tokens import (
+from services.runtime.page_tokens import (
     Cursor,
     PageTokenInvalid,
     PageTokens,
