@@ -65,10 +65,10 @@ class ScriptedCourier:
             if received not in skipping:
                 raise AssertionError(f"expected {kind}, got {message}")
 
-    def next_event(self) -> courier_session_pb2.ConnectResponse:
-        """The next message that is not an Ack."""
+    def next_event(self, wait: float = ANSWER_SECONDS) -> courier_session_pb2.ConnectResponse:
+        """The next message that is not an Ack; queue.Empty if none came within `wait`."""
         while True:
-            message = self._inbox.get(timeout=ANSWER_SECONDS)
+            message = self._inbox.get(timeout=wait)
             if message is _CLOSED or isinstance(message, grpc.RpcError):
                 raise AssertionError(f"the session ended: {message}")
             if message.WhichOneof("message") != "ack":
