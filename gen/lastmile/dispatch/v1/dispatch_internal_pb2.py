@@ -28,7 +28,7 @@ from lastmile.fleet.v1 import courier_pb2 as lastmile_dot_fleet_dot_v1_dot_couri
 from lastmile.fleet.v1 import offer_pb2 as lastmile_dot_fleet_dot_v1_dot_offer__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,lastmile/dispatch/v1/dispatch_internal.proto\x12\x14lastmile.dispatch.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1flastmile/fleet/v1/courier.proto\x1a\x1dlastmile/fleet/v1/offer.proto\"\xbf\x02\n\x0bLinkRequest\x12\x30\n\x05hello\x18\x01 \x01(\x0b\x32\x1f.lastmile.dispatch.v1.LinkHelloH\x00\x12\x39\n\x08snapshot\x18\x02 \x01(\x0b\x32%.lastmile.dispatch.v1.CourierSnapshotH\x00\x12?\n\x0f\x63ourier_changed\x18\x03 \x01(\x0b\x32$.lastmile.dispatch.v1.CourierChangedH\x00\x12\x38\n\tpositions\x18\x04 \x01(\x0b\x32#.lastmile.dispatch.v1.PositionBatchH\x00\x12=\n\x0eoffer_response\x18\x05 \x01(\x0b\x32#.lastmile.dispatch.v1.OfferResponseH\x00\x42\t\n\x07message\"+\n\tLinkHello\x12\x1e\n\x10\x66leet_replica_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"n\n\x0f\x43ourierSnapshot\x12\x19\n\x0bsnapshot_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12,\n\x08\x63ouriers\x18\x02 \x03(\x0b\x32\x1a.lastmile.fleet.v1.Courier\x12\x12\n\nlast_chunk\x18\x03 \x01(\x08\"C\n\x0e\x43ourierChanged\x12\x31\n\x07\x63ourier\x18\x01 \x01(\x0b\x32\x1a.lastmile.fleet.v1.CourierB\x04\xe2\x41\x01\x02\"F\n\rPositionBatch\x12\x35\n\tpositions\x18\x01 \x03(\x0b\x32\".lastmile.fleet.v1.CourierPosition\"\x8f\x02\n\rOfferResponse\x12\x16\n\x08offer_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\ncourier_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0b\x64\x65livery_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x39\n\x07outcome\x18\x04 \x01(\x0e\x32\".lastmile.dispatch.v1.OfferOutcomeB\x04\xe2\x41\x01\x02\x12>\n\x0e\x64\x65\x63line_reason\x18\x05 \x01(\x0e\x32 .lastmile.fleet.v1.DeclineReasonB\x04\xe2\x41\x01\x01\x12\x36\n\x0crespond_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02\"\xdb\x01\n\x0cLinkResponse\x12\x33\n\x05offer\x18\x01 \x01(\x0b\x32\".lastmile.dispatch.v1.CourierOfferH\x00\x12L\n\x12offer_cancellation\x18\x02 \x01(\x0b\x32..lastmile.dispatch.v1.CourierOfferCancellationH\x00\x12=\n\nassignment\x18\x03 \x01(\x0b\x32\'.lastmile.dispatch.v1.CourierAssignmentH\x00\x42\t\n\x07message\"W\n\x0c\x43ourierOffer\x12\x18\n\ncourier_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12-\n\x05offer\x18\x02 \x01(\x0b\x32\x18.lastmile.fleet.v1.OfferB\x04\xe2\x41\x01\x02\"v\n\x18\x43ourierOfferCancellation\x12\x18\n\ncourier_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12@\n\x0c\x63\x61ncellation\x18\x02 \x01(\x0b\x32$.lastmile.fleet.v1.OfferCancellationB\x04\xe2\x41\x01\x02\"f\n\x11\x43ourierAssignment\x12\x18\n\ncourier_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x37\n\nassignment\x18\x02 \x01(\x0b\x32\x1d.lastmile.fleet.v1.AssignmentB\x04\xe2\x41\x01\x02*\xa1\x01\n\x0cOfferOutcome\x12\x1d\n\x19OFFER_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n\x16OFFER_OUTCOME_ACCEPTED\x10\x01\x12\x1a\n\x16OFFER_OUTCOME_DECLINED\x10\x02\x12\x19\n\x15OFFER_OUTCOME_EXPIRED\x10\x03\x12\x1f\n\x1bOFFER_OUTCOME_UNDELIVERABLE\x10\x04\x32l\n\x17\x44ispatchInternalService\x12Q\n\x04Link\x12!.lastmile.dispatch.v1.LinkRequest\x1a\".lastmile.dispatch.v1.LinkResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,lastmile/dispatch/v1/dispatch_internal.proto\x12\x14lastmile.dispatch.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1flastmile/fleet/v1/courier.proto\x1a\x1dlastmile/fleet/v1/offer.proto\"\xbf\x02\n\x0bLinkRequest\x12\x30\n\x05hello\x18\x01 \x01(\x0b\x32\x1f.lastmile.dispatch.v1.LinkHelloH\x00\x12\x39\n\x08snapshot\x18\x02 \x01(\x0b\x32%.lastmile.dispatch.v1.CourierSnapshotH\x00\x12?\n\x0f\x63ourier_changed\x18\x03 \x01(\x0b\x32$.lastmile.dispatch.v1.CourierChangedH\x00\x12\x38\n\tpositions\x18\x04 \x01(\x0b\x32#.lastmile.dispatch.v1.PositionBatchH\x00\x12=\n\x0eoffer_response\x18\x05 \x01(\x0b\x32#.lastmile.dispatch.v1.OfferResponseH\x00\x42\t\n\x07message\"+\n\tLinkHello\x12\x1e\n\x10\x66leet_replica_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"n\n\x0f\x43ourierSnapshot\x12\x19\n\x0bsnapshot_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12,\n\x08\x63ouriers\x18\x02 \x03(\x0b\x32\x1a.lastmile.fleet.v1.Courier\x12\x12\n\nlast_chunk\x18\x03 \x01(\x08\"C\n\x0e\x43ourierChanged\x12\x31\n\x07\x63ourier\x18\x01 \x01(\x0b\x32\x1a.lastmile.fleet.v1.CourierB\x04\xe2\x41\x01\x02\"F\n\rPositionBatch\x12\x35\n\tpositions\x18\x01 \x03(\x0b\x32\".lastmile.fleet.v1.CourierPosition\"\x8f\x02\n\rOfferResponse\x12\x16\n\x08offer_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\ncourier_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0b\x64\x65livery_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x39\n\x07outcome\x18\x04 \x01(\x0e\x32\".lastmile.dispatch.v1.OfferOutcomeB\x04\xe2\x41\x01\x02\x12>\n\x0e\x64\x65\x63line_reason\x18\x05 \x01(\x0e\x32 .lastmile.fleet.v1.DeclineReasonB\x04\xe2\x41\x01\x01\x12\x36\n\x0crespond_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02\"\xdb\x01\n\x0cLinkResponse\x12\x33\n\x05offer\x18\x01 \x01(\x0b\x32\".lastmile.dispatch.v1.CourierOfferH\x00\x12L\n\x12offer_cancellation\x18\x02 \x01(\x0b\x32..lastmile.dispatch.v1.CourierOfferCancellationH\x00\x12=\n\nassignment\x18\x03 \x01(\x0b\x32\'.lastmile.dispatch.v1.CourierAssignmentH\x00\x42\t\n\x07message\"\xdf\x01\n\x0c\x43ourierOffer\x12\x18\n\ncourier_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12-\n\x05offer\x18\x02 \x01(\x0b\x32\x18.lastmile.fleet.v1.OfferB\x04\xe2\x41\x01\x02\x12Q\n\rtrace_context\x18\x03 \x03(\x0b\x32\x34.lastmile.dispatch.v1.CourierOffer.TraceContextEntryB\x04\xe2\x41\x01\x01\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"v\n\x18\x43ourierOfferCancellation\x12\x18\n\ncourier_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12@\n\x0c\x63\x61ncellation\x18\x02 \x01(\x0b\x32$.lastmile.fleet.v1.OfferCancellationB\x04\xe2\x41\x01\x02\"f\n\x11\x43ourierAssignment\x12\x18\n\ncourier_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x37\n\nassignment\x18\x02 \x01(\x0b\x32\x1d.lastmile.fleet.v1.AssignmentB\x04\xe2\x41\x01\x02*\xa1\x01\n\x0cOfferOutcome\x12\x1d\n\x19OFFER_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n\x16OFFER_OUTCOME_ACCEPTED\x10\x01\x12\x1a\n\x16OFFER_OUTCOME_DECLINED\x10\x02\x12\x19\n\x15OFFER_OUTCOME_EXPIRED\x10\x03\x12\x1f\n\x1bOFFER_OUTCOME_UNDELIVERABLE\x10\x04\x32l\n\x17\x44ispatchInternalService\x12Q\n\x04Link\x12!.lastmile.dispatch.v1.LinkRequest\x1a\".lastmile.dispatch.v1.LinkResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -53,10 +53,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_OFFERRESPONSE'].fields_by_name['decline_reason']._serialized_options = b'\342A\001\001'
   _globals['_OFFERRESPONSE'].fields_by_name['respond_time']._loaded_options = None
   _globals['_OFFERRESPONSE'].fields_by_name['respond_time']._serialized_options = b'\342A\001\002'
+  _globals['_COURIEROFFER_TRACECONTEXTENTRY']._loaded_options = None
+  _globals['_COURIEROFFER_TRACECONTEXTENTRY']._serialized_options = b'8\001'
   _globals['_COURIEROFFER'].fields_by_name['courier_id']._loaded_options = None
   _globals['_COURIEROFFER'].fields_by_name['courier_id']._serialized_options = b'\342A\001\002'
   _globals['_COURIEROFFER'].fields_by_name['offer']._loaded_options = None
   _globals['_COURIEROFFER'].fields_by_name['offer']._serialized_options = b'\342A\001\002'
+  _globals['_COURIEROFFER'].fields_by_name['trace_context']._loaded_options = None
+  _globals['_COURIEROFFER'].fields_by_name['trace_context']._serialized_options = b'\342A\001\001'
   _globals['_COURIEROFFERCANCELLATION'].fields_by_name['courier_id']._loaded_options = None
   _globals['_COURIEROFFERCANCELLATION'].fields_by_name['courier_id']._serialized_options = b'\342A\001\002'
   _globals['_COURIEROFFERCANCELLATION'].fields_by_name['cancellation']._loaded_options = None
@@ -65,8 +69,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COURIERASSIGNMENT'].fields_by_name['courier_id']._serialized_options = b'\342A\001\002'
   _globals['_COURIERASSIGNMENT'].fields_by_name['assignment']._loaded_options = None
   _globals['_COURIERASSIGNMENT'].fields_by_name['assignment']._serialized_options = b'\342A\001\002'
-  _globals['_OFFEROUTCOME']._serialized_start=1630
-  _globals['_OFFEROUTCOME']._serialized_end=1791
+  _globals['_OFFEROUTCOME']._serialized_start=1767
+  _globals['_OFFEROUTCOME']._serialized_end=1928
   _globals['_LINKREQUEST']._serialized_start=201
   _globals['_LINKREQUEST']._serialized_end=520
   _globals['_LINKHELLO']._serialized_start=522
@@ -81,12 +85,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_OFFERRESPONSE']._serialized_end=1092
   _globals['_LINKRESPONSE']._serialized_start=1095
   _globals['_LINKRESPONSE']._serialized_end=1314
-  _globals['_COURIEROFFER']._serialized_start=1316
-  _globals['_COURIEROFFER']._serialized_end=1403
-  _globals['_COURIEROFFERCANCELLATION']._serialized_start=1405
-  _globals['_COURIEROFFERCANCELLATION']._serialized_end=1523
-  _globals['_COURIERASSIGNMENT']._serialized_start=1525
-  _globals['_COURIERASSIGNMENT']._serialized_end=1627
-  _globals['_DISPATCHINTERNALSERVICE']._serialized_start=1793
-  _globals['_DISPATCHINTERNALSERVICE']._serialized_end=1901
+  _globals['_COURIEROFFER']._serialized_start=1317
+  _globals['_COURIEROFFER']._serialized_end=1540
+  _globals['_COURIEROFFER_TRACECONTEXTENTRY']._serialized_start=1489
+  _globals['_COURIEROFFER_TRACECONTEXTENTRY']._serialized_end=1540
+  _globals['_COURIEROFFERCANCELLATION']._serialized_start=1542
+  _globals['_COURIEROFFERCANCELLATION']._serialized_end=1660
+  _globals['_COURIERASSIGNMENT']._serialized_start=1662
+  _globals['_COURIERASSIGNMENT']._serialized_end=1764
+  _globals['_DISPATCHINTERNALSERVICE']._serialized_start=1930
+  _globals['_DISPATCHINTERNALSERVICE']._serialized_end=2038
 # @@protoc_insertion_point(module_scope)
