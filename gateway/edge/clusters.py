@@ -8,6 +8,7 @@ from gateway.envoy_config import Config, discovery, http2_upstream, load_assignm
 from gateway.sidecar.tls import grpc_health_check, plaintext_health_socket, upstream_tls
 
 JWKS_CLUSTER = "identity_jwks"
+OTLP_CLUSTER = "otlp_collector"
 
 
 def cluster_name(upstream: str) -> str:
@@ -19,7 +20,8 @@ def clusters(settings: EdgeSettings, surface: EdgeSurface) -> list[Config]:
     if missing:
         raise ValueError(f"no upstream address for the public services of: {', '.join(missing)}")
     services = [_service_cluster(settings, surface, upstream) for upstream in surface.upstreams]
-    return [*services, _jwks_cluster(settings.jwks_address)]
+    collector = [] if settings.otlp_endpoint is None else [_otlp_cluster(settings.otlp_endpoint)]
+    return [*services, _jwks_cluster(settings.jwks_address), *collector]
 
 
 def _service_cluster(settings: EdgeSettings, surface: EdgeSurface, upstream: str) -> Config:
@@ -64,4 +66,15 @@ def _jwks_cluster(address: Address) -> Config:
         **discovery(address.host),
         "connect_timeout": "2s",
         "load_assignment": load_assignment(JWKS_CLUSTER, address.host, address.port),
+    }
+
+
+def _otlp_cluster(address: Address) -> Config:
+    # OTLP/gRPC export: HTTP/2 without keepalive pings (the collector is no stream peer).
+    return {
+        "name": OTLP_CLUSTER,
+        **discovery(address.host),
+        "connect_timeout": "2s",
+        "load_assignment": load_assignment(OTLP_CLUSTER, address.host, address.port),
+        "typed_extension_protocol_options": http2_upstream(keepalive=False),
     }

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.edge import filters
+from gateway.edge.clusters import OTLP_CLUSTER
 from gateway.edge.routes import StaticDocument, route_config
 from gateway.edge.settings import EdgeSettings
 from gateway.edge.surface import EdgeSurface
@@ -55,7 +56,7 @@ def connection_manager(
     settings: EdgeSettings, surface: EdgeSurface, documents: tuple[StaticDocument, ...]
 ) -> Config:
     """The typed config of the listener's HttpConnectionManager."""
-    return {
+    manager: Config = {
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager"
         ".v3.HttpConnectionManager",
         "stat_prefix": "edge",
@@ -85,6 +86,31 @@ def connection_manager(
         "local_reply_config": _local_replies_as_status(),
         "route_config": route_config(settings, surface, documents),
         "http_filters": filters.http_filters(settings, surface, tuple(d.path for d in documents)),
+    }
+    if settings.otlp_endpoint is not None:
+        manager["tracing"] = _tracing()
+    return manager
+
+
+def _tracing() -> Config:
+    """Envoy's OpenTelemetry tracer, exporting to the collector cluster. Every request is
+    sampled (random_sampling 100%, the default made explicit): whoever turns tracing on
+    wants to see each request, and the services' parent-based samplers follow the edge's
+    decision. One span per request (no separate upstream span); its context goes
+    upstream as W3C traceparent, which the transcoder keeps as gRPC metadata."""
+    return {
+        "provider": {
+            "name": "envoy.tracers.opentelemetry",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig",
+                "grpc_service": {
+                    "envoy_grpc": {"cluster_name": OTLP_CLUSTER},
+                    "timeout": "2s",
+                },
+                "service_name": "edge",
+            },
+        },
+        "random_sampling": {"value": 100},
     }
 
 

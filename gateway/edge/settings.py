@@ -96,6 +96,11 @@ class EdgeSettings:
     max_upstream_requests: int = 10_000
     # None: plaintext h2c to the services (the local mesh without sidecars).
     upstream_mtls: UpstreamMtls | None = None
+    # An OTLP/gRPC collector (plaintext h2c). When set, the edge traces every request with
+    # Envoy's OpenTelemetry tracer as service "edge", sampling 100% at random: it starts
+    # a trace (or continues the caller's traceparent) and sends W3C traceparent upstream,
+    # where the services' gRPC instrumentation continues it. None: no tracing at all.
+    otlp_endpoint: Address | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.admin_port < 65536:

@@ -196,6 +196,39 @@ def test_each_upstream_is_an_http2_cluster_with_grpc_health_checks(config: Confi
         }
 
 
+def test_tracing_is_off_unless_a_collector_is_given(config: Config) -> None:
+    clusters = {c["name"] for c in config["static_resources"]["clusters"]}
+
+    assert "tracing" not in connection_manager(config)
+    assert "otlp_collector" not in clusters
+
+
+def test_with_a_collector_every_request_is_traced_as_the_edge_and_exported_over_otlp_grpc(
+    tmp_path: Path,
+) -> None:
+    settings = EdgeSettings(otlp_endpoint=Address("otel-collector.observability.svc", 4317))
+    (tmp_path / "docs.html").write_text("<html></html>")
+    config = render_edge_config(settings, docs_page=tmp_path / "docs.html")
+    tracing = connection_manager(config)["tracing"]
+    provider = tracing["provider"]
+    clusters = {c["name"]: c for c in config["static_resources"]["clusters"]}
+
+    assert provider["name"] == "envoy.tracers.opentelemetry"
+    assert provider["typed_config"]["service_name"] == "edge"
+    assert provider["typed_config"]["grpc_service"]["envoy_grpc"] == {
+        "cluster_name": "otlp_collector"
+    }
+    assert tracing["random_sampling"] == {"value": 100}
+    collector = clusters["otlp_collector"]
+    endpoint = collector["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+    assert endpoint["address"]["socket_address"] == {
+        "address": "otel-collector.observability.svc",
+        "port_value": 4317,
+    }
+    assert collector["type"] == "STRICT_DNS"
+    assert "http2_protocol_options" in str(collector["typed_extension_protocol_options"])
+
+
 def test_the_admin_interface_listens_on_loopback_only(config: Config) -> None:
     assert config["admin"]["address"]["socket_address"]["address"] == "127.0.0.1"
 
@@ -270,6 +303,7 @@ def _variants(tmp_path: Path) -> Iterator[tuple[str, EdgeSettings]]:
             issuer="https://identity.example",
         ),
     )
+    yield "tracing", EdgeSettings(otlp_endpoint=Address("127.0.0.1", 4317))
 
 
 @pytest.mark.slow
