@@ -1,6 +1,7 @@
 """`make run`: the whole mesh on one machine — PostgreSQL, NATS JetStream, every service
 as its own process and the Envoy edge — started in dependency order, each gated on its
-health, with one combined log stream, and stopped cleanly in reverse order."""
+health (health.py), with one combined log stream, and stopped cleanly in reverse order. In
+sidecar mode, sidecars.py places, configures and starts each service's Envoy sidecar."""
 
 from __future__ import annotations
 
@@ -12,18 +13,14 @@ import os
 import shutil
 import signal
 import sys
-import time
-import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from gateway.edge import DEFAULT_UPSTREAMS, Address, EdgeSettings, envoy_command, write_edge_config
 from services.devstack.components import SERVICES, Ports, ServiceSpec
-from services.devstack.errors import DevstackError, ServerStartError
+from services.devstack.errors import DevstackError
+from services.devstack.health import wait_until_ready, wait_until_serving
 from services.devstack.nats import LocalNats
 from services.devstack.ports import ensure_port_free
 from services.devstack.postgres import LocalPostgres
@@ -113,26 +110,12 @@ class LocalMesh:
         env = {**os.environ, **spec.env(self.ports, dsn, self.nats.url)}
         address = health_address = f"127.0.0.1:{self.ports.grpc(spec.name)}"
         if self.sidecars is not None:
-            # The sidecar first: the app's outbound listeners exist before it calls anyone.
-            env |= self.sidecars.service_env(spec)
-            placement = self.sidecars.placement(spec.name)
-            await self._start_envoy(
-                f"{spec.name}-sidecar", self.sidecars.write_config(spec.name),
-                f"127.0.0.1:{placement.inbound_port} mTLS", placement.admin_port, concurrency=1,
-            )  # fmt: skip
-            address = f"127.0.0.1:{placement.app_port}"
-            # Through the sidecar's plaintext health listener: checks the app and the path.
-            health_address = f"127.0.0.1:{placement.health_port}"
+            route = await self.sidecars.start_sidecar(spec, self._start_envoy)
+            env |= route.env
+            address, health_address = route.app_address, route.health_address
         process = SupervisedProcess(self.logs / f"{spec.name}.log")
         process.spawn([sys.executable, "-m", f"services.{spec.name}"], cwd=REPO, env=env)
-        component = Component(spec.name, process.pid, process.log_path, address, process)
-        self.components.append(component)
-
-        async def stop() -> None:
-            component.expected_exit = True
-            await process.stop(signal.SIGTERM, grace=15)
-
-        self._stops.append(stop)
+        self._supervise(spec.name, process, address, grace=15)
         await wait_until_serving(spec, health_address, process)
 
     async def _start_edge(self) -> None:
@@ -159,15 +142,20 @@ class LocalMesh:
         """Run an Envoy (the edge or a sidecar) and wait until its admin says it is ready."""
         process = SupervisedProcess(self.logs / f"{name}.log")
         process.spawn(envoy_command(config, concurrency=concurrency), cwd=REPO)
+        self._supervise(name, process, address, grace=10)
+        await wait_until_ready(name, f"http://127.0.0.1:{admin_port}/ready", process)
+
+    def _supervise(self, name: str, process: SupervisedProcess, address: str, grace: float) -> None:
+        """Show a spawned process as a component and stop it (SIGTERM, then `grace`) with the
+        mesh; its exit from then on is expected."""
         component = Component(name, process.pid, process.log_path, address, process)
         self.components.append(component)
 
         async def stop() -> None:
             component.expected_exit = True
-            await process.stop(signal.SIGTERM, grace=10)
+            await process.stop(signal.SIGTERM, grace=grace)
 
         self._stops.append(stop)
-        await wait_until_ready(name, f"http://127.0.0.1:{admin_port}/ready", process)
 
     async def stop(self) -> None:
         """Stop everything we started, newest first; safe to call more than once."""
@@ -194,63 +182,6 @@ class LocalMesh:
                 for c in self.components
             ],
         }, indent=2))  # fmt: skip
-
-
-async def wait_until_serving(
-    spec: ServiceSpec, address: str, process: SupervisedProcess, limit: float = 60
-) -> None:
-    """Poll the gRPC health service at `address` until SERVING; fail with the log tail if
-    the process exits."""
-    give_up = time.monotonic() + limit
-    async with grpc.aio.insecure_channel(address) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while True:
-            if not process.running:
-                raise ServerStartError(
-                    f"{spec.name} exited with code {process.exit_code} while starting; "
-                    f"last lines of {process.log_path}:\n{process.log_tail()}"
-                )
-            with contextlib.suppress(grpc.aio.AioRpcError):
-                reply = await stub.Check(
-                    health_pb2.HealthCheckRequest(service=spec.health_service), timeout=1
-                )
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            if time.monotonic() > give_up:
-                raise ServerStartError(
-                    f"{spec.name} did not report SERVING within {limit:.0f}s; last lines of "
-                    f"{process.log_path}:\n{process.log_tail()}"
-                )
-            await asyncio.sleep(0.2)
-
-
-async def wait_until_ready(
-    name: str, url: str, process: SupervisedProcess, limit: float = 30
-) -> None:
-    """Poll an HTTP readiness URL until 200; fail with the log tail if the process exits."""
-    give_up = time.monotonic() + limit
-    while True:
-        if not process.running:
-            raise ServerStartError(
-                f"{name} exited with code {process.exit_code} while starting; "
-                f"last lines of {process.log_path}:\n{process.log_tail()}"
-            )
-        with contextlib.suppress(OSError):
-            status = await asyncio.to_thread(_http_status, url)
-            if status == 200:
-                return
-        if time.monotonic() > give_up:
-            raise ServerStartError(
-                f"{name} was not ready within {limit:.0f}s; last lines of "
-                f"{process.log_path}:\n{process.log_tail()}"
-            )
-        await asyncio.sleep(0.2)
-
-
-def _http_status(url: str) -> int:
-    with urllib.request.urlopen(url, timeout=2) as response:
-        status: int = response.status
-        return status
 
 
 def reset_state(state_dir: Path) -> None:

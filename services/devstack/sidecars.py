@@ -1,14 +1,20 @@
 """`make run MESH=sidecars`: the Kubernetes topology on one machine. Each service listens on a
 loopback port of its own, its Envoy sidecar (the same template as in the cluster, `local`
 variant) takes the service's usual port with mTLS, services call each other through their
-sidecar's outbound listeners, and the edge presents its own certificate to the sidecars."""
+sidecar's outbound listeners, and the edge presents its own certificate to the sidecars.
+
+The launcher asks this module four things in sidecar mode: which extra ports must be free,
+to make the certificates, to start a service's sidecar before the service (`start_sidecar`,
+which says where the app must then listen and be health-checked), and the edge's mTLS."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Protocol
 
 from gateway.edge import UpstreamMtls
 from gateway.sidecar import topology
@@ -32,6 +38,25 @@ class MeshMode(StrEnum):
 
     DIRECT = "direct"  # plaintext, straight to each other's port
     SIDECARS = "sidecars"  # through Envoy sidecars with mTLS and RBAC, as in Kubernetes
+
+
+class EnvoyStarter(Protocol):
+    """How the launcher runs an Envoy: supervised, stopped with the mesh, gated on /ready."""
+
+    def __call__(
+        self, name: str, config: Path, address: str, admin_port: int, *, concurrency: int = 2
+    ) -> Awaitable[None]: ...
+
+
+@dataclass(frozen=True)
+class SidecarRoute:
+    """Where a service runs behind its sidecar: the app's own address, where its health is
+    checked (the sidecar's plaintext health listener, so the path is checked too), and the
+    settings that put it there (`spec.env` overrides)."""
+
+    app_address: str
+    health_address: str
+    env: dict[str, str]
 
 
 def default_port_base() -> int:
@@ -70,6 +95,21 @@ class LocalSidecars:
 
     def write_config(self, service: str) -> Path:
         return write_sidecar_config(self.placement(service), self.mesh, self.state_dir / "sidecars")
+
+    async def start_sidecar(self, spec: ServiceSpec, start_envoy: EnvoyStarter) -> SidecarRoute:
+        """Start `spec`'s sidecar and return where its app must listen. The sidecar comes
+        first: the app's outbound listeners exist before it calls anyone."""
+        env = self.service_env(spec)
+        placement = self.placement(spec.name)
+        await start_envoy(
+            f"{spec.name}-sidecar", self.write_config(spec.name),
+            f"{LOOPBACK}:{placement.inbound_port} mTLS", placement.admin_port, concurrency=1,
+        )  # fmt: skip
+        return SidecarRoute(
+            app_address=f"{LOOPBACK}:{placement.app_port}",
+            health_address=f"{LOOPBACK}:{placement.health_port}",
+            env=env,
+        )
 
     def ports_in_use(self, spec: ServiceSpec) -> list[tuple[str, int]]:
         """What the service and its sidecar listen on besides the service's usual port."""
