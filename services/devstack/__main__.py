@@ -12,7 +12,9 @@ import signal
 import sys
 from dataclasses import fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from gateway.edge import Address
 from services.devstack.components import SERVICES, Ports
 from services.devstack.errors import DevstackError
 from services.devstack.launcher import REPO, Component, LocalMesh, reset_state
@@ -56,8 +58,20 @@ def _banner(mesh: LocalMesh) -> str:
     return "\n".join(lines)
 
 
+def _collector(endpoint: str) -> Address:
+    """An OTLP/gRPC endpoint as the services' exporter takes it: host:port or http://host:port."""
+    parsed = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
+    try:
+        port = parsed.port
+    except ValueError:
+        port = None
+    if parsed.scheme != "http" or not parsed.hostname or port is None:
+        raise argparse.ArgumentTypeError(f"{endpoint!r} is not host:port or http://host:port")
+    return Address(parsed.hostname, port)
+
+
 async def run(args: argparse.Namespace) -> int:
-    mesh = LocalMesh(args.state_dir, _ports(args))
+    mesh = LocalMesh(args.state_dir, _ports(args), otlp_endpoint=args.otlp_endpoint)
     if args.mesh == MeshMode.SIDECARS:
         mesh.sidecars = LocalSidecars(args.state_dir, mesh.ports, args.sidecar_port_base)
     if args.only:
@@ -188,6 +202,11 @@ def main(argv: list[str] | None = None) -> int:
         "--sidecar-port-base", type=int, default=default_port_base(),
         help="first of the port blocks (100 per service) that sidecars and apps use in "
         f"sidecar mode (default {default_port_base()}, or $LASTMILE_SIDECAR_PORT_BASE)",
+    )  # fmt: skip
+    run_parser.add_argument(
+        "--otlp-endpoint", type=_collector, default=os.environ.get("LASTMILE_OTLP_ENDPOINT"),
+        help="an OTLP/gRPC trace collector (host:port): every service exports its spans there "
+        "and the edge traces every request (or $LASTMILE_OTLP_ENDPOINT; default: no tracing)",
     )  # fmt: skip
     for port in fields(Ports):
         variable = f"LASTMILE_{port.name.upper()}_PORT"

@@ -56,6 +56,8 @@ class LocalMesh:
     services: tuple[ServiceSpec, ...] = SERVICES
     # None: services call each other directly; otherwise through mTLS sidecars.
     sidecars: LocalSidecars | None = None
+    # An OTLP/gRPC collector: every service exports its spans there and the edge traces.
+    otlp_endpoint: Address | None = None
 
     @property
     def logs(self) -> Path:
@@ -108,6 +110,8 @@ class LocalMesh:
             await self.postgres.ensure_database(spec.name)
             dsn = self.postgres.dsn(spec.name)
         env = {**os.environ, **spec.env(self.ports, dsn, self.nats.url)}
+        if self.otlp_endpoint is not None:
+            env[f"LASTMILE_{spec.name.upper()}_OTLP_ENDPOINT"] = f"http://{self.otlp_endpoint}"
         address = health_address = f"127.0.0.1:{self.ports.grpc(spec.name)}"
         if self.sidecars is not None:
             route = await self.sidecars.start_sidecar(spec, self._start_envoy)
@@ -130,6 +134,7 @@ class LocalMesh:
             jwks_url=f"http://127.0.0.1:{self.ports.admin('identity')}/.well-known/jwks.json",
             cors_allowed_origins=("*",),
             upstream_mtls=None if self.sidecars is None else self.sidecars.edge_mtls(),
+            otlp_endpoint=self.otlp_endpoint,
         )
         config = write_edge_config(settings, self.state_dir / "edge")
         await self._start_envoy(
