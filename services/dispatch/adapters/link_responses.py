@@ -20,10 +20,11 @@ from services.shared_kernel.stop import Stop
 
 def link_response(message: FleetMessage) -> dispatch_internal_pb2.LinkResponse:
     match message:
-        case OfferToCourier(offer=offer, delivery=delivery):
+        case OfferToCourier(offer=offer, delivery=delivery, trace_context=trace_context):
             return dispatch_internal_pb2.LinkResponse(
                 offer=dispatch_internal_pb2.CourierOffer(
                     courier_id=offer.courier_id,
+                    trace_context=trace_context,
                     offer=offer_pb2.Offer(
                         offer_id=offer.offer_id,
                         delivery_id=offer.delivery_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -34,6 +35,9 @@ class DeliveryTerms:
     service_level: ServiceLevel
     price: Money
     created_at: datetime
+    # Where the delivery's trace goes on (W3C trace context: traceparent, tracestate),
+    # so that its offers join it; opaque here, and no part of the terms' identity.
+    trace_context: Mapping[str, str] = field(default_factory=dict, compare=False)
 
 
 @dataclass(slots=True)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -25,6 +26,8 @@ class OfferToCourier:
 
     offer: Offer
     delivery: DeliveryTerms
+    # The W3C trace context of the offer's making, for fleet to continue.
+    trace_context: Mapping[str, str] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import asyncpg
 
 from lastmile.events.v1 import envelope_pb2
@@ -10,10 +12,13 @@ from services.dispatch.adapters.postgres_intake import PostgresIntake
 from services.dispatch.domain.deliveries import DeliveryTerms
 from services.dispatch.domain.fleet_reports import DeliveryAssignment, DeliveryCancellation
 from services.dispatch.service_layer.intake import DeliveryIntake
+from services.runtime import trace_context
 
 
 class DeliveryEventHandler:
-    """Translates the envelope and hands it to the intake with the transaction."""
+    """Translates the envelope and hands it to the intake with the transaction. A new
+    delivery keeps the trace it is handled in (the consumer's span, which continues the
+    envelope's), so that the offers made for it, whenever that is, join the same trace."""
 
     def __init__(self, intake: DeliveryIntake) -> None:
         self._intake = intake
@@ -24,7 +29,8 @@ class DeliveryEventHandler:
         tx = PostgresIntake(connection)
         match read_delivery_event(envelope):
             case DeliveryTerms() as terms:
-                await self._intake.created(tx, terms)
+                traced = replace(terms, trace_context=trace_context.current())
+                await self._intake.created(tx, traced)
             case DeliveryCancellation() as cancellation:
                 await self._intake.cancelled(tx, cancellation)
             case DeliveryAssignment() as assignment:

@@ -9,6 +9,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from opentelemetry.trace import SpanKind
+
 from services.dispatch import metrics
 from services.dispatch.domain.courier_index import CourierIndex
 from services.dispatch.domain.deliveries import PendingDelivery, QueueState
@@ -19,6 +21,7 @@ from services.dispatch.domain.statistics import OfferOutcome, OfferStatistics
 from services.dispatch.service_layer.courier_routes import CourierRoutes
 from services.dispatch.service_layer.journal import QueueJournal
 from services.dispatch.service_layer.ports import Clock, FleetRoutes
+from services.runtime import trace_context
 
 log = logging.getLogger("lastmile.dispatch.offers")
 
@@ -172,7 +175,20 @@ class OfferDesk:
         delivery = self._queue.get(offer.delivery_id)
         if offer.offer_id not in self._open or delivery is None:
             return  # ended (a cancel, a lost Link) before it became durable
-        if not self._routes.send(offer.fleet_replica_id, OfferToCourier(offer, delivery.terms)):
+        # In the delivery's trace, whatever runs this (an event, a courier's report, the
+        # sweep); fleet continues it from the message.
+        with trace_context.continued_span(
+            "dispatch offer",
+            delivery.terms.trace_context,
+            kind=SpanKind.PRODUCER,
+            attributes={"lastmile.delivery_id": offer.delivery_id,
+                        "lastmile.offer_id": offer.offer_id,
+                        "lastmile.courier_id": offer.courier_id},
+        ) as span:  # fmt: skip
+            message = OfferToCourier(offer, delivery.terms, trace_context.current())
+            sent = self._routes.send(offer.fleet_replica_id, message)
+            span.set_attribute("lastmile.offer_sent", sent)
+        if not sent:
             self.requeue(delivery, OfferOutcome.UNDELIVERABLE)
             return
         if first:

@@ -29,7 +29,9 @@ class DispatchInbound:
         if kind == "offer":
             offer = response.offer
             if self._valid(kind, offer.courier_id, offer.offer.offer_id, offer.offer.delivery_id):
-                self._offers.offer_arrived(offer.courier_id, read_offer(offer.offer))
+                self._offers.offer_arrived(
+                    offer.courier_id, read_offer(offer.offer), dict(offer.trace_context)
+                )
         elif kind == "assignment":
             assignment = response.assignment
             if self._valid(

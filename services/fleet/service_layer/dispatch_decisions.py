@@ -8,6 +8,7 @@ reader never waits for a courier, and one courier's messages stay in order.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from services.fleet.domain.offers import Withdrawal
 from services.fleet.domain.values import HeldDelivery, HeldOffer
@@ -36,8 +37,10 @@ class DispatchDecisions:
         self._roster, self._ledger, self._offers = roster, ledger, offers
         self._tasks, self._clock = tasks, clock
 
-    def offer_arrived(self, courier_id: str, offer: HeldOffer) -> None:
-        self._offers.offer_arrived(courier_id, offer)
+    def offer_arrived(
+        self, courier_id: str, offer: HeldOffer, trace_context: Mapping[str, str]
+    ) -> None:
+        self._offers.offer_arrived(courier_id, offer, trace_context)
 
     def assignment_arrived(self, courier_id: str, delivery: HeldDelivery) -> None:
         self._tasks.spawn(self._assign(courier_id, delivery), name=f"assign-{courier_id}")

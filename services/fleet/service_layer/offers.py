@@ -3,13 +3,18 @@ undeliverable), its deadline, and the courier's accept or decline.
 
 An offer from dispatch is shown in a task of its own under the courier's lock, so the
 Link reader never waits for a courier. Each held offer has one asyncio timer at its
-deadline; no task waits for it.
+deadline; no task waits for it. Showing an offer is a span in the trace dispatch made
+the offer in (the offer's trace context), so one trace follows the delivery from the
+customer's request to the courier's screen.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
+
+from opentelemetry.trace import SpanKind
 
 from services.fleet.domain.courier import Change
 from services.fleet.domain.errors import OfferExpired
@@ -30,6 +35,7 @@ from services.fleet.service_layer.session_messages import (
     OfferShown,
     OfferWithdrawn,
 )
+from services.runtime import trace_context as traces
 from services.runtime.errors import DomainError
 
 log = logging.getLogger("lastmile.fleet")
@@ -51,8 +57,12 @@ class OfferDesk:
 
     # --- from dispatch; called by the Link reader, never blocking it ---
 
-    def offer_arrived(self, courier_id: str, offer: HeldOffer) -> None:
-        self._tasks.spawn(self._show(courier_id, offer), name=f"offer-{offer.offer_id}")
+    def offer_arrived(
+        self, courier_id: str, offer: HeldOffer, trace_context: Mapping[str, str]
+    ) -> None:
+        self._tasks.spawn(
+            self._show_traced(courier_id, offer, trace_context), name=f"offer-{offer.offer_id}"
+        )
 
     # --- the courier's answers; called under the courier's lock ---
 
@@ -101,6 +111,18 @@ class OfferDesk:
         return offer
 
     # --- the work behind dispatch's messages ---
+
+    async def _show_traced(
+        self, courier_id: str, offer: HeldOffer, trace_context: Mapping[str, str]
+    ) -> None:
+        with traces.continued_span(
+            "fleet offer",
+            trace_context,
+            kind=SpanKind.CONSUMER,
+            attributes={"lastmile.courier_id": courier_id, "lastmile.offer_id": offer.offer_id,
+                        "lastmile.delivery_id": offer.delivery_id},
+        ):  # fmt: skip
+            await self._show(courier_id, offer)
 
     async def _show(self, courier_id: str, offer: HeldOffer) -> None:
         async with self._roster.changing(courier_id):

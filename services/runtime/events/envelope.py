@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from google.protobuf import any_pb2, timestamp_pb2
 from google.protobuf.message import Message
 from opentelemetry import context as otel_context
-from opentelemetry.propagate import extract, inject
 
 from lastmile.events.v1 import envelope_pb2
+from services.runtime import trace_context
 
 
 def new_envelope(
@@ -29,8 +29,6 @@ def new_envelope(
     packed.Pack(payload)
     stamp = timestamp_pb2.Timestamp()
     stamp.FromDatetime((time or datetime.now(UTC)).astimezone(UTC))
-    carrier: dict[str, str] = {}
-    inject(carrier)
     return envelope_pb2.EventEnvelope(
         event_id=str(event_id or uuid.uuid4()),
         type=event_type,
@@ -38,11 +36,11 @@ def new_envelope(
         subject=subject,
         time=stamp,
         sequence=sequence,
-        trace_context=carrier,
+        trace_context=trace_context.current(),
         payload=packed,
     )
 
 
 def trace_context_of(envelope: envelope_pb2.EventEnvelope) -> otel_context.Context:
     """The OpenTelemetry context the producer was in when it emitted the event."""
-    return extract(dict(envelope.trace_context))
+    return trace_context.context_of(envelope.trace_context)
