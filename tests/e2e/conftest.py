@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -67,7 +67,9 @@ def free_port_block(size: int = 600) -> int:
     raise AssertionError("no block of free ports for the sidecars")
 
 
-def start_mesh(mode: str, state: Path) -> RunningMesh:
+def start_mesh(mode: str, state: Path, environment: Mapping[str, str] | None = None) -> RunningMesh:
+    """`environment` adds to (or overrides) MESH_ENVIRONMENT for the launcher and, through
+    it, every service, e.g. LASTMILE_OTLP_ENDPOINT."""
     ports = Ports(**{port.name: free_port() for port in fields(Ports)})
     output = state / "launcher.out"
     flags = [f"--{p.name.replace('_', '-')}-port={getattr(ports, p.name)}" for p in fields(Ports)]
@@ -79,7 +81,7 @@ def start_mesh(mode: str, state: Path) -> RunningMesh:
             [sys.executable, "-m", "services.devstack", "--state-dir", str(state), "run", *flags],
             stdout=sink,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **MESH_ENVIRONMENT},
+            env={**os.environ, **MESH_ENVIRONMENT, **(environment or {})},
         )
     running = RunningMesh(process, mode, ports, state, output)
     give_up = time.monotonic() + 180
