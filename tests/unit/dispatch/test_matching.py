@@ -4,10 +4,12 @@ that offers leave only once durable, and how assignments settle."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.dispatch.adapters.link_responses import link_response
 from services.dispatch.domain.couriers import CourierStatus
 from services.dispatch.domain.deliveries import DeliveryTerms, QueueState
 from services.dispatch.domain.fleet_messages import (
@@ -229,3 +231,16 @@ async def test_a_successor_expires_offers_the_snapshot_does_not_show_and_reruns_
         assert (offer.offer.delivery_id, offer.offer.courier_id) == ("offered", "c3")
     finally:
         await matching.term.end()
+
+
+async def test_an_offer_carries_the_trace_of_its_delivery_on_to_fleet(matching: Matching) -> None:
+    trace_id = "0af7651916cd43dd8448eb211c80319c"
+    traced = {"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"}
+    matching.term.fleet.snapshot("r1", [courier("c1")])
+    matching.enqueue(replace(terms("d1"), trace_context=traced))
+
+    offer = await matching.offer_number(1)
+    sent = link_response(offer).offer.trace_context
+
+    assert offer.trace_context["traceparent"].split("-")[1] == trace_id
+    assert dict(sent) == dict(offer.trace_context)
