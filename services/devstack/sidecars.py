@@ -131,7 +131,7 @@ class LocalSidecars:
                     f"{spec.name} calls {upstream}, but the mesh topology has no such call "
                     "(gateway/sidecar/topology.py)"
                 )
-            env[f"{prefix}{upstream.upper()}_TARGET"] = (
+            env[prefix + spec.target_variable(upstream)] = (
                 f"{LOOPBACK}:{placement.outbound_ports[upstream]}"
             )
         return env

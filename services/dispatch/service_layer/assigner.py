@@ -63,6 +63,7 @@ class Assigner:
         task = asyncio.create_task(self._assign(offer), name=f"assign-{offer.delivery_id}")
         self._running.add(task)
         task.add_done_callback(self._running.discard)
+        task.add_done_callback(_report_failure)
 
     async def stop(self) -> None:
         for task in list(self._running):
@@ -111,3 +112,10 @@ class Assigner:
             )
             self._couriers.withdraw(offer, reason)
         self._journal.persist(offer.delivery_id)
+
+
+def _report_failure(task: asyncio.Task[None]) -> None:
+    """An assignment that failed unexpectedly stays ASSIGNING in the journal, so the next
+    leader re-runs it; say so loudly rather than leave the error unretrieved."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("assignment failed", extra={"task": task.get_name()}, exc_info=error)

@@ -33,7 +33,7 @@ class CourierRoutes:
             # for an assignment gets it again.
             log.warning(
                 "no open Link to reach a courier through",
-                extra={"courier_id": courier_id, "message": type(message).__name__},
+                extra={"courier_id": courier_id, "message_type": type(message).__name__},
             )
 
     def withdraw(self, offer: Offer, reason: CancellationReason, detail: str = "") -> None:
