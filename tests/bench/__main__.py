@@ -28,6 +28,12 @@ _LOAD_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str, str], ...] = (
     ("--streams", "streams_per_client", int, "N", "h2load -m: streams per connection"),
     ("--server-cpus", "server_cpus", str, "CPUS", "taskset CPU list for servers ('' = unpinned)"),
     ("--load-cpus", "load_cpus", str, "CPUS", "taskset CPU list for h2load ('' = unpinned)"),
+    ("--sessions", "sessions", int, "K", "live-fleet: concurrent courier sessions"),
+    ("--ping-seconds", "ping_seconds", float, "P", "live-fleet: one fix per session every P s"),
+    ("--ramp", "ramp_per_second", float, "N", "courier sessions opened per second"),
+    ("--load-processes", "load_processes", int, "N", "live-fleet: load generator processes"),
+    ("--couriers", "couriers", int, "N", "dispatch-latency: idle couriers online"),
+    ("--rate", "deliveries_per_second", float, "R", "dispatch-latency: deliveries created/s"),
 )
 
 
@@ -68,10 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [name for name in arguments.names if name not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
-    if shutil.which("h2load") is None:
+    selected = arguments.names or list(BENCHMARKS)
+    needed = {tool for name in selected for tool in BENCHMARKS[name].tools}
+    if "h2load" in needed and shutil.which("h2load") is None:
         parser.error("h2load not found: apt-get install nghttp2-client (`make bench` does)")
     shape = LoadShape(**{field: getattr(arguments, field) for _, field, *_ in _LOAD_FLAGS})
-    for name in arguments.names or BENCHMARKS:
+    for name in selected:
         BENCHMARKS[name].run(shape)
     return 0
 

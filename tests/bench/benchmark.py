@@ -20,6 +20,13 @@ class LoadShape:
     # from stealing cycles from the server it measures.
     server_cpus: str = "0"
     load_cpus: str = "1"
+    # Courier benchmarks (live-fleet, dispatch-latency).
+    sessions: int = 10_000  # live-fleet: concurrent courier sessions
+    ping_seconds: float = 1.0  # live-fleet: one location fix per session this often
+    ramp_per_second: float = 500.0  # sessions opened per second while ramping up
+    load_processes: int = 1  # live-fleet: load generator processes
+    couriers: int = 1_000  # dispatch-latency: idle couriers online
+    deliveries_per_second: float = 300.0  # dispatch-latency: create rate
 
     def describe(self) -> str:
         return (
@@ -37,3 +44,5 @@ class Benchmark:
     name: str
     summary: str
     run: Callable[[LoadShape], None]
+    # External load tools it needs on PATH; checked only when it is selected.
+    tools: tuple[str, ...] = ("h2load",)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from tests.bench.benchmark import Benchmark
 from tests.bench.create_delivery import CREATE_DELIVERY
 from tests.bench.create_delivery_rest import CREATE_DELIVERY_REST
+from tests.bench.dispatch_latency import DISPATCH_LATENCY
 from tests.bench.edge_vs_direct import EDGE_VS_DIRECT
+from tests.bench.live_fleet import LIVE_FLEET
 from tests.bench.runtime_overhead import RUNTIME_OVERHEAD
 from tests.bench.sidecar_overhead import SIDECAR_OVERHEAD
 
@@ -17,5 +19,7 @@ BENCHMARKS: dict[str, Benchmark] = {
         EDGE_VS_DIRECT,
         CREATE_DELIVERY_REST,
         SIDECAR_OVERHEAD,
+        LIVE_FLEET,
+        DISPATCH_LATENCY,
     )
 }

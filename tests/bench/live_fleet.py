@@ -1,0 +1,343 @@
+"""live-fleet: K concurrent courier sessions on one fleet replica, each sending one
+location fix every P seconds, and what reaches dispatch's index.
+
+Real PostgreSQL and NATS JetStream; pricing, orders, dispatch and fleet each as its own
+process (tests/bench/fleet_stack.py), fleet pinned to one CPU; the sessions come from
+load generator process(es) on the other CPU (tests/bench/courier_load.py), straight to
+fleet's port with the metadata the edge forwards (the edge is not measured here). The
+sessions are opened gradually (fleet writes each connect and go-online to PostgreSQL);
+once all are online and have settled, each round measures over --duration seconds:
+
+- fixes/s sent by the generators, received by fleet (lastmile_fleet_location_updates)
+  and applied to dispatch's index (lastmile_dispatch_position_updates_total);
+- update → index latency, from the lastmile_dispatch_position_index_latency_seconds
+  histogram's change over the round: a bucket bound, not an exact figure;
+- CPU of every process (whole process trees), in busy cores.
+
+Resident memory per session is fleet's VmRSS once every session is online minus its
+VmRSS before the first one, divided by the sessions online.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.bench import cpu_split
+from tests.bench.benchmark import Benchmark, LoadShape
+from tests.bench.courier_processes import (
+    GeneratorGroup,
+    LoadGeneratorFailed,
+    bucket_delta,
+    counter,
+    describe_bound,
+    histogram,
+    load_command,
+    quantile_bound,
+    running_generators,
+    share_at_most,
+)
+from tests.bench.cpu_split import CpuSplit
+from tests.bench.fleet_stack import FleetStack, fleet_stack, raise_fd_limit, rss_bytes
+from tests.bench.machine import describe_machine
+
+GOAL_SESSIONS = 10_000
+GOAL_UPDATES_PER_SECOND = 10_000.0
+GOAL_P99_SECONDS = 0.1
+GOAL_KIB_PER_SESSION = 30.0
+STREAMS_PER_CHANNEL = 100
+SETTLE_SECONDS = 5.0
+LATENCY = "lastmile_dispatch_position_index_latency_seconds"
+APPLIED = "lastmile_dispatch_position_updates_total"
+RECEIVED = "lastmile_fleet_location_updates_total"
+ROW = "{:<6} {:>10} {:>10} {:>10} {:>26} {:>9}"
+
+
+@dataclass(frozen=True)
+class Round:
+    sent_per_second: float
+    received_per_second: float
+    applied_per_second: float
+    latency_buckets: dict[float, float]
+    busy_cores: dict[str, float]
+
+
+def run(shape: LoadShape) -> None:
+    print(
+        f"live-fleet: {shape.sessions} courier sessions, one fix each every "
+        f"{shape.ping_seconds:g} s, straight to fleet; what reaches dispatch's index"
+    )
+    print(f"machine: {describe_machine()}")
+    print(f"         load average {_load_average()} before the start")
+    before, after = raise_fd_limit()
+    print(
+        f"fd limit: RLIMIT_NOFILE soft {before} -> {after} (raised to the hard limit for "
+        f"this process and its children)"
+        if after != before
+        else f"fd limit: RLIMIT_NOFILE {before} (already the hard limit)"
+    )
+    print(
+        f"load:    {shape.load_processes} generator process(es), grpc.aio, "
+        f"{STREAMS_PER_CHANNEL} streams per channel, ramp {shape.ramp_per_second:g} sessions/s; "
+        f"{shape.rounds} rounds x {shape.duration_seconds:g} s; fleet on CPU "
+        f"{shape.server_cpus or 'any'}, generators on CPU {shape.load_cpus or 'any'}, "
+        f"the rest unpinned"
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-live-fleet-") as scratch:
+        asyncio.run(_measure(shape, Path(scratch)))
+
+
+def _load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def _commands(shape: LoadShape, stack: FleetStack) -> list[list[str]]:
+    processes = max(1, min(shape.load_processes, shape.sessions))
+    share, extra = divmod(shape.sessions, processes)
+    commands = []
+    for number in range(processes):
+        sessions = share + (1 if number < extra else 0)
+        commands.append(
+            load_command(
+                [
+                    "--fleet",
+                    stack.target("fleet"),
+                    "--sessions",
+                    str(sessions),
+                    "--ping-seconds",
+                    str(shape.ping_seconds),
+                    "--streams-per-channel",
+                    str(STREAMS_PER_CHANNEL),
+                    "--ramp",
+                    str(shape.ramp_per_second / processes),
+                    "--seed",
+                    str(number),
+                ]
+            )
+        )
+    return commands
+
+
+async def _scrape(stack: FleetStack, service: str) -> str:
+    return await asyncio.to_thread(stack.metrics_text, service)
+
+
+async def _measure(shape: LoadShape, work: Path) -> None:
+    async with fleet_stack(work, fleet_cpus=shape.server_cpus) as stack:
+        pids = stack.pids
+        print(f"stack:   {', '.join(f'{name} {pid}' for name, pid in pids.items())}")
+        await _wait_for_link(stack)
+        fleet_before, dispatch_before = rss_bytes(pids["fleet"]), rss_bytes(pids["dispatch"])
+        async with running_generators(
+            _commands(shape, stack), cpus=shape.load_cpus, logs=work
+        ) as load:
+            print(f"         load generator(s) {', '.join(map(str, load.pids))}")
+            ramp = await _ramp(shape, load)
+            online = load.total("online")
+            await asyncio.sleep(SETTLE_SECONDS)
+            fleet_after, dispatch_after = rss_bytes(pids["fleet"]), rss_bytes(pids["dispatch"])
+            dispatch_text = await _scrape(stack, "dispatch")
+            indexed = counter(dispatch_text, "lastmile_dispatch_couriers")
+            print(
+                f"\nramp:    {online} of {shape.sessions} sessions online in {ramp:.1f} s "
+                f"({load.total('session_failures')} failed); dispatch's index holds "
+                f"{indexed:.0f} couriers; load average {_load_average()}"
+            )
+            meter = CpuSplit({**pids, **{f"load{n}": p for n, p in enumerate(load.pids)}})
+            print("\nper round (fixes/s; latency: the histogram bucket that holds the p99):")
+            print(
+                ROW.format(
+                    "round", "sent/s", "fleet/s", "indexed/s", "update->index p99", "<=0.1 s"
+                )
+            )
+            rounds = []
+            for number in range(1, shape.rounds + 1):
+                measured = await _round(shape, stack, load, meter)
+                rounds.append(measured)
+                print(_row(str(number), measured))
+                print(f"       cpu: {_cpu(measured.busy_cores)}", flush=True)
+            failures = load.total("session_failures")
+            closings = load.total("closings")
+            errors = load.errors()
+        _summary(
+            shape,
+            rounds,
+            online,
+            failures,
+            closings,
+            fleet_after - fleet_before,
+            dispatch_before,
+            dispatch_after,
+        )
+        for error in errors:
+            print(f"  generator saw: {error}")
+
+
+async def _wait_for_link(stack: FleetStack) -> None:
+    """fleet's Link to dispatch is up and its (empty) snapshot applied."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + 30
+    while True:
+        dispatch = await _scrape(stack, "dispatch")
+        fleet = await _scrape(stack, "fleet")
+        if (
+            counter(dispatch, "lastmile_dispatch_fleet_links") >= 1
+            and counter(fleet, "lastmile_fleet_link_connected") >= 1
+        ):
+            return
+        if loop.time() > give_up:
+            raise LoadGeneratorFailed("fleet's Link to dispatch did not come up in 30 s")
+        await asyncio.sleep(0.2)
+
+
+async def _ramp(shape: LoadShape, load: GeneratorGroup) -> float:
+    within = shape.sessions / shape.ramp_per_second * 4 + 120
+
+    def settled(group: GeneratorGroup) -> bool:
+        return group.total("online") + group.total("session_failures") >= shape.sessions
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    last_report = started
+    while not settled(load):
+        load.check_alive()
+        now = loop.time()
+        if now - started > within:
+            print(f"         ramp gave up after {within:g} s", flush=True)
+            break
+        if now - last_report >= 10:
+            last_report = now
+            print(
+                f"         ... {load.total('online')} online after {now - started:.0f} s",
+                flush=True,
+            )
+        await asyncio.sleep(0.2)
+    return loop.time() - started
+
+
+async def _round(
+    shape: LoadShape, stack: FleetStack, load: GeneratorGroup, meter: CpuSplit
+) -> Round:
+    loop = asyncio.get_running_loop()
+    dispatch0, fleet0 = await _scrape(stack, "dispatch"), await _scrape(stack, "fleet")
+    cpu0, t0 = meter.sample(), loop.time()
+    await asyncio.sleep(shape.duration_seconds)
+    dispatch1, fleet1 = await _scrape(stack, "dispatch"), await _scrape(stack, "fleet")
+    cpu1, t1 = meter.sample(), loop.time()
+    load.check_alive()
+    wall = t1 - t0
+    busy = CpuSplit.busy_cores(cpu0, cpu1)
+    busy.pop(cpu_split.LOAD_GENERATOR, None)  # only finished children; ours still run
+    return Round(
+        sent_per_second=load.rate("sent", t0, t1),
+        received_per_second=(counter(fleet1, RECEIVED) - counter(fleet0, RECEIVED)) / wall,
+        applied_per_second=(counter(dispatch1, APPLIED) - counter(dispatch0, APPLIED)) / wall,
+        latency_buckets=bucket_delta(histogram(dispatch0, LATENCY), histogram(dispatch1, LATENCY)),
+        busy_cores=busy,
+    )
+
+
+def _cpu(busy: dict[str, float]) -> str:
+    return cpu_split.describe(busy)
+
+
+def _share(buckets: dict[float, float]) -> str:
+    share = share_at_most(buckets, GOAL_P99_SECONDS)
+    return "n/a" if share is None else f"{share * 100:.1f}%"
+
+
+def _row(label: str, measured: Round) -> str:
+    return ROW.format(
+        label,
+        f"{measured.sent_per_second:.0f}",
+        f"{measured.received_per_second:.0f}",
+        f"{measured.applied_per_second:.0f}",
+        describe_bound(measured.latency_buckets, 0.99),
+        _share(measured.latency_buckets),
+    )
+
+
+def _summary(
+    shape: LoadShape,
+    rounds: list[Round],
+    online: int,
+    failures: int,
+    closings: int,
+    fleet_growth: int,
+    dispatch_before: int,
+    dispatch_after: int,
+) -> None:
+    buckets: dict[float, float] = {}
+    for measured in rounds:
+        for bound, count in measured.latency_buckets.items():
+            buckets[bound] = buckets.get(bound, 0.0) + count
+    total_wall = len(rounds)
+    applied = sum(r.applied_per_second for r in rounds) / total_wall
+    sent = sum(r.sent_per_second for r in rounds) / total_wall
+    received = sum(r.received_per_second for r in rounds) / total_wall
+    busy: dict[str, float] = {}
+    for measured in rounds:
+        for name, cores in measured.busy_cores.items():
+            busy[name] = busy.get(name, 0.0) + cores / total_wall
+    per_session_kib = fleet_growth / max(1, online) / 1024
+    p99 = quantile_bound(buckets, 0.99)
+    offered = online / shape.ping_seconds
+    print(
+        f"\nall rounds: sent {sent:.0f}/s (offered {offered:.0f}/s), fleet received "
+        f"{received:.0f}/s, dispatch indexed {applied:.0f}/s"
+    )
+    print(
+        f"update -> index latency ({LATENCY} buckets, change over the rounds): "
+        f"{describe_bound(buckets, 0.99)}, {describe_bound(buckets, 0.5)}; "
+        f"{_share(buckets)} at most 0.1 s"
+    )
+    print(f"cpu (mean of rounds): {_cpu(busy)}")
+    print(
+        f"memory: fleet VmRSS grew {fleet_growth / 2**20:.1f} MiB for {online} sessions = "
+        f"{per_session_kib:.1f} KiB per session; dispatch VmRSS "
+        f"{dispatch_before / 2**20:.1f} -> {dispatch_after / 2**20:.1f} MiB"
+    )
+    print(f"sessions: {failures} failed or ended, {closings} SessionClosing received")
+    # The 100 ms goal can only be judged if 0.1 s is a bucket bound; it is today, but the
+    # next bound is 0.25 s, so a p99 above 0.1 s is only known to be <= 0.25 s.
+    if p99 is None:
+        latency_verdict = "n/a (no observations)"
+        latency_met = False
+    else:
+        latency_met = p99 <= GOAL_P99_SECONDS
+        latency_verdict = describe_bound(buckets, 0.99)
+    goals = [
+        (f"{GOAL_SESSIONS} sessions", online >= GOAL_SESSIONS, f"{online} online"),
+        (
+            f">= {GOAL_UPDATES_PER_SECOND:.0f} updates/s indexed",
+            applied >= GOAL_UPDATES_PER_SECOND,
+            f"{applied:.0f}/s",
+        ),
+        (f"p99 update->index < {GOAL_P99_SECONDS * 1000:.0f} ms", latency_met, latency_verdict),
+        (
+            f"< {GOAL_KIB_PER_SESSION:g} KiB per session",
+            per_session_kib < GOAL_KIB_PER_SESSION,
+            f"{per_session_kib:.1f} KiB",
+        ),
+    ]
+    print("\ngoals (on 2 cores):")
+    for goal, met, figure in goals:
+        print(f"  {goal:<34} {'met' if met else 'NOT MET':<8} ({figure})")
+    if p99 is not None and not math.isinf(p99) and not latency_met:
+        print(
+            "  note: p99 above 0.1 s is only bounded by the next bucket; buckets such as "
+            "0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25 would resolve it"
+        )
+
+
+LIVE_FLEET = Benchmark(
+    name="live-fleet",
+    summary="K courier sessions pinging fleet: fixes/s into dispatch's index, p99, RSS/session",
+    run=run,
+    tools=(),
+)
