@@ -70,8 +70,20 @@ def _collector(endpoint: str) -> Address:
     return Address(parsed.hostname, port)
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
 async def run(args: argparse.Namespace) -> int:
-    mesh = LocalMesh(args.state_dir, _ports(args), otlp_endpoint=args.otlp_endpoint)
+    mesh = LocalMesh(
+        args.state_dir,
+        _ports(args),
+        otlp_endpoint=args.otlp_endpoint,
+        logins_per_minute=args.logins_per_minute,
+    )
     if args.mesh == MeshMode.SIDECARS:
         mesh.sidecars = LocalSidecars(args.state_dir, mesh.ports, args.sidecar_port_base)
     if args.only:
@@ -207,6 +219,12 @@ def main(argv: list[str] | None = None) -> int:
         "--otlp-endpoint", type=_collector, default=os.environ.get("LASTMILE_OTLP_ENDPOINT"),
         help="an OTLP/gRPC trace collector (host:port): every service exports its spans there "
         "and the edge traces every request (or $LASTMILE_OTLP_ENDPOINT; default: no tracing)",
+    )  # fmt: skip
+    run_parser.add_argument(
+        "--logins-per-minute", type=_positive,
+        default=int(os.environ.get("LASTMILE_EDGE_LOGINS_PER_MINUTE", "20")),
+        help="the edge's log-in rate limit; raise it for big simulations "
+        "(default 20, or $LASTMILE_EDGE_LOGINS_PER_MINUTE)",
     )  # fmt: skip
     for port in fields(Ports):
         variable = f"LASTMILE_{port.name.upper()}_PORT"

@@ -17,7 +17,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.edge import DEFAULT_UPSTREAMS, Address, EdgeSettings, envoy_command, write_edge_config
+from gateway.edge import (
+    DEFAULT_UPSTREAMS,
+    Address,
+    EdgeSettings,
+    RateLimit,
+    envoy_command,
+    write_edge_config,
+)
 from services.devstack.components import SERVICES, Ports, ServiceSpec
 from services.devstack.errors import DevstackError
 from services.devstack.health import wait_until_ready, wait_until_serving
@@ -58,6 +65,8 @@ class LocalMesh:
     sidecars: LocalSidecars | None = None
     # An OTLP/gRPC collector: every service exports its spans there and the edge traces.
     otlp_endpoint: Address | None = None
+    # The edge's log-in bucket; a simulated city of thousands of couriers needs more.
+    logins_per_minute: int = EdgeSettings.login_rate_limit.requests
 
     @property
     def logs(self) -> Path:
@@ -135,6 +144,7 @@ class LocalMesh:
             cors_allowed_origins=("*",),
             upstream_mtls=None if self.sidecars is None else self.sidecars.edge_mtls(),
             otlp_endpoint=self.otlp_endpoint,
+            login_rate_limit=RateLimit(requests=self.logins_per_minute, per_seconds=60),
         )
         config = write_edge_config(settings, self.state_dir / "edge")
         await self._start_envoy(
