@@ -61,6 +61,8 @@ def k8s_edge_settings() -> EdgeSettings:
         jwks_url=f"http://{service_host('identity')}:9450/.well-known/jwks.json",
         # Browsers reach the API through the Ingress host only.
         cors_allowed_origins=("https://app.lastmile.dev",),
+        # The edge starts each request's trace; the services' spans continue it.
+        otlp_endpoint=Address(service_host("otel-collector"), 4317),
         # Every service pod has an Envoy sidecar that requires mTLS; the edge's certificate
         # (SPIFFE id of `edge`) is mounted like the sidecars' ones, its SDS files with the config.
         upstream_mtls=UpstreamMtls(
