@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -12,11 +13,13 @@ import asyncpg
 import nats as nats_client
 import pytest
 from google.protobuf import timestamp_pb2
+from nats.js.errors import NotFoundError
+from prometheus_client import REGISTRY
 
 from lastmile.events.v1 import envelope_pb2
 from services.devstack import LocalNats, LocalPostgres
 from services.runtime.database import Database, migrate
-from services.runtime.events import outbox
+from services.runtime.events import outbox, streams
 from services.runtime.events.consumer import EventConsumer, Subscription
 from services.runtime.events.envelope import new_envelope
 
@@ -225,3 +228,240 @@ async def test_a_consumer_restarted_with_other_subjects_takes_the_new_configurat
     finally:
         await relay.stop()
     assert await handled_count(database) == 2
+
+
+# Batches: the events of one fetch are handled in one transaction, each in a savepoint.
+
+
+def envelopes(kind: str, count: int) -> list[envelope_pb2.EventEnvelope]:
+    return [
+        new_envelope(
+            event_type=kind,
+            source="tests",
+            subject=f"d-{n}",
+            sequence=n,
+            payload=timestamp_pb2.Timestamp(seconds=n),
+        )
+        for n in range(count)
+    ]
+
+
+async def publish_all(nats: LocalNats, kind: str, events: list[envelope_pb2.EventEnvelope]) -> None:
+    """Straight onto the stream, each under a message id of its own (so that the same
+    event twice is two messages), before any consumer is there: one fetch gets them all."""
+    connection = await nats_client.connect(nats.url)
+    try:
+        js = connection.jetstream()
+        await streams.ensure_stream(js, streams.DELIVERY_EVENTS)
+        for envelope in events:
+            await js.publish(
+                kind, envelope.SerializeToString(), headers={"Nats-Msg-Id": uuid.uuid4().hex}
+            )
+    finally:
+        await connection.close()
+
+
+class Recorder:
+    """A handler that records each event with the transaction it was handled in, and
+    fails (after writing, so that its savepoint has something to roll back) for the
+    events in `failing`."""
+
+    def __init__(self, failing: frozenset[str] = frozenset()) -> None:
+        self.failing = failing
+        self.transactions: dict[str, int] = {}
+        self.calls: list[str] = []
+
+    async def __call__(
+        self, connection: asyncpg.Connection, envelope: envelope_pb2.EventEnvelope
+    ) -> None:
+        self.calls.append(envelope.event_id)
+        await record(connection, envelope)
+        if envelope.event_id in self.failing:
+            raise RuntimeError(f"handler bug {envelope.sequence}")
+        self.transactions[envelope.event_id] = await connection.fetchval("SELECT txid_current()")
+
+
+async def all_acknowledged(nats: LocalNats, durable: str) -> bool:
+    connection = await nats_client.connect(nats.url)
+    try:
+        info = await connection.jetstream().consumer_info(streams.DELIVERY_EVENTS.name, durable)
+    except NotFoundError:  # not created yet
+        return False
+    finally:
+        await connection.close()
+    return bool(info.num_pending == 0 and info.num_ack_pending == 0)
+
+
+def handled_total(durable: str, outcome: str) -> float:
+    labels = {"consumer": durable, "outcome": outcome}
+    return REGISTRY.get_sample_value("lastmile_events_handled_total", labels) or 0.0
+
+
+async def test_a_batch_of_events_is_handled_in_one_transaction_in_stream_order_then_acked(
+    database: Database, nats: LocalNats
+) -> None:
+    kind, durable = event_type(), f"c{uuid.uuid4().hex[:8]}"
+    events = envelopes(kind, 40)
+    await publish_all(nats, kind, events)
+    recorder = Recorder()
+    consumer = EventConsumer(database, nats.url, Subscription(durable, (kind,)), recorder)
+    consumer.start()
+    try:
+        await eventually(lambda: all_acknowledged(nats, durable), "every event acknowledged")
+    finally:
+        await consumer.stop()
+    assert recorder.calls == [e.event_id for e in events]
+    assert len(set(recorder.transactions.values())) == 1
+    rows = await database.pool.fetch("SELECT sequence FROM handled ORDER BY id")
+    assert [r["sequence"] for r in rows] == list(range(40))
+    inbox = "SELECT count(*) FROM inbox WHERE consumer = $1"
+    assert await database.pool.fetchval(inbox, durable) == 40
+    assert handled_total(durable, "handled") == 40
+
+
+async def test_batches_are_no_larger_than_the_batch_size(
+    database: Database, nats: LocalNats
+) -> None:
+    kind, durable = event_type(), f"c{uuid.uuid4().hex[:8]}"
+    events = envelopes(kind, 25)
+    await publish_all(nats, kind, events)
+    recorder = Recorder()
+    subscription = Subscription(durable, (kind,), batch_size=10)
+    consumer = EventConsumer(database, nats.url, subscription, recorder)
+    consumer.start()
+    try:
+        await eventually(lambda: all_acknowledged(nats, durable), "every event acknowledged")
+    finally:
+        await consumer.stop()
+    assert recorder.calls == [e.event_id for e in events]
+    per_transaction = Counter(recorder.transactions.values())
+    assert max(per_transaction.values()) <= 10
+    assert len(per_transaction) >= 3
+
+
+async def test_a_lone_event_is_handled_at_once_without_waiting_for_a_batch_or_the_fetch_timeout(
+    database: Database, nats: LocalNats
+) -> None:
+    kind, durable = event_type(), f"c{uuid.uuid4().hex[:8]}"
+    recorder = Recorder()
+    subscription = Subscription(durable, (kind,), fetch_timeout_seconds=5.0)
+    consumer = EventConsumer(database, nats.url, subscription, recorder)
+    consumer.start()
+    try:
+        # Let the consumer settle into an idle fetch (its first one has long begun).
+        await eventually(lambda: _consumer_exists(nats, durable), "the durable consumer")
+        await asyncio.sleep(1.0)
+        loop = asyncio.get_running_loop()
+        published = loop.time()
+        await publish_all(nats, kind, envelopes(kind, 1))
+        await eventually(lambda: _at_least(database, 1), "the lone event", limit=10)
+        waited = loop.time() - published
+    finally:
+        await consumer.stop()
+    # A fetch that waited to fill its batch would have returned after its 5 s timeout.
+    assert waited < 2.5
+
+
+async def _consumer_exists(nats: LocalNats, durable: str) -> bool:
+    connection = await nats_client.connect(nats.url)
+    try:
+        await connection.jetstream().consumer_info(streams.DELIVERY_EVENTS.name, durable)
+    except NotFoundError:
+        return False
+    finally:
+        await connection.close()
+    return True
+
+
+async def test_a_duplicate_inside_a_batch_is_skipped_and_acknowledged(
+    database: Database, nats: LocalNats
+) -> None:
+    kind, durable = event_type(), f"c{uuid.uuid4().hex[:8]}"
+    first, second, third = envelopes(kind, 3)
+    # The same event twice in one batch (as when JetStream's dedup window had expired).
+    await publish_all(nats, kind, [first, second, first, third, second])
+    recorder = Recorder()
+    consumer = EventConsumer(database, nats.url, Subscription(durable, (kind,)), recorder)
+    consumer.start()
+    try:
+        await eventually(lambda: all_acknowledged(nats, durable), "every message acknowledged")
+    finally:
+        await consumer.stop()
+    assert recorder.calls == [first.event_id, second.event_id, third.event_id]
+    assert await handled_count(database) == 3
+    assert len(set(recorder.transactions.values())) == 1
+    assert handled_total(durable, "handled") == 3
+    assert handled_total(durable, "duplicate") == 2
+
+
+async def test_a_failing_event_rolls_back_alone_and_is_retried_then_dead_lettered(
+    database: Database, nats: LocalNats
+) -> None:
+    kind, durable = event_type(), f"c{uuid.uuid4().hex[:8]}"
+    events = envelopes(kind, 5)
+    bad = events[2]
+    connection = await nats_client.connect(nats.url)
+    dead = await connection.jetstream().subscribe(
+        f"lastmile.deadletter.{durable}", ordered_consumer=True
+    )
+    await publish_all(nats, kind, events)
+    recorder = Recorder(failing=frozenset({bad.event_id}))
+    subscription = Subscription(durable, (kind,), max_deliver=3)
+    consumer = EventConsumer(database, nats.url, subscription, recorder)
+    consumer.start()
+    try:
+        dead_letter = await dead.next_msg(timeout=30)
+        await eventually(lambda: all_acknowledged(nats, durable), "nothing left to deliver")
+    finally:
+        await consumer.stop()
+        await connection.close()
+    good = [e.event_id for e in events if e is not bad]
+    # The others went through with the first batch, in one transaction, not held up by
+    # the failing one; the failing one was tried max_deliver times, then dead-lettered.
+    assert recorder.calls[:5] == [e.event_id for e in events]
+    assert recorder.calls[5:] == [bad.event_id, bad.event_id]
+    assert len({recorder.transactions[event_id] for event_id in good}) == 1
+    assert (dead_letter.headers or {})["Lastmile-Dead-Letter-Reason"].startswith(
+        "RuntimeError('handler bug 2')"
+    )
+    assert envelope_pb2.EventEnvelope.FromString(dead_letter.data).event_id == bad.event_id
+    # Its savepoint took its write (and its inbox entry) with it.
+    rows = await database.pool.fetch("SELECT event_id FROM handled ORDER BY id")
+    assert [str(r["event_id"]) for r in rows] == good
+    assert not await _inbox_has(database, bad.event_id)
+    assert handled_total(durable, "handled") == 4
+    assert handled_total(durable, "retried") == 2
+    assert handled_total(durable, "dead_lettered") == 1
+
+
+async def test_an_event_that_breaks_the_batch_commit_does_not_take_the_others_with_it(
+    database: Database, nats: LocalNats
+) -> None:
+    """A failure that no savepoint contains (here a deferred constraint, checked only at
+    commit) fails the batch's transaction: its events are then handled one by one."""
+    kind, durable = event_type(), f"c{uuid.uuid4().hex[:8]}"
+    table = f"deferred_{uuid.uuid4().hex[:8]}"
+    await database.pool.execute(
+        f"CREATE TABLE {table} (id int PRIMARY KEY DEFERRABLE INITIALLY DEFERRED)"
+    )
+    await database.pool.execute(f"INSERT INTO {table} VALUES (1)")
+    events = envelopes(kind, 4)
+    bad = events[1]
+
+    async def handler(connection: asyncpg.Connection, envelope: envelope_pb2.EventEnvelope) -> None:
+        await record(connection, envelope)
+        if envelope.event_id == bad.event_id:
+            await connection.execute(f"INSERT INTO {table} VALUES (1)")  # fails at commit
+
+    await publish_all(nats, kind, events)
+    subscription = Subscription(durable, (kind,), max_deliver=2)
+    consumer = EventConsumer(database, nats.url, subscription, handler)
+    consumer.start()
+    try:
+        await eventually(lambda: _at_least(database, 3), "the three good events")
+        await eventually(lambda: all_acknowledged(nats, durable), "nothing left to deliver")
+    finally:
+        await consumer.stop()
+    rows = await database.pool.fetch("SELECT event_id FROM handled ORDER BY id")
+    assert [str(r["event_id"]) for r in rows] == [e.event_id for e in events if e is not bad]
+    assert handled_total(durable, "dead_lettered") == 1

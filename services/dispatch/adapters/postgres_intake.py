@@ -1,11 +1,17 @@
 """The inbox transaction's side of the queue: new deliveries inserted, cancelled ones
-deleted, and effects on the matcher held back until the transaction commits."""
+deleted, and effects on the matcher held back until the transaction commits.
+
+The consumer handles a batch of events in one transaction, each event in a savepoint
+that is rolled back alone if its handler raises. An event's effects are therefore kept
+only once its handler has returned (`intake_for`), and all of the batch's run after the
+one commit, in event order, each in the context (the trace) it was registered in."""
 
 from __future__ import annotations
 
+import contextvars
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from datetime import datetime
 
@@ -17,7 +23,8 @@ from services.dispatch.service_layer.ports import IntakeTransaction
 from services.runtime.database import Database
 
 log = logging.getLogger("lastmile.dispatch.intake")
-_after_commit: ContextVar[list[Callable[[], None]] | None] = ContextVar(
+Effect = Callable[[], None]
+_after_commit: ContextVar[list[tuple[contextvars.Context, Effect]] | None] = ContextVar(
     "dispatch_after_commit", default=None
 )
 
@@ -28,18 +35,30 @@ class CommitHookDatabase(Database):
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
-        effects: list[Callable[[], None]] = []
+        effects: list[tuple[contextvars.Context, Effect]] = []
         token = _after_commit.set(effects)
         try:
             async with super().transaction() as connection:
                 yield connection
         finally:
             _after_commit.reset(token)
-        for effect in effects:
+        for context, effect in effects:
             try:
-                effect()
+                context.run(effect)
             except Exception:
                 log.exception("an effect after commit failed")
+
+
+@contextmanager
+def intake_for(connection: asyncpg.Connection) -> Iterator[PostgresIntake]:
+    """The intake for one event: the effects it registers join the transaction's only
+    if the block completes (a handler that raised had its savepoint rolled back)."""
+    effects = _after_commit.get()
+    if effects is None:
+        raise RuntimeError("an intake needs a CommitHookDatabase transaction")
+    tx = PostgresIntake(connection)
+    yield tx
+    effects.extend(tx.effects)
 
 
 class PostgresIntake(IntakeTransaction):
@@ -47,6 +66,8 @@ class PostgresIntake(IntakeTransaction):
 
     def __init__(self, connection: asyncpg.Connection) -> None:
         self._connection = connection
+        # This event's effects, each with the context it was registered in.
+        self.effects: list[tuple[contextvars.Context, Effect]] = []
 
     async def insert_pending(self, terms: DeliveryTerms, enqueued_at: datetime) -> bool:
         inserted = await self._connection.fetchval(
@@ -66,8 +87,5 @@ class PostgresIntake(IntakeTransaction):
             unless_assigning_offer,
         )
 
-    def after_commit(self, effect: Callable[[], None]) -> None:
-        effects = _after_commit.get()
-        if effects is None:
-            raise RuntimeError("after_commit needs a CommitHookDatabase transaction")
-        effects.append(effect)
+    def after_commit(self, effect: Effect) -> None:
+        self.effects.append((contextvars.copy_context(), effect))

@@ -1,4 +1,5 @@
-"""The consumer's handler: one delivery event, inside its inbox transaction."""
+"""The consumer's handler: one delivery event, inside its inbox transaction (in a
+savepoint of the batch's transaction)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import asyncpg
 
 from lastmile.events.v1 import envelope_pb2
 from services.dispatch.adapters.delivery_events import read_delivery_event
-from services.dispatch.adapters.postgres_intake import PostgresIntake
+from services.dispatch.adapters.postgres_intake import intake_for
 from services.dispatch.domain.deliveries import DeliveryTerms
 from services.dispatch.domain.fleet_reports import DeliveryAssignment, DeliveryCancellation
 from services.dispatch.service_layer.intake import DeliveryIntake
@@ -26,12 +27,12 @@ class DeliveryEventHandler:
     async def __call__(
         self, connection: asyncpg.Connection, envelope: envelope_pb2.EventEnvelope
     ) -> None:
-        tx = PostgresIntake(connection)
-        match read_delivery_event(envelope):
-            case DeliveryTerms() as terms:
-                traced = replace(terms, trace_context=trace_context.current())
-                await self._intake.created(tx, traced)
-            case DeliveryCancellation() as cancellation:
-                await self._intake.cancelled(tx, cancellation)
-            case DeliveryAssignment() as assignment:
-                await self._intake.assigned(tx, assignment)
+        with intake_for(connection) as tx:
+            match read_delivery_event(envelope):
+                case DeliveryTerms() as terms:
+                    traced = replace(terms, trace_context=trace_context.current())
+                    await self._intake.created(tx, traced)
+                case DeliveryCancellation() as cancellation:
+                    await self._intake.cancelled(tx, cancellation)
+                case DeliveryAssignment() as assignment:
+                    await self._intake.assigned(tx, assignment)

@@ -1,9 +1,18 @@
 """Durable JetStream consumers with explicit acks and an idempotent inbox.
 
-Each event is handled inside one database transaction that also records its id in the
-consumer's inbox; a redelivered event finds its id there and is only acknowledged. An
-event that keeps failing is moved to `lastmile.deadletter.<consumer>` after
-`max_deliver` attempts, and an event that cannot even be parsed goes there at once.
+Each fetched batch of events is handled in ONE database transaction: per event, in stream
+order, a savepoint in which its id goes into the consumer's inbox and, unless it was
+already there (a redelivery, a republished event), the handler runs. A failing handler
+rolls back its own savepoint only; the others commit together, and only then are their
+messages acknowledged (at least once: the inbox makes a redelivery harmless). The failed
+event is not acknowledged: it is redelivered with a backoff and moved to
+`lastmile.deadletter.<consumer>` after `max_deliver` attempts; an event that cannot even
+be parsed goes there at once. A batch whose transaction itself fails (the database is
+away, a handler broke the transaction) is tried again one event per transaction, so
+that no event can take the others down with it.
+
+A handler that holds effects back until the commit must drop those of a call that
+raised: its savepoint was rolled back (dispatch's PostgresIntake does so).
 """
 
 from __future__ import annotations
@@ -57,6 +66,18 @@ Handler = Callable[[asyncpg.Connection, envelope_pb2.EventEnvelope], Awaitable[N
 
 
 @dataclass(frozen=True)
+class _Event:
+    message: Msg
+    envelope: envelope_pb2.EventEnvelope
+    event_id: uuid.UUID
+
+
+# What became of one event in a committed batch: "handled", "duplicate", or the failure
+# its handler raised (its savepoint was rolled back).
+_Outcome = str | Exception
+
+
+@dataclass(frozen=True)
 class Subscription:
     """What a consumer reads and how it treats failures."""
 
@@ -65,7 +86,12 @@ class Subscription:
     stream: streams.StreamSpec = streams.DELIVERY_EVENTS
     max_deliver: int = 5
     ack_wait_seconds: float = 30.0
+    # Events handled in one transaction at most. A fetch returns what the stream holds
+    # at once (up to this many) and never waits to fill a batch: a lone event is
+    # handled as soon as it arrives.
     batch_size: int = 64
+    # How long an idle fetch waits for a first event; it only paces the idle loop.
+    fetch_timeout_seconds: float = 1.0
 
     @property
     def dead_letter_subject(self) -> str:
@@ -121,14 +147,17 @@ class EventConsumer:
         pull = await js.pull_subscribe_bind(subscription.durable, stream=subscription.stream.name)
         while not self._stopping.is_set():
             try:
-                messages = await pull.fetch(subscription.batch_size, timeout=1)
+                messages = await pull.fetch(
+                    subscription.batch_size, timeout=subscription.fetch_timeout_seconds
+                )
             # nats-py raises its own TimeoutError, or asyncio's when the deadline runs
             # out between its two pull requests; both mean "nothing new".
             except (FetchTimeout, TimeoutError):
                 await self._record_pending(pull)
                 continue
-            for message in messages:
-                await self._consume(js, message)
+            # One batch at a time, in stream order: events of one aggregate are handled
+            # in the order they were published.
+            await self._consume(js, messages)
 
     async def _record_pending(self, pull: JetStreamContext.PullSubscription) -> None:
         try:
@@ -137,45 +166,99 @@ class EventConsumer:
             return
         CONSUMER_PENDING.labels(self._subscription.durable).set(info.num_pending or 0)
 
-    async def _consume(self, js: JetStreamContext, message: Msg) -> None:
-        durable = self._subscription.durable
-        try:
-            envelope = envelope_pb2.EventEnvelope.FromString(message.data)
-            event_id = uuid.UUID(envelope.event_id)
-        except Exception as unreadable:
-            await self._dead_letter(js, message, f"unreadable envelope: {unreadable}")
-            return
-        with tracer.start_as_current_span(
-            f"consume {envelope.type}",
-            context=trace_context_of(envelope),
-            kind=trace.SpanKind.CONSUMER,
-            attributes={"messaging.system": "nats", "messaging.consumer.group.name": durable},
-        ):
+    async def _consume(self, js: JetStreamContext, messages: list[Msg]) -> None:
+        events: list[_Event] = []
+        for message in messages:
             try:
-                async with self._database.transaction() as connection:
-                    fresh = await connection.fetchval(
-                        "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2)"
-                        " ON CONFLICT DO NOTHING RETURNING true",
-                        durable,
-                        event_id,
-                    )
-                    if fresh:
-                        await self._handler(connection, envelope)
-            except Exception as failure:
-                delivered = message.metadata.num_delivered or 1
-                if delivered >= self._subscription.max_deliver:
-                    await self._dead_letter(js, message, repr(failure))
-                else:
-                    log.warning(
-                        "event handling failed; will be redelivered",
-                        extra={"event_id": envelope.event_id, "attempt": delivered},
-                        exc_info=True,
-                    )
-                    EVENTS_HANDLED.labels(durable, "retried").inc()
-                    await message.nak(delay=min(2.0**delivered * 0.1, 10.0))
-                return
-            await message.ack()
-            EVENTS_HANDLED.labels(durable, "handled" if fresh else "duplicate").inc()
+                envelope = envelope_pb2.EventEnvelope.FromString(message.data)
+                event_id = uuid.UUID(envelope.event_id)
+            except Exception as unreadable:
+                await self._dead_letter(js, message, f"unreadable envelope: {unreadable}")
+                continue
+            events.append(_Event(message, envelope, event_id))
+        if not events:
+            return
+        try:
+            outcomes = await self._handle(events)
+        except Exception as batch_failure:
+            if len(events) == 1:
+                outcomes = [batch_failure]
+            else:
+                log.warning(
+                    "a batch's transaction failed; handling its events one by one",
+                    extra={"events": len(events)},
+                    exc_info=True,
+                )
+                outcomes = [await self._handle_alone(event) for event in events]
+        await self._settle(js, events, outcomes)
+
+    async def _handle_alone(self, event: _Event) -> _Outcome:
+        try:
+            return (await self._handle([event]))[0]
+        except Exception as failure:
+            return failure
+
+    async def _handle(self, events: list[_Event]) -> list[_Outcome]:
+        """All `events` in one transaction, each in a savepoint of its own; returns once
+        the transaction has committed, and raises if it did not."""
+        durable = self._subscription.durable
+        outcomes: list[_Outcome] = []
+        async with self._database.transaction() as connection:
+            for event in events:
+                # Each handler runs in the trace its event was published in.
+                with tracer.start_as_current_span(
+                    f"consume {event.envelope.type}",
+                    context=trace_context_of(event.envelope),
+                    kind=trace.SpanKind.CONSUMER,
+                    attributes={
+                        "messaging.system": "nats",
+                        "messaging.consumer.group.name": durable,
+                    },
+                ) as span:
+                    try:
+                        async with connection.transaction():  # a savepoint
+                            fresh = await connection.fetchval(
+                                "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2)"
+                                " ON CONFLICT DO NOTHING RETURNING true",
+                                durable,
+                                event.event_id,
+                            )
+                            if fresh:
+                                await self._handler(connection, event.envelope)
+                    except Exception as failure:
+                        span.record_exception(failure)
+                        span.set_status(trace.StatusCode.ERROR, repr(failure))
+                        outcomes.append(failure)
+                    else:
+                        outcomes.append("handled" if fresh else "duplicate")
+        return outcomes
+
+    async def _settle(
+        self, js: JetStreamContext, events: list[_Event], outcomes: list[_Outcome]
+    ) -> None:
+        """Acks for the committed events (written to the broker together: nats-py
+        buffers them until its flusher runs), a retry or a dead letter for the failed."""
+        durable = self._subscription.durable
+        for event, outcome in zip(events, outcomes, strict=True):
+            if isinstance(outcome, str):
+                await event.message.ack()
+                EVENTS_HANDLED.labels(durable, outcome).inc()
+            else:
+                await self._failed(js, event, outcome)
+
+    async def _failed(self, js: JetStreamContext, event: _Event, failure: Exception) -> None:
+        message = event.message
+        delivered = message.metadata.num_delivered or 1
+        if delivered >= self._subscription.max_deliver:
+            await self._dead_letter(js, message, repr(failure))
+            return
+        log.warning(
+            "event handling failed; will be redelivered",
+            extra={"event_id": event.envelope.event_id, "attempt": delivered},
+            exc_info=failure,
+        )
+        EVENTS_HANDLED.labels(self._subscription.durable, "retried").inc()
+        await message.nak(delay=min(2.0**delivered * 0.1, 10.0))
 
     async def _dead_letter(self, js: JetStreamContext, message: Msg, reason: str) -> None:
         log.error(
