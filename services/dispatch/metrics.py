@@ -28,7 +28,8 @@ POSITION_UPDATES = Counter(
 POSITION_INDEX_LATENCY = Histogram(
     "lastmile_dispatch_position_index_latency_seconds",
     "From a position's recorded_time (device clock) to its being indexed.",
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    # Fine around the 100 ms goal (p99 update -> index), coarse beyond.
+    buckets=(0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 IS_LEADER = Gauge("lastmile_dispatch_is_leader", "1 while this replica is the active matcher.")
 FLEET_LINKS = Gauge("lastmile_dispatch_fleet_links", "Open Links from fleet replicas.")

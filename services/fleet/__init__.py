@@ -21,9 +21,13 @@ How it works:
   loses that check has lost the courier to another replica and lets go of it. Memory
   (service_layer/roster.py) holds the couriers this replica serves, their latest fix and
   last sign of life, recent answers by client_message_id, and one timer per held offer.
-- Pings touch memory only: the newest fix goes to dispatch in coalesced PositionBatches
-  and to tracking on `lastmile.courier.position_changed.<courier_id>` at most once per
-  second (service_layer/positions.py, adapters/nats_positions.py).
+- Pings touch memory only, and the common (well-formed) one is read without datetimes
+  or violation objects: a fix keeps its time as integer nanoseconds. The newest fix goes
+  to dispatch in coalesced PositionBatches every `position_flush_seconds` (50 ms), and,
+  for a courier carrying a delivery, to tracking on
+  `lastmile.courier.position_changed.<courier_id>` at most once per second, in chunks
+  that leave the event loop to the sessions (service_layer/positions.py,
+  adapters/nats_positions.py).
 - The Link (adapters/dispatch_link.py) dials `dispatch_targets` in turn and sends hello,
   a snapshot and then changes, positions and offer responses. dispatch's offers,
   assignments and withdrawals are applied in tasks under each courier's lock

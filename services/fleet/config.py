@@ -53,7 +53,8 @@ class FleetSettings(ServiceSettings):
     message_burst: int = Field(default=100, ge=1)
     recent_answers_per_courier: int = Field(default=32, ge=1, le=1000)
     link_queue_size: int = Field(default=10_000, ge=10, le=1_000_000)
-    position_flush_seconds: float = Field(default=0.25, gt=0, le=10)
+    # PositionBatches to dispatch: at most this long between a fix and its batch.
+    position_flush_seconds: float = Field(default=0.05, gt=0, le=10)
     position_publish_seconds: float = Field(default=1.0, gt=0, le=60)
     # Drained sessions are told to reconnect after a random delay up to this long.
     drain_reconnect_spread_seconds: float = Field(default=5.0, ge=0, le=300)

@@ -7,7 +7,14 @@ from typing import Any
 import asyncpg
 
 from services.fleet.domain.courier import Courier
-from services.fleet.domain.values import CourierStatus, Fix, HeldDelivery, HeldOffer, VehicleType
+from services.fleet.domain.values import (
+    CourierStatus,
+    Fix,
+    HeldDelivery,
+    HeldOffer,
+    VehicleType,
+    ns_of_datetime,
+)
 from services.fleet.service_layer.ports import CourierView
 
 COLUMNS = (
@@ -110,7 +117,7 @@ def view_from(row: asyncpg.Record) -> CourierView:
         fix = Fix(
             row["last_latitude"],
             row["last_longitude"],
-            row["last_recorded_at"],
+            ns_of_datetime(row["last_recorded_at"]),
             row["last_accuracy_meters"],
             row["last_heading_degrees"],
             row["last_speed_mps"],

@@ -6,12 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from lastmile.dispatch.v1 import dispatch_internal_pb2 as link_pb2
-from lastmile.fleet.v1 import courier_pb2
 from services.contracts import common_v1
 from services.fleet.adapters.fleet_messages import (
     DECLINE_REASON_VALUES,
     courier_message,
-    location_message,
+    location_fields,
 )
 from services.fleet.domain.offers import OfferAnswer, OfferOutcome
 from services.fleet.domain.values import Fix
@@ -66,11 +65,11 @@ def offer_response(answer: OfferAnswer) -> link_pb2.LinkRequest:
 
 
 def position_batch(fixes: dict[str, Fix]) -> link_pb2.LinkRequest:
-    return link_pb2.LinkRequest(
-        positions=link_pb2.PositionBatch(
-            positions=[
-                courier_pb2.CourierPosition(courier_id=courier_id, location=location_message(fix))
-                for courier_id, fix in fixes.items()
-            ]
-        )
-    )
+    """One entry per courier, each encoded once, straight into the batch (no Location
+    or Timestamp object of its own: see location_fields)."""
+    request = link_pb2.LinkRequest()
+    request.positions.SetInParent()
+    add = request.positions.positions.add
+    for courier_id, fix in fixes.items():
+        add(courier_id=courier_id, location=location_fields(fix))
+    return request

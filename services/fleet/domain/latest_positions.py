@@ -23,7 +23,7 @@ class LatestPositions:
     def add(self, courier_id: str, fix: Fix) -> bool:
         """Keep `fix` if it is the courier's newest; True once a flush is due by size."""
         held = self._fixes.get(courier_id)
-        if held is None or fix.recorded_at > held.recorded_at:
+        if held is None or fix.recorded_ns > held.recorded_ns:
             self._fixes[courier_id] = fix
         return len(self._fixes) >= self._flush_size
 

@@ -4,8 +4,11 @@ and the offer or delivery a courier holds."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import NamedTuple
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class CourierStatus(StrEnum):
@@ -42,16 +45,39 @@ class ShiftEnd(StrEnum):
     VEHICLE_CHANGED = "VEHICLE_CHANGED"
 
 
-@dataclass(frozen=True, slots=True)
-class Fix:
-    """One position fix from a courier's device."""
+class Fix(NamedTuple):
+    """One position fix from a courier's device.
+
+    `recorded_ns` is when the device took it, in nanoseconds since the Unix epoch: what a
+    protobuf Timestamp carries (seconds and nanos), exactly, and cheap to compare and to
+    encode again. Fixes are the hot path (one per courier per second), so this is a plain
+    immutable tuple, and a datetime (`recorded_at`) is made only where a person or the
+    database needs one.
+    """
 
     latitude: float
     longitude: float
-    recorded_at: datetime
+    recorded_ns: int
     accuracy_meters: float = 0.0
     heading_degrees: float | None = None
     speed_meters_per_second: float | None = None
+
+    @property
+    def recorded_at(self) -> datetime:
+        """`recorded_ns` as an aware UTC datetime (to the microsecond)."""
+        return datetime_of_ns(self.recorded_ns)
+
+
+def ns_of_datetime(moment: datetime) -> int:
+    """An aware datetime in nanoseconds since the Unix epoch, exactly."""
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+
+
+def datetime_of_ns(nanoseconds: int) -> datetime:
+    """Nanoseconds since the Unix epoch as an aware UTC datetime (truncated to the
+    microsecond, as datetime and PostgreSQL keep it)."""
+    return _EPOCH + timedelta(microseconds=nanoseconds // 1000)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from lastmile.fleet.v1 import offer_pb2
 from services.fleet.adapters.fleet_messages import (
     DECLINE_REASONS_BY_VALUE,
     VEHICLES_BY_VALUE,
+    location_fix,
     read_location,
 )
 from services.fleet.domain.offers import DeclineReason
@@ -23,8 +24,22 @@ _KINDS = ", ".join(
 )
 
 
+_HEARTBEAT = commands.Heartbeat()
+
+
 def read_request(request: session_pb2.ConnectRequest) -> tuple[str, commands.Command]:
     """The client_message_id and what the message asks."""
+    # The common case first, cheaply: a well-formed ping or heartbeat. Anything else (or
+    # anything wrong) takes the full reading below, which names every bad field.
+    message_id = request.client_message_id
+    if len(message_id) <= MAX_MESSAGE_ID_LENGTH:
+        kind = request.WhichOneof("message")
+        if kind == "location_update":
+            report = _locations_fast(request.location_update)
+            if report is not None:
+                return message_id, report
+        elif kind == "heartbeat":
+            return message_id, _HEARTBEAT
     violations = Violations()
     violations.check(
         len(request.client_message_id) <= MAX_MESSAGE_ID_LENGTH,
@@ -44,7 +59,7 @@ def _read_command(
         case "location_update":
             return _read_locations(request.location_update, violations.nested("location_update"))
         case "heartbeat":
-            return commands.Heartbeat()
+            return _HEARTBEAT
         case "go_online":
             return _read_go_online(request.go_online, violations.nested("go_online"))
         case "go_offline":
@@ -67,6 +82,23 @@ def _read_command(
     return None
 
 
+def _locations_fast(update: session_pb2.LocationUpdate) -> commands.ReportLocations | None:
+    """The report of an update whose every location is well-formed; None otherwise."""
+    locations = update.locations
+    count = len(locations)
+    if not 1 <= count <= MAX_LOCATIONS:
+        return None
+    newest: Fix | None = None
+    for location in locations:
+        fix = location_fix(location)
+        if fix is None:
+            return None
+        if newest is None or fix.recorded_ns > newest.recorded_ns:
+            newest = fix
+    assert newest is not None
+    return commands.ReportLocations(newest, count)
+
+
 def _read_locations(
     update: session_pb2.LocationUpdate, violations: Violations
 ) -> commands.ReportLocations | None:
@@ -77,7 +109,7 @@ def _read_locations(
     newest: Fix | None = None
     for index, location in enumerate(update.locations):
         fix = read_location(location, violations.nested(f"locations[{index}]"))
-        if fix is not None and (newest is None or fix.recorded_at > newest.recorded_at):
+        if fix is not None and (newest is None or fix.recorded_ns > newest.recorded_ns):
             newest = fix
     return commands.ReportLocations(newest, count) if newest is not None else None
 

@@ -69,10 +69,14 @@ class CourierSessionServicer(session_pb2_grpc.CourierSessionServiceServicer):
     ) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             try:
+                inbox = self._inbox
                 async for request in requests:
                     message_id, command = read_request(request)
-                    await self._inbox.receive(session, message_id, command)
-                    if not session.live:
+                    # Pings and heartbeats are handled inline; only changes are awaited.
+                    tracked = inbox.receive_inline(session, message_id, command)
+                    if tracked is not None:
+                        await inbox.change(tracked, session, message_id, command)
+                    if session.closed_at is not None:
                         return
             except Exception:  # the stream broke under us; the writer side reports it
                 log.debug("session read ended", exc_info=True)

@@ -37,6 +37,7 @@ from services.fleet.service_layer.session_messages import (
 from services.runtime.errors import DomainError, ResourceExhausted, Unavailable
 
 log = logging.getLogger("lastmile.fleet")
+_INLINE = (ReportLocations, Heartbeat)
 
 
 class CourierInbox:
@@ -58,9 +59,17 @@ class CourierInbox:
         self._recent_answers = recent_answers
 
     async def receive(self, session: Session, message_id: str, command: Command) -> None:
+        tracked = self.receive_inline(session, message_id, command)
+        if tracked is not None:
+            await self.change(tracked, session, message_id, command)
+
+    def receive_inline(self, session: Session, message_id: str, command: Command) -> Tracked | None:
+        """Everything but a change of state, handled at once (pings and heartbeats are
+        most of what apps send); the courier if `command` is a change, which the caller
+        then awaits with `change`."""
         tracked = self._roster.get(session.courier_id)
-        if tracked is None or tracked.session is not session or not session.live:
-            return
+        if tracked is None or tracked.session is not session or session.closed_at is not None:
+            return None
         tracked.last_seen = time.time()
         if not session.bucket.take(time.monotonic()):
             session.fail(
@@ -69,16 +78,22 @@ class CourierInbox:
                     retry_after=timedelta(seconds=1),
                 )
             )
-            return
-        if isinstance(command, ReportLocations | Heartbeat):
+            return None
+        if isinstance(command, _INLINE):
             if isinstance(command, ReportLocations):
-                self._positions.record(tracked, command.newest, command.count)
+                self._positions.record(tracked, command.newest, command.received)
             if message_id:
                 session.send_ack(Acked(message_id))
-            return
+            return None
         if isinstance(command, Malformed):
             session.send(Rejected(message_id, command.error))
-            return
+            return None
+        return tracked
+
+    async def change(
+        self, tracked: Tracked, session: Session, message_id: str, command: Command
+    ) -> None:
+        """Apply a change of state once per message id, and answer it on `session`."""
         answer = await self._once(tracked, message_id, command)
         if answer is not None:
             session.send(Rejected(message_id, answer))

@@ -1,8 +1,10 @@
 """Courier positions: the hot path of every ping, and their coalesced way out.
 
-A ping only updates memory (no database, no broker, no log line). Each courier's newest
-fix goes to dispatch in a PositionBatch every `dispatch_flush_seconds` (or as soon as
-`batch_size` couriers moved), and to tracking at most once per `tracking_seconds`.
+A ping only updates memory (no database, no broker, no log line, not even a metric: the
+received-fixes counter is bumped once per flush). Each courier's newest fix goes to
+dispatch in a PositionBatch every `dispatch_flush_seconds` (or as soon as `batch_size`
+couriers moved), and, for a courier carrying a delivery (ASSIGNED or DELIVERING: the
+only positions tracking shows), to tracking at most once per `tracking_seconds`.
 """
 
 from __future__ import annotations
@@ -40,21 +42,24 @@ class PositionRelay:
         self._dispatch_flush_seconds = dispatch_flush_seconds
         self._tracking_seconds = tracking_seconds
         self._for_dispatch = LatestPositions(batch_size)
-        self._for_tracking = LatestPositions(1_000_000)
+        # courier_id -> newest fix, for couriers that carried a delivery when it came.
+        self._for_tracking: dict[str, Fix] = {}
+        self._received = 0  # fixes received since the counter was last bumped
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def record(self, tracked: Tracked, fix: Fix, count: int) -> None:
         """`fix` is the newest of `count` fixes just received; older than the one held,
         it changes nothing."""
-        metrics.LOCATION_UPDATES.inc(count)
+        self._received += count
         held = tracked.last_fix
-        if held is not None and fix.recorded_at <= held.recorded_at:
+        if held is not None and fix.recorded_ns <= held.recorded_ns:
             return
         tracked.last_fix = fix
-        courier_id = tracked.courier.courier_id
-        self._for_tracking.add(courier_id, fix)
-        if self._for_dispatch.add(courier_id, fix):
+        courier = tracked.courier
+        if courier.delivery is not None:
+            self._for_tracking[courier.courier_id] = fix
+        if self._for_dispatch.add(courier.courier_id, fix):
             self._flush_to_dispatch()
 
     def start(self) -> None:
@@ -83,25 +88,26 @@ class PositionRelay:
         self._flush_to_dispatch()
 
     def _flush_to_dispatch(self) -> None:
+        if self._received:
+            metrics.LOCATION_UPDATES.inc(self._received)
+            self._received = 0
         fixes = self._for_dispatch.take()
         if fixes:
             self._feed.positions_moved(fixes)
 
     async def _to_tracking(self) -> None:
-        fixes = self._for_tracking.take()
-        if not fixes:
+        fixes, self._for_tracking = self._for_tracking, {}
+        reports = []
+        for courier_id, fix in fixes.items():
+            # Only while the courier still carries a delivery, and with the one carried now.
+            tracked = self._roster.get(courier_id)
+            delivery = tracked.courier.delivery if tracked is not None else None
+            if delivery is not None:
+                reports.append(PositionReport(courier_id, fix, delivery.delivery_id))
+        if not reports:
             return
-        reports = [
-            PositionReport(courier_id, fix, self._carried(courier_id))
-            for courier_id, fix in fixes.items()
-        ]
         try:
             await self._publisher.publish(reports)
         except Exception:
             _TRACKING_DROPS.inc(len(reports))
             raise
-
-    def _carried(self, courier_id: str) -> str:
-        tracked = self._roster.get(courier_id)
-        delivery = tracked.courier.delivery if tracked is not None else None
-        return delivery.delivery_id if delivery is not None else ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from services.fleet.domain.courier import Courier
 from services.fleet.domain.offers import DeclineReason, Withdrawal
@@ -25,12 +26,12 @@ class GoOffline:
     pass
 
 
-@dataclass(frozen=True, slots=True)
-class ReportLocations:
-    """Only the newest of the batch's fixes matters; `count` is how many arrived."""
+class ReportLocations(NamedTuple):
+    """Only the newest of the batch's fixes matters; `received` is how many arrived. (A
+    tuple rather than a dataclass: one is made per ping, and tuples are cheaper.)"""
 
     newest: Fix
-    count: int
+    received: int
 
 
 @dataclass(frozen=True, slots=True)

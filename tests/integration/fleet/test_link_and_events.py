@@ -111,26 +111,41 @@ async def collected(
         await client.close()
 
 
-async def test_positions_are_published_for_tracking_on_the_couriers_subject(
+async def test_positions_of_a_courier_carrying_a_delivery_are_published_for_tracking(
     fleet: FleetStack, nats: LocalNats
 ) -> None:
     app = await online_courier(fleet)
-    update = session_pb2.LocationUpdate(locations=[location(52.4, 13.2)])
-    assert (await app.ask(location_update=update)).HasField("ack")
     subject = f"lastmile.courier.position_changed.{app.courier_id}"
+    async with collected(nats, subject, DeliverPolicy.ALL) as envelopes:
+        # IDLE: dispatch gets the position, tracking (which shows only carried
+        # deliveries) does not.
+        update = session_pb2.LocationUpdate(locations=[location(52.3)])
+        assert (await app.ask(location_update=update)).HasField("ack")
+        await wait_until(lambda: batches_of(fleet, app.courier_id))
+        await asyncio.sleep(fleet.settings.position_publish_seconds * 1.5)
+        assert envelopes == []
 
-    async with collected(nats, subject, DeliverPolicy.LAST_PER_SUBJECT) as envelopes:
+        sent = dispatch_messages.offer(app.courier_id, str(uuid.uuid4()))
+        fleet.dispatch.push(sent)
+        offer_id = (await app.next("offer")).offer.offer_id
+        accept = session_pb2.AcceptOffer(offer_id=offer_id)
+        assert (await app.ask(accept_offer=accept)).HasField("ack")
+        fleet.dispatch.push(dispatch_messages.assignment(sent))
+        await app.next("assignment")
+        update = session_pb2.LocationUpdate(locations=[location(52.4)])
+        assert (await app.ask(location_update=update)).HasField("ack")
 
-        def latest_fix() -> list[float]:
-            fixes = []
+        def published() -> list[courier_events_pb2.CourierPositionChanged]:
+            events = []
             for envelope in envelopes:
                 payload = courier_events_pb2.CourierPositionChanged()
                 assert envelope.payload.Unpack(payload)
-                fixes.append(read_fix(payload).latitude)
-            return fixes
+                events.append(payload)
+            return events
 
-        latitudes = await wait_until(latest_fix)
-    assert latitudes[-1] == 52.4
+        events = await wait_until(published)
+    assert [read_fix(event).latitude for event in events] == [52.4]
+    assert events[0].delivery_id == sent.offer.offer.delivery_id
     assert (envelopes[-1].type, envelopes[-1].source, envelopes[-1].subject) == (
         "lastmile.courier.position_changed",
         "fleet",

@@ -12,7 +12,7 @@ def test_defaults_match_the_port_plan_and_the_contract() -> None:
     settings = FleetSettings()
     assert (settings.grpc_port, settings.admin_port) == (50053, 9453)
     assert (settings.heartbeat_interval_seconds, settings.heartbeat_timeout_seconds) == (10, 30)
-    assert settings.position_flush_seconds == 0.25
+    assert settings.position_flush_seconds == 0.05
     assert settings.replica_id
 
 

@@ -58,10 +58,11 @@ Global___CourierStatusChanged: _TypeAlias = CourierStatusChanged  # noqa: Y015
 
 @_typing.final
 class CourierPositionChanged(_message.Message):
-    """CourierPositionChanged: a courier moved. fleet publishes the latest fix of each
-    moving courier at most once per second, directly rather than through the outbox:
-    positions are high-volume and last-value-wins, so a lost one is replaced by the
-    next. NATS type `lastmile.courier.position_changed`; NATS subject
+    """CourierPositionChanged: a courier carrying a delivery moved. fleet publishes the
+    latest fix of each moving courier that is ASSIGNED or DELIVERING (the positions
+    tracking shows to a delivery's watchers), at most once per second, and none for
+    other couriers; directly rather than through the outbox: positions are high-volume
+    and last-value-wins, so a lost one is replaced by the next. NATS type `lastmile.courier.position_changed`; NATS subject
     `lastmile.courier.position_changed.<courier_id>`, so that tracking subscribes to
     just the couriers it shows, and the stream can keep only the last message per
     subject. Source "fleet"; subject the courier id; sequence 0 (order by recorded_time).
@@ -72,7 +73,8 @@ class CourierPositionChanged(_message.Message):
     POSITION_FIELD_NUMBER: _builtins.int
     DELIVERY_ID_FIELD_NUMBER: _builtins.int
     delivery_id: _builtins.str
-    """The delivery the courier is carrying or heading to pick up; empty if none.
+    """The delivery the courier is carrying or heading to pick up (set on every event
+    fleet publishes today; a consumer should still treat empty as "none").
     tracking shows a position to a delivery's watchers only while it matches.
     """
     @_builtins.property

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 from services.fleet.domain.latest_positions import LatestPositions
 from services.fleet.domain.rate_limit import TokenBucket
 from services.fleet.domain.recent_answers import RecentAnswers
-from services.fleet.domain.values import Fix
+from services.fleet.domain.values import Fix, datetime_of_ns, ns_of_datetime
 
 T0 = datetime(2030, 5, 1, tzinfo=UTC)
 
 
 def fix(seconds: float, latitude: float = 52.5) -> Fix:
-    return Fix(latitude, 13.4, T0 + timedelta(seconds=seconds))
+    return Fix(latitude, 13.4, ns_of_datetime(T0 + timedelta(seconds=seconds)))
 
 
 def test_only_the_newest_fix_of_each_courier_is_kept_until_taken() -> None:
@@ -31,6 +31,15 @@ def test_a_flush_is_due_once_enough_couriers_moved() -> None:
     assert not positions.add("a", fix(1))
     assert not positions.add("a", fix(2))
     assert positions.add("b", fix(1))
+
+
+def test_a_fix_keeps_its_time_in_nanoseconds_and_shows_it_as_a_datetime() -> None:
+    moment = datetime(2030, 5, 1, 12, 30, 15, 123456, tzinfo=UTC)
+    recorded = ns_of_datetime(moment)
+    assert recorded == 1_903_869_015_123_456_000
+    assert Fix(52.5, 13.4, recorded + 789).recorded_at == moment  # truncated to the µs
+    assert datetime_of_ns(0) == datetime(1970, 1, 1, tzinfo=UTC)
+    assert ns_of_datetime(datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)) == -1000
 
 
 def test_recent_answers_forget_the_least_recently_used_first() -> None:
