@@ -13,7 +13,7 @@ import asyncpg
 import nats as nats_client
 import pytest
 from google.protobuf import timestamp_pb2
-from nats.js.errors import NotFoundError
+from nats.js.errors import NoStreamResponseError, NotFoundError
 from prometheus_client import REGISTRY
 
 from lastmile.events.v1 import envelope_pb2
@@ -465,3 +465,37 @@ async def test_an_event_that_breaks_the_batch_commit_does_not_take_the_others_wi
     rows = await database.pool.fetch("SELECT event_id FROM handled ORDER BY id")
     assert [str(r["event_id"]) for r in rows] == [e.event_id for e in events if e is not bad]
     assert handled_total(durable, "dead_lettered") == 1
+
+
+async def test_a_pipelined_batch_marks_only_the_acknowledged_prefix_and_resends_the_rest_once(
+    database: Database, nats: LocalNats
+) -> None:
+    """The relay sends a whole batch before awaiting acks. An event no stream takes fails
+    in the middle: what came before it is marked published, what came after is not (though
+    it reached the stream) and is sent again later without arriving twice."""
+    kind = event_type()
+    before = [await emit(database, kind, "d", n) for n in range(1, 4)]
+    await emit(database, "lastmile.nowhere.test", "d", 4)  # no stream captures it
+    after = [await emit(database, kind, "d", n) for n in range(5, 8)]
+    relay = outbox.OutboxRelay(database, nats.url, service="tests-pipeline", batch_size=50)
+    connection = await nats_client.connect(nats.url)
+    try:
+        js = connection.jetstream()
+        await streams.ensure_stream(js, streams.DELIVERY_EVENTS)
+        with pytest.raises(NoStreamResponseError):
+            await relay.publish_pending(js)
+        unpublished = await database.pool.fetch(
+            "SELECT event_id FROM outbox WHERE published_at IS NULL ORDER BY position"
+        )
+        assert len(unpublished) == 1 + len(after)
+        await database.pool.execute("DELETE FROM outbox WHERE subject = 'lastmile.nowhere.test'")
+        assert await relay.publish_pending(js) == len(after)
+
+        subscription = await js.subscribe(kind, ordered_consumer=True)
+        received = [envelope_pb2.EventEnvelope.FromString((await subscription.next_msg(5)).data)
+                    for _ in range(len(before) + len(after))]  # fmt: skip
+        with pytest.raises(nats_client.errors.TimeoutError):
+            await subscription.next_msg(0.5)
+    finally:
+        await connection.close()
+    assert [e.event_id for e in received] == [e.event_id for e in before + after]
