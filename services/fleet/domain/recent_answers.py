@@ -29,6 +29,15 @@ class RecentAnswers(Generic[AnswerT]):
             self._answers.move_to_end(message_id)
         return answer
 
+    def peek(self, message_id: str) -> AnswerT | None:
+        """The answer to `message_id`, without counting as a use."""
+        return self._answers.get(message_id)
+
+    def replace(self, message_id: str, answer: AnswerT) -> None:
+        """A lighter form of the answer held for `message_id`, in the same place."""
+        if message_id in self._answers:
+            self._answers[message_id] = answer
+
     def remember(self, message_id: str, answer: AnswerT) -> None:
         self._answers[message_id] = answer
         self._answers.move_to_end(message_id)

@@ -114,6 +114,12 @@ class CourierInbox:
         if isinstance(answer, Unavailable) or type(answer) is DomainError:
             # Not a verdict on the message: a re-send with the same id must run again.
             answers.forget(message_id)
+        elif isinstance(handled, asyncio.Task) and answers.peek(message_id) is handled:
+            # Kept for re-sends, possibly for hours: a finished task (with its coroutine
+            # and its entry in asyncio's task set) weighs several times a plain future.
+            kept: Answer = asyncio.get_running_loop().create_future()
+            kept.set_result(answer)
+            answers.replace(message_id, kept)
         return answer
 
     async def _apply(self, tracked: Tracked, command: Command) -> DomainError | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 
 from services.fleet.domain.rate_limit import TokenBucket
 from services.fleet.service_layer import metrics
@@ -25,7 +25,7 @@ _END = _End()
 
 
 class Session:
-    """The stream of one courier app; the servicer writes what `outgoing` yields."""
+    """The stream of one courier app; the servicer writes what `write_queued` gives."""
 
     __slots__ = (
         "bucket",
@@ -49,7 +49,8 @@ class Session:
         self.closing: ClosingReason | None = None
         self.failure: DomainError | None = None
         self.closed_at: float | None = None
-        # The task serving the stream, cancelled if a closed session does not end.
+        # The task serving the stream (the call's own, which reads the app's messages),
+        # cancelled if a closed session does not end.
         self.task: asyncio.Task[object] | None = None
         # Set by whoever ends the session, for the session-closes metric.
         self.end_reason = "client_closed"
@@ -110,14 +111,20 @@ class Session:
         self.closed_at = time.monotonic()
         self.queue.finish(_END, discard_pending=discard_pending)
 
-    async def outgoing(self) -> AsyncIterator[Outgoing]:
-        """What to write, until the session is closed; then raises its failure, if any."""
-        while True:
-            item = await self.queue.get()
+    async def write_queued(self, write: Callable[[Outgoing], Awaitable[None]]) -> bool:
+        """Write what is queued, in order, with `write`. False once the queue is empty;
+        True once the stream is over (SessionClosing written, or the session ended), and
+        then the session's failure, if any, is raised."""
+        queue = self.queue
+        while queue.ready():
+            item = queue.get_nowait()
             if isinstance(item, _End):
                 break
-            yield item
+            await write(item)
             if isinstance(item, SessionClosing):
                 break
+        else:
+            return False
         if self.failure is not None:
             raise self.failure
+        return True

@@ -122,6 +122,7 @@ async def test_a_silent_session_times_out_and_the_courier_goes_offline(
         await app.go_online()
         closing = (await app.next("session_closing")).session_closing
         assert closing.reason == session_pb2.SESSION_CLOSING_REASON_HEARTBEAT_TIMEOUT
+        assert await app.ended() == grpc.StatusCode.OK  # though the app never closed its side
         request = fleet_internal_pb2.GetCourierRequest(courier_id=app.courier_id)
 
         async def offline() -> bool:
@@ -129,6 +130,19 @@ async def test_a_silent_session_times_out_and_the_courier_goes_offline(
             return courier.status == courier_pb2.COURIER_STATUS_OFFLINE and not courier.connected
 
         await wait_until(offline)
+
+
+async def test_an_app_that_closes_its_side_gets_what_was_queued_then_ok(
+    fleet: FleetStack,
+) -> None:
+    app = fleet.courier()
+    await app.next("session_started")
+    await app.send("hb-1", heartbeat=session_pb2.Heartbeat())
+    await app.send("hb-2", heartbeat=session_pb2.Heartbeat())
+    await app.call.done_writing()
+    acked = [(await app.next("ack")).ack.client_message_id for _ in range(2)]
+    assert acked == ["hb-1", "hb-2"]
+    assert await app.ended() == grpc.StatusCode.OK
 
 
 async def test_get_courier_answers_not_found_and_invalid_argument(fleet: FleetStack) -> None:

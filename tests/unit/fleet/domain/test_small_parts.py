@@ -53,6 +53,17 @@ def test_recent_answers_forget_the_least_recently_used_first() -> None:
     assert answers.get("3") is None
 
 
+def test_recent_answers_can_swap_an_answer_in_place_without_using_it() -> None:
+    answers: RecentAnswers[str] = RecentAnswers(capacity=2)
+    answers.remember("1", "running")
+    answers.remember("2", "ack")
+    assert answers.peek("1") == "running"  # not a use: "1" is still the oldest
+    answers.replace("1", "ack")
+    answers.replace("9", "ack")  # not held: nothing to replace
+    answers.remember("3", "ack")
+    assert (answers.get("1"), answers.get("2"), answers.get("9")) == (None, "ack", None)
+
+
 def test_a_token_bucket_allows_a_burst_then_the_sustained_rate() -> None:
     bucket = TokenBucket(rate=50, burst=3, now=0.0)
     assert [bucket.take(0.0) for _ in range(4)] == [True, True, True, False]
