@@ -13,26 +13,11 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from services.dispatch.domain.deliveries import PendingDelivery
 from services.dispatch.domain.queue import DispatchQueue
-from services.dispatch.service_layer.ports import LeaderLease, QueueRow, QueueWrite
+from services.dispatch.service_layer.ports import LeaderLease, QueueWrite
+from services.dispatch.service_layer.queue_rows import row_of
 
 log = logging.getLogger("lastmile.dispatch.journal")
-
-
-def row_of(delivery: PendingDelivery) -> QueueRow:
-    offer = delivery.offer
-    return QueueRow(
-        delivery_id=delivery.delivery_id,
-        state=delivery.state,
-        offer_count=delivery.offer_count,
-        declined_by=frozenset(delivery.declined_by),
-        offer_id=offer.offer_id if offer else None,
-        courier_id=offer.courier_id if offer else None,
-        fleet_replica_id=offer.fleet_replica_id if offer else None,
-        offer_created_at=offer.created_at if offer else None,
-        offer_expires_at=offer.expires_at if offer else None,
-    )
 
 
 class QueueJournal:

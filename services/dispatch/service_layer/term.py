@@ -12,11 +12,10 @@ from services.dispatch import metrics
 from services.dispatch.domain.courier_index import CourierIndex
 from services.dispatch.domain.couriers import CourierStatus
 from services.dispatch.domain.deliveries import DeliveryTerms, PendingDelivery, QueueState
-from services.dispatch.domain.fleet_messages import CancellationReason
 from services.dispatch.domain.fleet_reports import DeliveryAssignment, DeliveryCancellation
-from services.dispatch.domain.offers import Offer, OfferTerms
+from services.dispatch.domain.offers import OfferTerms
 from services.dispatch.domain.queue import DispatchQueue
-from services.dispatch.domain.statistics import OfferOutcome, OfferStatistics
+from services.dispatch.domain.statistics import OfferStatistics
 from services.dispatch.service_layer.assigner import Assigner
 from services.dispatch.service_layer.assignments import AssignmentBook
 from services.dispatch.service_layer.courier_routes import CourierRoutes
@@ -24,6 +23,7 @@ from services.dispatch.service_layer.fleet_sync import FleetSync
 from services.dispatch.service_layer.journal import QueueJournal
 from services.dispatch.service_layer.offer_answers import OfferAnswers
 from services.dispatch.service_layer.offer_desk import OfferDesk
+from services.dispatch.service_layer.orders_decisions import OrdersDecisions
 from services.dispatch.service_layer.ports import (
     Clock,
     FleetRoutes,
@@ -31,6 +31,7 @@ from services.dispatch.service_layer.ports import (
     Orders,
     StoredDelivery,
 )
+from services.dispatch.service_layer.queue_rows import pending_of
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,10 @@ class Term:
             orders=orders, assignments=self.assignments,
         )  # fmt: skip
         self.answers = OfferAnswers(self.queue, self.desk, self.assigner, self.couriers)
+        self.decisions = OrdersDecisions(
+            queue=self.queue, desk=self.desk, journal=self.journal, couriers=self.couriers,
+            assigner=self.assigner, assignments=self.assignments,
+        )  # fmt: skip
         self.fleet = FleetSync(
             index=self.index, queue=self.queue, desk=self.desk, couriers=self.couriers,
             assignments=self.assignments,
@@ -80,18 +85,12 @@ class Term:
         """Load the persisted queue. Open offers keep their deadlines until a snapshot
         shows who still holds them; assignments in flight are asked again."""
         for entry in stored:
-            row = entry.row
-            delivery = PendingDelivery(
-                entry.terms, entry.enqueued_at, offer_count=row.offer_count,
-                declined_by=set(row.declined_by),
-            )  # fmt: skip
-            offer = self._offer_of(entry)
-            if offer is not None:
-                delivery.state, delivery.offer = row.state, offer
+            delivery = pending_of(entry, self.policy.offer_terms)
             self.queue.add(delivery)
+            offer = delivery.offer
             if offer is not None:
-                self.desk.track(offer, answerable=row.state is QueueState.OFFERED)
-                if row.state is QueueState.ASSIGNING:
+                self.desk.track(offer, answerable=delivery.state is QueueState.OFFERED)
+                if delivery.state is QueueState.ASSIGNING:
                     self.assigner.assign(offer)
         self.journal.start()
         self._sweeper = asyncio.create_task(self._sweep(), name="dispatch-sweep")
@@ -113,61 +112,12 @@ class Term:
             self.desk.try_offer(delivery)
 
     def cancel(self, cancellation: DeliveryCancellation) -> None:
-        if not self.active:
-            return
-        reason, detail = CancellationReason.DELIVERY_CANCELLED, cancellation.reason
-        delivery = self.queue.get(cancellation.delivery_id)
-        if delivery is not None and delivery.state is QueueState.ASSIGNING:
-            delivery.cancelled = True  # the assignment's outcome decides what to say
-        elif delivery is not None:
-            self.queue.remove(delivery.delivery_id)
-            self.journal.persist(delivery.delivery_id)
-            if delivery.offer is not None:
-                self.desk.end(delivery.offer.offer_id, OfferOutcome.CANCELLED)
-                self.couriers.withdraw(delivery.offer, reason, detail)
-        else:
-            self._cancel_assignment(cancellation)
-
-    def _cancel_assignment(self, cancellation: DeliveryCancellation) -> None:
-        reason, detail = CancellationReason.DELIVERY_CANCELLED, cancellation.reason
-        remembered = self.assignments.pop(cancellation.delivery_id)
-        if remembered is not None:
-            self.couriers.withdraw(remembered.offer, reason, detail)
-        elif cancellation.courier_id:  # assigned by a predecessor
-            self.couriers.tell(
-                cancellation.courier_id, cancellation.offer_id, cancellation.delivery_id,
-                reason, detail,
-            )  # fmt: skip
+        if self.active:
+            self.decisions.cancelled(cancellation)
 
     def assigned(self, assignment: DeliveryAssignment) -> None:
-        """orders assigned the delivery, maybe through a predecessor's offer."""
-        delivery = self.queue.get(assignment.delivery_id)
-        if not self.active or delivery is None:
-            return
-        offer = delivery.offer
-        if offer is not None and offer.offer_id == assignment.offer_id:
-            if delivery.state is QueueState.OFFERED:
-                self.assigner.accept(delivery)  # idempotent: settles to Assigned
-            return
-        self.queue.remove(delivery.delivery_id)
-        self.journal.persist(delivery.delivery_id)
-        if offer is not None:
-            self.desk.end(offer.offer_id, OfferOutcome.ASSIGNMENT_FAILED)
-            self.couriers.withdraw(offer, CancellationReason.WITHDRAWN)
-
-    def _offer_of(self, entry: StoredDelivery) -> Offer | None:
-        row = entry.row
-        if row.state is QueueState.WAITING or row.offer_id is None or row.courier_id is None:
-            return None
-        if row.offer_created_at is None or row.offer_expires_at is None:
-            return None
-        return Offer(
-            offer_id=row.offer_id, delivery_id=row.delivery_id, courier_id=row.courier_id,
-            fleet_replica_id=row.fleet_replica_id or "",
-            payout=self.policy.offer_terms.payout(entry.terms.price),
-            pickup_distance_meters=0, delivery_distance_meters=0,
-            created_at=row.offer_created_at, expires_at=row.offer_expires_at,
-        )  # fmt: skip
+        if self.active:
+            self.decisions.assigned(assignment)
 
     async def _sweep(self) -> None:
         """Retry the waiting deliveries now and then: a courier may have come within reach
