@@ -54,8 +54,8 @@ class Assigner:
         offer = delivery.offer
         if offer is None:
             return
-        self._desk.record(OfferOutcome.ACCEPTED)
-        self._desk.accepted(offer.offer_id)
+        self._desk.open_offers.record(OfferOutcome.ACCEPTED)
+        self._desk.open_offers.accepted(offer.offer_id)
         self._queue.assigning(delivery)
         self._journal.persist(delivery.delivery_id, then=lambda: self.assign(offer))
 

@@ -46,7 +46,7 @@ class FleetSync:
         self._index.replace_replica(fleet_replica_id, couriers)
         self._index.set_ready(fleet_replica_id, True)
         shown = {courier.courier_id: courier for courier in couriers}
-        for offer in self._desk.open_offers():
+        for offer in self._desk.open_offers:
             courier = shown.get(offer.courier_id)
             if offer.fleet_replica_id != fleet_replica_id and courier is None:
                 continue
@@ -88,7 +88,7 @@ class FleetSync:
         elif (
             courier.status is CourierStatus.OFFERED
             and courier.offer_id
-            and courier.offer_id not in self._desk
+            and courier.offer_id not in self._desk.open_offers
         ):
             self._couriers.tell(
                 courier.courier_id,

@@ -3,11 +3,9 @@ an offer that ends without an assignment puts its delivery back in line."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from opentelemetry.trace import SpanKind
 
@@ -20,22 +18,16 @@ from services.dispatch.domain.queue import DispatchQueue
 from services.dispatch.domain.statistics import OfferOutcome, OfferStatistics
 from services.dispatch.service_layer.courier_routes import CourierRoutes
 from services.dispatch.service_layer.journal import QueueJournal
+from services.dispatch.service_layer.open_offers import OpenOffers
 from services.dispatch.service_layer.ports import Clock, FleetRoutes
 from services.runtime import trace_context
 
 log = logging.getLogger("lastmile.dispatch.offers")
 
 
-@dataclass
-class OpenOffer:
-    """An offer awaiting its answer (or, once accepted, its assignment)."""
-
-    offer: Offer
-    backstop: asyncio.TimerHandle | None
-
-
 class OfferDesk:
-    """Makes and ends offers; every open offer holds its courier in the index."""
+    """Makes offers, and ends them: a courier set free is matched again, a delivery whose
+    offer ended without an assignment is offered again."""
 
     def __init__(
         self,
@@ -53,20 +45,12 @@ class OfferDesk:
     ) -> None:
         self._queue, self._index, self._journal = queue, index, journal
         self._routes, self._couriers = routes, couriers
-        self._terms, self._stats, self._clock = terms, stats, clock
+        self._terms, self._clock = terms, clock
         self._max_pickup_meters = max_pickup_meters
         self._new_offer_id = new_offer_id
-        self._open: dict[str, OpenOffer] = {}
-
-    def __contains__(self, offer_id: object) -> bool:
-        return offer_id in self._open
-
-    def open_offers(self) -> list[Offer]:
-        return [entry.offer for entry in self._open.values()]
-
-    def record(self, outcome: OfferOutcome) -> None:
-        self._stats.record(outcome)
-        metrics.OFFERS.labels(outcome.value).inc()
+        self.open_offers = OpenOffers(
+            index=index, terms=terms, stats=stats, clock=clock, unanswered=self._unanswered
+        )
 
     def try_offer(self, delivery: PendingDelivery, *, skip: str = "") -> bool:
         """Offer a WAITING delivery to the nearest eligible free courier, if any."""
@@ -91,46 +75,18 @@ class OfferDesk:
             now=self._clock(),
         )
         self._queue.offer(delivery, offer)
-        self.track(offer)
-        self.record(OfferOutcome.OFFERED)
+        self.open_offers.track(offer)
+        self.open_offers.record(OfferOutcome.OFFERED)
         first = delivery.offer_count == 1
         # Sent only once the offer is durable: a successor must know every offer made.
         self._journal.persist(delivery.delivery_id, then=lambda: self._send(offer, first=first))
         return True
 
-    def track(self, offer: Offer, *, answerable: bool = True) -> None:
-        """Hold the courier for `offer`; an answerable one gets its backstop timer."""
-        self._index.hold(offer.courier_id, offer.offer_id)
-        timer = None
-        if answerable:
-            delay = (self._terms.backstop(offer) - self._clock()).total_seconds()
-            timer = asyncio.get_running_loop().call_later(
-                max(0.0, delay), self._unanswered, offer.offer_id
-            )
-        self._open[offer.offer_id] = OpenOffer(offer, timer)
-
-    def accepted(self, offer_id: str) -> None:
-        """The courier accepted: no backstop any more, the assignment decides."""
-        entry = self._open.get(offer_id)
-        if entry is not None and entry.backstop is not None:
-            entry.backstop.cancel()
-            entry.backstop = None
-
     def end(self, offer_id: str, outcome: OfferOutcome) -> Offer | None:
         """Close an open offer and let its courier go: to their assignment, or back to
         the waiting deliveries. None if it was not open."""
-        entry = self._open.pop(offer_id, None)
-        if entry is None:
-            return None
-        if entry.backstop is not None:
-            entry.backstop.cancel()
-        offer = entry.offer
-        if outcome is OfferOutcome.ASSIGNED:
-            # Busy until fleet reports otherwise, so no offer races the assignment.
-            self._index.assume_assigned(offer.courier_id, offer.delivery_id)
-        self._index.release(offer.courier_id, offer_id)
-        self.record(outcome)
-        if self._index.is_free(offer.courier_id):
+        offer = self.open_offers.end(offer_id, outcome)
+        if offer is not None and self._index.is_free(offer.courier_id):
             self.match_waiting(for_courier=offer.courier_id)
         return offer
 
@@ -165,15 +121,9 @@ class OfferDesk:
                 return
             self.try_offer(delivery)
 
-    def close(self) -> None:
-        for entry in self._open.values():
-            if entry.backstop is not None:
-                entry.backstop.cancel()
-        self._open.clear()
-
     def _send(self, offer: Offer, *, first: bool) -> None:
         delivery = self._queue.get(offer.delivery_id)
-        if offer.offer_id not in self._open or delivery is None:
+        if offer.offer_id not in self.open_offers or delivery is None:
             return  # ended (a cancel, a lost Link) before it became durable
         # In the delivery's trace, whatever runs this (an event, a courier's report, the
         # sweep); fleet continues it from the message.
@@ -196,9 +146,9 @@ class OfferDesk:
             metrics.CREATE_TO_OFFER.observe(max(0.0, waited.total_seconds()))
 
     def _unanswered(self, offer_id: str) -> None:
-        entry = self._open.get(offer_id)
-        delivery = self._queue.get(entry.offer.delivery_id) if entry else None
-        if entry is None or delivery is None or delivery.state is not QueueState.OFFERED:
+        offer = self.open_offers.get(offer_id)
+        delivery = self._queue.get(offer.delivery_id) if offer else None
+        if delivery is None or delivery.state is not QueueState.OFFERED:
             return
         log.info(
             "offer unanswered past its deadline; offering to the next courier",

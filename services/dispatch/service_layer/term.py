@@ -89,7 +89,7 @@ class Term:
             self.queue.add(delivery)
             offer = delivery.offer
             if offer is not None:
-                self.desk.track(offer, answerable=delivery.state is QueueState.OFFERED)
+                self.desk.open_offers.track(offer, answerable=delivery.state is QueueState.OFFERED)
                 if delivery.state is QueueState.ASSIGNING:
                     self.assigner.assign(offer)
         self.journal.start()
@@ -102,7 +102,7 @@ class Term:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
-        self.desk.close()
+        self.desk.open_offers.close()
         await self.assigner.stop()
         await self.journal.stop()
 
