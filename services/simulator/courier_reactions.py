@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import logging
-
 from google.protobuf.timestamp_pb2 import Timestamp
-from google.rpc import code_pb2
 
 from lastmile.fleet.v1 import courier_pb2, courier_session_pb2, offer_pb2
 from services.simulator import session_messages as messages
+from services.simulator.courier_replies import CourierReplies
 from services.simulator.courier_state import (
     CourierSettings,
     CourierState,
     HeldOffer,
-    Sent,
     SessionState,
 )
 from services.simulator.errands import answer_offer
 from services.simulator.observations import Observations
-
-log = logging.getLogger("lastmile.simulator.courier")
 
 _OFFLINE = (courier_pb2.COURIER_STATUS_UNSPECIFIED, courier_pb2.COURIER_STATUS_OFFLINE)
 _Cancellation = offer_pb2.OfferCancellationReason
@@ -37,6 +32,7 @@ class CourierReactions:
     ) -> None:
         self._state, self._session = state, session
         self._settings, self._observations = settings, observations
+        self._replies = CourierReplies(state, session, observations)
 
     def handle(self, response: courier_session_pb2.ConnectResponse) -> None:
         kind = response.WhichOneof("message")
@@ -49,9 +45,9 @@ class CourierReactions:
         elif kind == "assignment":
             self._assigned(response.assignment)
         elif kind == "ack":
-            self._acked(response.ack.client_message_id)
+            self._replies.acked(response.ack.client_message_id)
         elif kind == "error":
-            self._rejected(response.error)
+            self._replies.rejected(response.error)
         elif kind == "session_closing":
             self._closing(response.session_closing)
 
@@ -124,42 +120,6 @@ class CourierReactions:
         self._observations.assignment_received(assignment.delivery_id)
         self._state.errand = messages.errand(assignment)
         self._session.held_offer = None
-
-    def _acked(self, message_id: str) -> None:
-        kind, delivery_id = self._session.awaiting.pop(message_id, (None, ""))
-        errand = self._state.errand
-        if kind is Sent.GO_ONLINE:
-            self._state.online = True
-        elif kind is Sent.GO_OFFLINE:
-            self._state.online = False
-        elif kind is Sent.CONFIRM and errand is not None and errand.delivery_id == delivery_id:
-            if errand.picked_up:
-                self._observations.delivered(delivery_id)
-                self._state.errand = None
-            else:
-                errand.pickup_confirmed()
-                self._observations.picked_up()
-
-    def _rejected(self, error: courier_session_pb2.MessageError) -> None:
-        message_id, status = error.client_message_id, error.status
-        kind, delivery_id = self._session.awaiting.pop(message_id, (None, ""))
-        self._observations.counters.message_errors += 1
-        code = (
-            code_pb2.Code.Name(status.code)
-            if status.code in code_pb2.Code.values()
-            else status.code
-        )
-        log.warning(
-            "fleet rejected %s (%s): %s %s", kind or "a message", message_id, code, status.message
-        )
-        errand = self._state.errand
-        if kind is Sent.GO_ONLINE:
-            self._session.go_online_due = self._observations.clock() + 5.0
-        elif kind is Sent.CONFIRM and errand is not None and errand.delivery_id == delivery_id:
-            if status.code == code_pb2.UNAVAILABLE:
-                errand.confirmation_lost()
-            else:  # cancelled meanwhile, or lost a race: the errand is over for this courier
-                self._state.errand = None
 
     def _closing(self, closing: courier_session_pb2.SessionClosing) -> None:
         reason = courier_session_pb2.SessionClosingReason.Name(closing.reason)
