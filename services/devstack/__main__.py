@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import sys
@@ -17,9 +16,10 @@ from urllib.parse import urlsplit
 from gateway.edge import Address
 from services.devstack.components import SERVICES, Ports
 from services.devstack.errors import DevstackError
-from services.devstack.launcher import REPO, Component, LocalMesh, reset_state
+from services.devstack.launcher import REPO, LocalMesh, reset_state
 from services.devstack.log_stream import LogStream
 from services.devstack.sidecars import LocalSidecars, MeshMode, default_port_base
+from services.devstack.supervisor import Component, read_status
 
 DEFAULT_STATE = REPO / ".state"
 
@@ -111,7 +111,7 @@ async def run(args: argparse.Namespace) -> int:
         stream.pump()
         print(_banner(mesh), flush=True)
         while not stop_requested.is_set():
-            for component in mesh.crashed():
+            for component in mesh.supervisor.crashed():
                 component.expected_exit = True
                 print(_crash_report(component), file=sys.stderr, flush=True)
                 exit_code = 1
@@ -152,16 +152,8 @@ async def _start_following(mesh: LocalMesh, stream: LogStream) -> None:
     await task
 
 
-def _read_status(state: Path) -> dict[str, object] | None:
-    try:
-        status: dict[str, object] = json.loads((state / "run.json").read_text())
-    except FileNotFoundError:
-        return None
-    return status
-
-
 def stop(args: argparse.Namespace) -> int:
-    status = _read_status(Path(args.state_dir))
+    status = read_status(Path(args.state_dir))
     if status is None:
         print("lastmile is not running (no run.json)")
         return 0
@@ -176,7 +168,7 @@ def stop(args: argparse.Namespace) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
-    state = _read_status(Path(args.state_dir))
+    state = read_status(Path(args.state_dir))
     if state is None:
         print("lastmile is not running")
         return 1

@@ -6,14 +6,9 @@ sidecar mode, sidecars.py places, configures and starts each service's Envoy sid
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
-import logging
 import os
 import shutil
-import signal
 import sys
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,21 +28,14 @@ from services.devstack.ports import ensure_port_free
 from services.devstack.postgres import LocalPostgres
 from services.devstack.process import SupervisedProcess
 from services.devstack.sidecars import LocalSidecars
+from services.devstack.supervisor import (
+    Component,
+    Supervisor,
+    remove_status,
+    write_status,
+)
 
-log = logging.getLogger("lastmile.devstack")
 REPO = Path(__file__).resolve().parent.parent.parent
-
-
-@dataclass
-class Component:
-    """A started component as the banner, the status file and the monitor see it."""
-
-    name: str
-    pid: int | None
-    log_path: Path
-    address: str
-    process: SupervisedProcess | None = None  # None for postgres/nats (their own classes)
-    expected_exit: bool = False
 
 
 @dataclass
@@ -56,8 +44,7 @@ class LocalMesh:
 
     state_dir: Path
     ports: Ports = field(default_factory=Ports)
-    components: list[Component] = field(default_factory=list)
-    _stops: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    supervisor: Supervisor = field(default_factory=Supervisor)
     postgres: LocalPostgres | None = None
     nats: LocalNats | None = None
     services: tuple[ServiceSpec, ...] = SERVICES
@@ -73,8 +60,8 @@ class LocalMesh:
         return self.state_dir / "logs"
 
     @property
-    def status_file(self) -> Path:
-        return self.state_dir / "run.json"
+    def components(self) -> list[Component]:
+        return self.supervisor.components
 
     async def start(self) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -83,21 +70,19 @@ class LocalMesh:
             await asyncio.to_thread(self.sidecars.ensure_certs)
         self.postgres = LocalPostgres(self.state_dir / "postgres", self.ports.postgres)
         await self.postgres.start()
-        self._stops.append(self.postgres.stop)
-        self.components.append(Component(
+        self.supervisor.add(Component(
             "postgres", self.postgres.pid, self.state_dir / "postgres" / "postgres.log",
             f"127.0.0.1:{self.ports.postgres}",
-        ))  # fmt: skip
+        ), self.postgres.stop)  # fmt: skip
         self.nats = LocalNats(self.state_dir / "nats", self.ports.nats, self.ports.nats_monitor)
         await self.nats.start()
-        self._stops.append(self.nats.stop)
-        self.components.append(Component(
+        self.supervisor.add(Component(
             "nats", self.nats.pid, self.state_dir / "nats" / "nats.log", self.nats.url
-        ))  # fmt: skip
+        ), self.nats.stop)  # fmt: skip
         for spec in self.services:
             await self._start_service(spec)
         await self._start_edge()
-        self._write_status()
+        write_status(self.state_dir, self.components)
 
     def _check_ports(self) -> None:
         checks = [("postgres", self.ports.postgres), ("nats", self.ports.nats),
@@ -128,7 +113,7 @@ class LocalMesh:
             address, health_address = route.app_address, route.health_address
         process = SupervisedProcess(self.logs / f"{spec.name}.log")
         process.spawn([sys.executable, "-m", f"services.{spec.name}"], cwd=REPO, env=env)
-        self._supervise(spec.name, process, address, grace=15)
+        self.supervisor.supervise(spec.name, process, address, grace=15)
         await wait_until_serving(spec, health_address, process)
 
     async def _start_edge(self) -> None:
@@ -157,46 +142,13 @@ class LocalMesh:
         """Run an Envoy (the edge or a sidecar) and wait until its admin says it is ready."""
         process = SupervisedProcess(self.logs / f"{name}.log")
         process.spawn(envoy_command(config, concurrency=concurrency), cwd=REPO)
-        self._supervise(name, process, address, grace=10)
+        self.supervisor.supervise(name, process, address, grace=10)
         await wait_until_ready(name, f"http://127.0.0.1:{admin_port}/ready", process)
-
-    def _supervise(self, name: str, process: SupervisedProcess, address: str, grace: float) -> None:
-        """Show a spawned process as a component and stop it (SIGTERM, then `grace`) with the
-        mesh; its exit from then on is expected."""
-        component = Component(name, process.pid, process.log_path, address, process)
-        self.components.append(component)
-
-        async def stop() -> None:
-            component.expected_exit = True
-            await process.stop(signal.SIGTERM, grace=grace)
-
-        self._stops.append(stop)
 
     async def stop(self) -> None:
         """Stop everything we started, newest first; safe to call more than once."""
-        while self._stops:
-            stop = self._stops.pop()
-            try:
-                await stop()
-            except DevstackError as failure:
-                log.warning("stopping a component failed: %s", failure)
-        with contextlib.suppress(FileNotFoundError):
-            self.status_file.unlink()
-
-    def crashed(self) -> list[Component]:
-        return [
-            c for c in self.components
-            if c.process is not None and not c.expected_exit and not c.process.running
-        ]  # fmt: skip
-
-    def _write_status(self) -> None:
-        self.status_file.write_text(json.dumps({
-            "supervisor_pid": os.getpid(),
-            "components": [
-                {"name": c.name, "pid": c.pid, "address": c.address, "log": str(c.log_path)}
-                for c in self.components
-            ],
-        }, indent=2))  # fmt: skip
+        await self.supervisor.stop_all()
+        remove_status(self.state_dir)
 
 
 def reset_state(state_dir: Path) -> None:
