@@ -85,9 +85,10 @@ def render(overlay: str) -> list[Manifest]:
 
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
-def overlay(request: pytest.FixtureRequest) -> tuple[str, list[Manifest]]:
-    name: str = request.param
-    return name, render(name)
+def manifests(request: pytest.FixtureRequest) -> list[Manifest]:
+    """Each overlay's manifests in turn: the tests that take it hold for dev and prod."""
+    overlay: str = request.param
+    return render(overlay)
 
 
 @pytest.fixture(scope="module")
@@ -139,9 +140,8 @@ def app_container(manifests: list[Manifest], app: str) -> Manifest:
 
 @pytest.mark.slow
 def test_every_builtin_resource_passes_the_strict_kubernetes_schema(
-    overlay: tuple[str, list[Manifest]],
+    manifests: list[Manifest],
 ) -> None:
-    _, manifests = overlay
     validated = 0
     for manifest in manifests:
         if group(manifest) in CRD_GROUPS:
@@ -153,9 +153,8 @@ def test_every_builtin_resource_passes_the_strict_kubernetes_schema(
 
 @pytest.mark.slow
 def test_operator_resources_have_the_fields_their_operators_require(
-    overlay: tuple[str, list[Manifest]],
+    manifests: list[Manifest],
 ) -> None:
-    _, manifests = overlay
     for app, database in DATABASES.items():
         cluster = named(manifests, "Cluster", database)
         assert cluster["apiVersion"] == "postgresql.cnpg.io/v1"
@@ -172,9 +171,8 @@ def test_operator_resources_have_the_fields_their_operators_require(
 
 @pytest.mark.slow
 def test_every_container_is_non_root_read_only_without_capabilities_and_bounded(
-    overlay: tuple[str, list[Manifest]],
+    manifests: list[Manifest],
 ) -> None:
-    _, manifests = overlay
     for workload in workloads(manifests):
         spec = pod_spec(workload)
         name = workload["metadata"]["name"]
@@ -210,9 +208,8 @@ def settings_of(manifests: list[Manifest], app: str) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_apps_are_probed_over_grpc_health_by_service_name_through_the_sidecar(
-    overlay: tuple[str, list[Manifest]],
+    manifests: list[Manifest],
 ) -> None:
-    _, manifests = overlay
     for app, health_name in APPS.items():
         container = app_container(manifests, app)
         probe = {"port": HEALTH_PORT, "service": health_name}
@@ -223,9 +220,8 @@ def test_apps_are_probed_over_grpc_health_by_service_name_through_the_sidecar(
 
 @pytest.mark.slow
 def test_every_app_runs_a_pinned_envoy_native_sidecar_with_its_config_and_certificate(
-    overlay: tuple[str, list[Manifest]],
+    manifests: list[Manifest],
 ) -> None:
-    _, manifests = overlay
     for app in APPS:
         sidecar = sidecar_container(manifests, app)
         assert sidecar["restartPolicy"] == "Always", app
@@ -251,11 +247,10 @@ def test_every_app_runs_a_pinned_envoy_native_sidecar_with_its_config_and_certif
 
 @pytest.mark.slow
 def test_every_sidecar_runs_with_the_renderers_command_args_and_prestop(
-    overlay: tuple[str, list[Manifest]],
+    manifests: list[Manifest],
 ) -> None:
     """gateway/sidecar/kubernetes.py is the one source of how a sidecar is started and
     drained; the Deployments must say exactly that."""
-    _, manifests = overlay
     for app in APPS:
         sidecar = sidecar_container(manifests, app)
         assert tuple(sidecar["command"]) == SIDECAR_COMMAND, app
@@ -265,11 +260,10 @@ def test_every_sidecar_runs_with_the_renderers_command_args_and_prestop(
 
 @pytest.mark.slow
 def test_every_sidecar_configmap_holds_the_rendered_bootstrap_and_sds_files(
-    overlay: tuple[str, list[Manifest]],
+    manifests: list[Manifest],
 ) -> None:
     """Envoy reads its certificate through SDS resource files next to its bootstrap; a file
     missing from the ConfigMap would keep it from starting."""
-    _, manifests = overlay
     for app in APPS:
         data = generated(manifests, "ConfigMap", f"{app}-sidecar")["data"]
         assert data == render_k8s_sidecar_files(app, MeshTopology.load()), app
@@ -283,9 +277,8 @@ def test_every_sidecar_configmap_holds_the_rendered_bootstrap_and_sds_files(
 
 @pytest.mark.slow
 def test_apps_listen_on_loopback_and_call_their_callees_through_the_sidecar(
-    overlay: tuple[str, list[Manifest]],
+    manifests: list[Manifest],
 ) -> None:
-    _, manifests = overlay
     for app in APPS:
         settings = settings_of(manifests, app)
         prefix = f"LASTMILE_{app.upper()}_"
@@ -300,9 +293,8 @@ def test_apps_listen_on_loopback_and_call_their_callees_through_the_sidecar(
 
 @pytest.mark.slow
 def test_termination_grace_outlasts_the_apps_drain_and_then_the_sidecars(
-    overlay: tuple[str, list[Manifest]],
+    manifests: list[Manifest],
 ) -> None:
-    _, manifests = overlay
     for app in APPS:
         settings = settings_of(manifests, app)
         prefix = f"LASTMILE_{app.upper()}_"
@@ -318,9 +310,8 @@ def test_termination_grace_outlasts_the_apps_drain_and_then_the_sidecars(
 
 @pytest.mark.slow
 def test_apps_read_every_secret_from_a_secret_and_config_from_their_configmap(
-    overlay: tuple[str, list[Manifest]],
+    manifests: list[Manifest],
 ) -> None:
-    _, manifests = overlay
     for app in APPS:
         container = app_container(manifests, app)
         config_maps = {ref["configMapRef"]["name"] for ref in container["envFrom"]}
@@ -341,9 +332,8 @@ def test_apps_read_every_secret_from_a_secret_and_config_from_their_configmap(
 
 @pytest.mark.slow
 def test_everything_is_denied_by_default_and_every_workload_has_its_own_allow_policy(
-    overlay: tuple[str, list[Manifest]],
+    manifests: list[Manifest],
 ) -> None:
-    _, manifests = overlay
     policies = of_kind(manifests, "NetworkPolicy")
     deny = named(manifests, "NetworkPolicy", "default-deny-all")["spec"]
     assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
@@ -373,17 +363,15 @@ def peers(rules: list[Manifest], direction: str) -> dict[str, set[Any]]:
 
 
 @pytest.mark.slow
-def test_only_the_edge_and_orders_may_call_pricing(overlay: tuple[str, list[Manifest]]) -> None:
-    _, manifests = overlay
+def test_only_the_edge_and_orders_may_call_pricing(manifests: list[Manifest]) -> None:
     ingress = named(manifests, "NetworkPolicy", "pricing")["spec"]["ingress"]
     assert set(peers(ingress, "from")) == {"edge", "orders"}
 
 
 @pytest.mark.slow
 def test_each_service_admits_exactly_its_callers_in_the_mesh_topology(
-    overlay: tuple[str, list[Manifest]],
+    manifests: list[Manifest],
 ) -> None:
-    _, manifests = overlay
     for app, port in CANONICAL_PORTS.items():
         admitted = peers(named(manifests, "NetworkPolicy", app)["spec"]["ingress"], "from")
         callers = {c.caller for c in CALLS if c.callee == app}
@@ -394,9 +382,8 @@ def test_each_service_admits_exactly_its_callers_in_the_mesh_topology(
 
 @pytest.mark.slow
 def test_each_workload_reaches_exactly_its_callees_broker_and_database(
-    overlay: tuple[str, list[Manifest]],
+    manifests: list[Manifest],
 ) -> None:
-    _, manifests = overlay
     for workload in (EDGE, *CANONICAL_PORTS):
         egress = named(manifests, "NetworkPolicy", workload)["spec"].get("egress", [])
         reached = peers(egress, "to")
@@ -412,9 +399,8 @@ def test_each_workload_reaches_exactly_its_callees_broker_and_database(
 
 @pytest.mark.slow
 def test_prometheus_may_scrape_the_apps_and_their_sidecars(
-    overlay: tuple[str, list[Manifest]],
+    manifests: list[Manifest],
 ) -> None:
-    _, manifests = overlay
     scrape = named(manifests, "NetworkPolicy", "allow-prometheus-scrape-sidecars")["spec"]
     assert scrape["podSelector"] == {"matchLabels": {"lastmile.dev/mesh": "sidecar"}}
     assert scrape["ingress"][0]["ports"] == [{"protocol": "TCP", "port": STATS_PORT}]
@@ -428,9 +414,8 @@ def test_prometheus_may_scrape_the_apps_and_their_sidecars(
 
 @pytest.mark.slow
 def test_every_mesh_workload_mounts_a_short_lived_spiffe_certificate_from_the_mesh_ca(
-    overlay: tuple[str, list[Manifest]],
+    manifests: list[Manifest],
 ) -> None:
-    _, manifests = overlay
     certificates = {c["spec"]["secretName"]: c["spec"] for c in of_kind(manifests, "Certificate")}
     for workload in (EDGE, *CANONICAL_PORTS):
         spec = certificates[f"{workload}-mesh-tls"]
@@ -465,16 +450,14 @@ def test_the_sidecars_prestop_hook_drains_a_real_envoy_through_its_admin_port(
 
 @pytest.mark.slow
 def test_app_services_are_headless_so_http2_is_balanced_per_request(
-    overlay: tuple[str, list[Manifest]],
+    manifests: list[Manifest],
 ) -> None:
-    _, manifests = overlay
     for app in APPS:
         assert named(manifests, "Service", app)["spec"]["clusterIP"] == "None"
 
 
 @pytest.mark.slow
-def test_jetstream_fsyncs_every_write(overlay: tuple[str, list[Manifest]]) -> None:
-    _, manifests = overlay
+def test_jetstream_fsyncs_every_write(manifests: list[Manifest]) -> None:
     config = generated(manifests, "ConfigMap", "nats-config")["data"]["nats.conf"]
     assert "sync_interval: always" in config
 
