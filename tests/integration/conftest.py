@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from services.devstack import LocalNats, LocalPostgres, free_port
+from tests.integration.stack import running_nats
 
 
 @pytest.fixture(scope="session")
@@ -22,9 +23,5 @@ async def postgres(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Lo
 
 @pytest.fixture(scope="session")
 async def nats(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalNats]:
-    server = LocalNats(tmp_path_factory.mktemp("nats"), free_port(), free_port())
-    try:
-        await server.start()
+    async with running_nats(tmp_path_factory.mktemp("nats")) as server:
         yield server
-    finally:
-        await server.stop()

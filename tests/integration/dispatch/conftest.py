@@ -18,18 +18,14 @@ from nats.js.errors import NotFoundError
 
 from lastmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc
 from lastmile.orders.v1 import delivery_pb2, orders_pb2, orders_pb2_grpc
-from services.devstack import LocalNats, LocalPostgres, free_port
+from services.devstack import LocalNats, LocalPostgres
 from services.dispatch.bootstrap import INTERNAL, bootstrap
 from services.dispatch.config import DispatchSettings
-from services.orders.bootstrap import bootstrap as orders_bootstrap
-from services.orders.config import OrdersSettings
-from services.pricing.bootstrap import bootstrap as pricing_bootstrap
-from services.pricing.config import PricingSettings
 from services.runtime.events import streams
 from services.runtime.server import ServiceHost
 from tests.integration.dispatch.fake_fleet import FakeFleet
 from tests.integration.dispatch.polling import eventually
-from tests.integration.orders.conftest import PricingClock
+from tests.integration.stack import orders_with_pricing, running_nats
 from tests.orders_examples import account, create_request, stop
 from tests.servers import serving
 
@@ -41,26 +37,14 @@ PICKUP = (52.5200, 13.4050)
 
 @pytest.fixture(scope="module")
 async def broker(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalNats]:
-    server = LocalNats(tmp_path_factory.mktemp("nats"), free_port(), free_port())
-    try:
-        await server.start()
+    async with running_nats(tmp_path_factory.mktemp("nats")) as server:
         yield server
-    finally:
-        await server.stop()
 
 
 @pytest.fixture(scope="module")
 async def orders_address(postgres: LocalPostgres, broker: LocalNats) -> AsyncIterator[str]:
-    name = f"orders_{uuid.uuid4().hex[:8]}"
-    await postgres.ensure_database(name)
-    pricing = pricing_bootstrap(PricingSettings(grpc_port=0, admin_port=-1), clock=PricingClock())
-    async with serving(pricing) as pricing_address:
-        settings = OrdersSettings(
-            grpc_port=0, admin_port=-1, database_url=postgres.dsn(name),
-            nats_url=broker.url, pricing_target=pricing_address,
-        )  # fmt: skip
-        async with serving(orders_bootstrap(settings)) as address:
-            yield address
+    async with orders_with_pricing(postgres, broker.url) as orders:
+        yield orders.address
 
 
 @dataclass

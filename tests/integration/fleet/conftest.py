@@ -22,15 +22,11 @@ from lastmile.orders.v1 import orders_internal_pb2_grpc, orders_pb2_grpc
 from services.devstack import LocalNats, LocalPostgres, free_port
 from services.fleet.bootstrap import bootstrap
 from services.fleet.config import FleetSettings
-from services.orders.bootstrap import bootstrap as orders_bootstrap
-from services.orders.config import OrdersSettings
-from services.pricing.bootstrap import bootstrap as pricing_bootstrap
-from services.pricing.config import PricingSettings
 from services.runtime.database import Database
 from services.runtime.server import ServiceHost
 from tests.integration.fleet.courier_app import CourierApp
 from tests.integration.fleet.fake_dispatch import FakeDispatch, FakeDispatchServer
-from tests.integration.orders.conftest import PricingClock
+from tests.integration.stack import orders_with_pricing
 from tests.servers import serving
 
 
@@ -74,19 +70,8 @@ class FleetStack:
 
 @pytest.fixture(scope="module")
 async def orders_address(postgres: LocalPostgres, nats: LocalNats) -> AsyncIterator[str]:
-    name = f"orders_{uuid.uuid4().hex[:8]}"
-    await postgres.ensure_database(name)
-    pricing = pricing_bootstrap(PricingSettings(grpc_port=0, admin_port=-1), clock=PricingClock())
-    async with serving(pricing) as pricing_address:
-        settings = OrdersSettings(
-            grpc_port=0,
-            admin_port=-1,
-            database_url=postgres.dsn(name),
-            nats_url=nats.url,
-            pricing_target=pricing_address,
-        )
-        async with serving(orders_bootstrap(settings)) as address:
-            yield address
+    async with orders_with_pricing(postgres, nats.url) as orders:
+        yield orders.address
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,11 @@
 """orders on a real PostgreSQL and NATS, with the real pricing in process, both served
-on port 0; one stack per test module, and fresh accounts per test keep tests apart."""
+on port 0 (tests/integration/stack.py); one stack per test module, and fresh accounts per
+test keep tests apart."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
@@ -15,22 +14,9 @@ from lastmile.events.v1 import envelope_pb2
 from lastmile.orders.v1 import orders_internal_pb2_grpc, orders_pb2_grpc
 from lastmile.pricing.v1 import pricing_pb2_grpc
 from services.devstack import LocalNats, LocalPostgres
-from services.orders.bootstrap import bootstrap
 from services.orders.config import OrdersSettings
-from services.pricing.bootstrap import bootstrap as pricing_bootstrap
-from services.pricing.config import PricingSettings
 from services.runtime.database import Database
-from tests.servers import serving
-
-
-class PricingClock:
-    """pricing's clock, which a test may move forward to let quotes expire."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta()
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
+from tests.integration.stack import PricingClock, orders_with_pricing
 
 
 @dataclass
@@ -61,34 +47,22 @@ class OrdersStack:
 
 @pytest.fixture(scope="module")
 async def stack(postgres: LocalPostgres, nats: LocalNats) -> AsyncIterator[OrdersStack]:
-    clock = PricingClock()
-    name = f"orders_{uuid.uuid4().hex[:8]}"
-    await postgres.ensure_database(name)
-    pricing_host = pricing_bootstrap(PricingSettings(grpc_port=0, admin_port=-1), clock=clock)
-    async with serving(pricing_host) as pricing_address:
-        settings = OrdersSettings(
-            grpc_port=0,
-            admin_port=-1,
-            database_url=postgres.dsn(name),
-            nats_url=nats.url,
-            pricing_target=pricing_address,
-        )
-        database = Database(settings.database_url)
-        async with serving(bootstrap(settings)) as address:
-            await database.connect()
-            try:
-                async with (
-                    grpc.aio.insecure_channel(address) as orders,
-                    grpc.aio.insecure_channel(pricing_address) as pricing,
-                ):
-                    yield OrdersStack(
-                        orders_pb2_grpc.OrdersServiceStub(orders),
-                        orders_internal_pb2_grpc.OrdersInternalServiceStub(orders),
-                        pricing_pb2_grpc.PricingServiceStub(pricing),
-                        pricing_pb2_grpc.PricingInternalServiceStub(pricing),
-                        clock,
-                        database,
-                        settings,
-                    )
-            finally:
-                await database.close()
+    async with orders_with_pricing(postgres, nats.url) as served:
+        database = Database(served.settings.database_url)
+        await database.connect()
+        try:
+            async with (
+                grpc.aio.insecure_channel(served.address) as orders,
+                grpc.aio.insecure_channel(served.pricing_address) as pricing,
+            ):
+                yield OrdersStack(
+                    orders_pb2_grpc.OrdersServiceStub(orders),
+                    orders_internal_pb2_grpc.OrdersInternalServiceStub(orders),
+                    pricing_pb2_grpc.PricingServiceStub(pricing),
+                    pricing_pb2_grpc.PricingInternalServiceStub(pricing),
+                    served.pricing_clock,
+                    database,
+                    served.settings,
+                )
+        finally:
+            await database.close()

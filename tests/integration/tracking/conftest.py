@@ -3,7 +3,6 @@ PostgreSQL), both built the way the orders integration tests build them."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
@@ -13,17 +12,13 @@ import pytest
 from lastmile.orders.v1 import orders_internal_pb2_grpc, orders_pb2_grpc
 from lastmile.tracking.v1 import tracking_pb2_grpc
 from services.devstack import LocalNats, LocalPostgres
-from services.orders.bootstrap import bootstrap as orders_bootstrap
-from services.orders.config import OrdersSettings
-from services.pricing.bootstrap import bootstrap as pricing_bootstrap
-from services.pricing.config import PricingSettings
 from services.runtime.server import ServiceHost
 from services.tracking.adapters.nats_events import NatsEventSource
 from services.tracking.bootstrap import bootstrap
 from services.tracking.config import TrackingSettings
 from services.tracking.domain.progress import CourierFix, StatusChange
 from services.tracking.service_layer.ports import EventSource, Subscription
-from tests.integration.orders.conftest import PricingClock
+from tests.integration.stack import orders_with_pricing
 from tests.servers import serving
 
 
@@ -61,19 +56,8 @@ class TrackingStack:
 
 @pytest.fixture(scope="module")
 async def orders_address(postgres: LocalPostgres, nats: LocalNats) -> AsyncIterator[str]:
-    name = f"orders_{uuid.uuid4().hex[:8]}"
-    await postgres.ensure_database(name)
-    pricing = pricing_bootstrap(PricingSettings(grpc_port=0, admin_port=-1), clock=PricingClock())
-    async with serving(pricing) as pricing_address:
-        settings = OrdersSettings(
-            grpc_port=0,
-            admin_port=-1,
-            database_url=postgres.dsn(name),
-            nats_url=nats.url,
-            pricing_target=pricing_address,
-        )
-        async with serving(orders_bootstrap(settings)) as address:
-            yield address
+    async with orders_with_pricing(postgres, nats.url) as orders:
+        yield orders.address
 
 
 @pytest.fixture
