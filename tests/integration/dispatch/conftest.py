@@ -17,6 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from nats.js.errors import NotFoundError
 
 from lastmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc
+from lastmile.fleet.v1 import courier_pb2
 from lastmile.orders.v1 import delivery_pb2, orders_pb2, orders_pb2_grpc
 from services.devstack import LocalNats, LocalPostgres
 from services.dispatch.bootstrap import INTERNAL, bootstrap
@@ -62,6 +63,15 @@ class Dispatch:
 
     def fleet(self, replica_id: str = "fleet-1") -> FakeFleet:
         return FakeFleet(self.channel, replica_id)
+
+    @asynccontextmanager
+    async def linked(self, *couriers: courier_pb2.Courier) -> AsyncIterator[FakeFleet]:
+        """A fleet replica Linked with a snapshot of `couriers`, closed when the block ends."""
+        fleet = await self.fleet().connect(*couriers)
+        try:
+            yield fleet
+        finally:
+            await fleet.close()
 
     async def health(self, service: str = INTERNAL) -> int:
         stub = health_pb2_grpc.HealthStub(self.channel)

@@ -8,13 +8,13 @@ import pytest
 from lastmile.common.v1 import parcel_pb2
 from lastmile.dispatch.v1 import dispatch_internal_pb2 as link
 from lastmile.fleet.v1 import offer_pb2
-from lastmile.orders.v1 import delivery_pb2, orders_pb2, orders_pb2_grpc
+from lastmile.orders.v1 import delivery_pb2, orders_pb2_grpc
 from tests.integration.dispatch.conftest import (
-    CUSTOMER,
     PICKUP,
     Dispatch,
     StartDispatch,
     create_delivery,
+    status_in_orders,
     wait_serving,
 )
 from tests.integration.dispatch.fake_fleet import Bicycle, Van, courier
@@ -27,8 +27,7 @@ NEAR, FAR = (PICKUP[0] + 0.002, PICKUP[1]), (PICKUP[0] + 0.02, PICKUP[1])
 async def test_the_nearest_idle_courier_gets_the_offer_without_contacts(
     dispatch: Dispatch, orders: orders_pb2_grpc.OrdersServiceAsyncStub
 ) -> None:
-    fleet = await dispatch.fleet().connect(courier("far", *FAR), courier("near", *NEAR))
-    try:
+    async with dispatch.linked(courier("far", *FAR), courier("near", *NEAR)) as fleet:
         delivery = await create_delivery(orders)
         sent = await fleet.offer_of(delivery.delivery_id)
         offer = sent.offer
@@ -42,29 +41,23 @@ async def test_the_nearest_idle_courier_gets_the_offer_without_contacts(
         assert offer.delivery_distance_meters > 1100  # 1.1 km straight, times the road factor
         assert offer.expire_time.ToDatetime() > offer.create_time.ToDatetime()
         assert len(fleet.offers(delivery.delivery_id)) == 1
-    finally:
-        await fleet.close()
 
 
 async def test_a_bicycle_is_never_offered_an_extra_large_parcel(
     dispatch: Dispatch, orders: orders_pb2_grpc.OrdersServiceAsyncStub
 ) -> None:
-    fleet = await dispatch.fleet().connect(
+    async with dispatch.linked(
         courier("bike", *NEAR, vehicle=Bicycle), courier("van", *FAR, vehicle=Van)
-    )
-    try:
+    ) as fleet:
         parcel = parcel_pb2.Parcel(size=parcel_pb2.PARCEL_SIZE_EXTRA_LARGE, weight_grams=9000)
         delivery = await create_delivery(orders, parcel=parcel)
         assert (await fleet.offer_of(delivery.delivery_id)).courier_id == "van"
-    finally:
-        await fleet.close()
 
 
 async def test_an_accepted_offer_is_assigned_in_orders_and_sent_with_the_contacts(
     dispatch: Dispatch, orders: orders_pb2_grpc.OrdersServiceAsyncStub
 ) -> None:
-    fleet = await dispatch.fleet().connect(courier("near", *NEAR))
-    try:
+    async with dispatch.linked(courier("near", *NEAR)) as fleet:
         delivery = await create_delivery(orders)
         offer = (await fleet.offer_of(delivery.delivery_id)).offer
         fleet.answer(offer, "near", link.OFFER_OUTCOME_ACCEPTED)
@@ -76,21 +69,15 @@ async def test_an_accepted_offer_is_assigned_in_orders_and_sent_with_the_contact
         assert assignment.dropoff.contact.name == delivery.dropoff.contact.name
         assert not assignment.picked_up
         assert assignment.HasField("assign_time")
-        stored = await orders.GetDelivery(
-            orders_pb2.GetDeliveryRequest(delivery_id=delivery.delivery_id),
-            metadata=CUSTOMER.metadata,
-        )
-        assert stored.delivery.status == delivery_pb2.DELIVERY_STATUS_ASSIGNED
-        assert (stored.delivery.courier_id, stored.delivery.offer_id) == ("near", offer.offer_id)
-    finally:
-        await fleet.close()
+        stored = await status_in_orders(orders, delivery.delivery_id)
+        assert stored.status == delivery_pb2.DELIVERY_STATUS_ASSIGNED
+        assert (stored.courier_id, stored.offer_id) == ("near", offer.offer_id)
 
 
 async def test_a_courier_who_declines_is_not_offered_the_same_delivery_again(
     dispatch: Dispatch, orders: orders_pb2_grpc.OrdersServiceAsyncStub
 ) -> None:
-    fleet = await dispatch.fleet().connect(courier("near", *NEAR), courier("far", *FAR))
-    try:
+    async with dispatch.linked(courier("near", *NEAR), courier("far", *FAR)) as fleet:
         delivery = await create_delivery(orders)
         first = (await fleet.offer_of(delivery.delivery_id)).offer
         fleet.answer(first, "near", link.OFFER_OUTCOME_DECLINED)
@@ -102,21 +89,16 @@ async def test_a_courier_who_declines_is_not_offered_the_same_delivery_again(
         newer = await create_delivery(orders)
         assert (await fleet.offer_of(newer.delivery_id)).courier_id == "near"
         assert [o.courier_id for o in fleet.offers(delivery.delivery_id)] == ["near", "far"]
-    finally:
-        await fleet.close()
 
 
 async def test_an_offer_that_times_out_moves_to_the_next_courier(
     dispatch: Dispatch, orders: orders_pb2_grpc.OrdersServiceAsyncStub
 ) -> None:
-    fleet = await dispatch.fleet().connect(courier("near", *NEAR), courier("far", *FAR))
-    try:
+    async with dispatch.linked(courier("near", *NEAR), courier("far", *FAR)) as fleet:
         delivery = await create_delivery(orders)
         first = (await fleet.offer_of(delivery.delivery_id)).offer
         fleet.answer(first, "near", link.OFFER_OUTCOME_EXPIRED)
         assert (await fleet.offer_of(delivery.delivery_id, 2)).courier_id == "far"
-    finally:
-        await fleet.close()
 
 
 async def test_an_unanswered_offer_is_withdrawn_as_expired_and_moves_to_the_next_courier(
@@ -124,8 +106,7 @@ async def test_an_unanswered_offer_is_withdrawn_as_expired_and_moves_to_the_next
 ) -> None:
     async with start_dispatch(offer_ttl_seconds=0.5) as dispatch:
         await wait_serving(dispatch)
-        fleet = await dispatch.fleet().connect(courier("near", *NEAR), courier("far", *FAR))
-        try:
+        async with dispatch.linked(courier("near", *NEAR), courier("far", *FAR)) as fleet:
             delivery = await create_delivery(orders)
             first = (await fleet.offer_of(delivery.delivery_id)).offer
             assert (await fleet.offer_of(delivery.delivery_id, 2)).courier_id == "far"
@@ -134,5 +115,3 @@ async def test_an_unanswered_offer_is_withdrawn_as_expired_and_moves_to_the_next
                     for c in withdrawn] == [
                 ("near", first.offer_id, offer_pb2.OFFER_CANCELLATION_REASON_EXPIRED)
             ]  # fmt: skip
-        finally:
-            await fleet.close()

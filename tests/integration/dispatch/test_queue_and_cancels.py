@@ -52,29 +52,23 @@ async def test_a_delivery_nobody_can_take_waits_and_is_offered_when_a_courier_be
     dispatch: Dispatch, orders: orders_pb2_grpc.OrdersServiceAsyncStub
 ) -> None:
     busy = courier("c1", *NEAR, status=courier_pb2.COURIER_STATUS_ASSIGNED, delivery_id="d0")
-    fleet = await dispatch.fleet().connect(busy)
-    try:
+    async with dispatch.linked(busy) as fleet:
         delivery = await create_delivery(orders)
         await wait_until_queued(dispatch, delivery.delivery_id, dispatch_pb2.QUEUE_STATE_WAITING)
         assert fleet.offers(delivery.delivery_id) == []
         fleet.changed(courier("c1", *NEAR, version=2))
         assert (await fleet.offer_of(delivery.delivery_id)).courier_id == "c1"
         await wait_until_queued(dispatch, delivery.delivery_id, dispatch_pb2.QUEUE_STATE_OFFERED)
-    finally:
-        await fleet.close()
 
 
 async def test_a_waiting_delivery_is_offered_to_a_courier_who_moves_within_reach(
     dispatch: Dispatch, orders: orders_pb2_grpc.OrdersServiceAsyncStub
 ) -> None:
-    fleet = await dispatch.fleet().connect(courier("c1", PICKUP[0] + 0.5, PICKUP[1]))
-    try:
+    async with dispatch.linked(courier("c1", PICKUP[0] + 0.5, PICKUP[1])) as fleet:
         delivery = await create_delivery(orders)
         await wait_until_queued(dispatch, delivery.delivery_id, dispatch_pb2.QUEUE_STATE_WAITING)
         fleet.moved("c1", *NEAR)
         assert (await fleet.offer_of(delivery.delivery_id)).courier_id == "c1"
-    finally:
-        await fleet.close()
 
 
 async def test_a_cancelled_waiting_delivery_leaves_the_queue(
@@ -89,23 +83,19 @@ async def test_a_cancelled_waiting_delivery_leaves_the_queue(
 async def test_cancelling_an_offered_delivery_withdraws_the_offer(
     dispatch: Dispatch, orders: orders_pb2_grpc.OrdersServiceAsyncStub
 ) -> None:
-    fleet = await dispatch.fleet().connect(courier("c1", *NEAR))
-    try:
+    async with dispatch.linked(courier("c1", *NEAR)) as fleet:
         delivery = await create_delivery(orders)
         await fleet.offer_of(delivery.delivery_id)
         await cancel(orders, delivery.delivery_id)
         reasons = await wait_for(lambda: withdrawn(fleet, delivery.delivery_id), "a withdrawal")
         assert reasons == [offer_pb2.OFFER_CANCELLATION_REASON_DELIVERY_CANCELLED]
         await wait_until_gone(dispatch, delivery.delivery_id)
-    finally:
-        await fleet.close()
 
 
 async def test_cancelling_an_assigned_delivery_takes_it_back_from_the_courier(
     dispatch: Dispatch, orders: orders_pb2_grpc.OrdersServiceAsyncStub
 ) -> None:
-    fleet = await dispatch.fleet().connect(courier("c1", *NEAR))
-    try:
+    async with dispatch.linked(courier("c1", *NEAR)) as fleet:
         delivery = await create_delivery(orders)
         offer = (await fleet.offer_of(delivery.delivery_id)).offer
         fleet.answer(offer, "c1", link.OFFER_OUTCOME_ACCEPTED)
@@ -115,15 +105,12 @@ async def test_cancelling_an_assigned_delivery_takes_it_back_from_the_courier(
         assert (sent[0].courier_id, sent[0].cancellation.offer_id) == ("c1", offer.offer_id)
         assert sent[0].cancellation.reason == offer_pb2.OFFER_CANCELLATION_REASON_DELIVERY_CANCELLED
         assert sent[0].cancellation.detail == "changed my mind"
-    finally:
-        await fleet.close()
 
 
 async def test_an_acceptance_racing_a_cancel_never_leaves_the_courier_a_cancelled_delivery(
     dispatch: Dispatch, orders: orders_pb2_grpc.OrdersServiceAsyncStub
 ) -> None:
-    fleet = await dispatch.fleet().connect(courier("c1", *NEAR))
-    try:
+    async with dispatch.linked(courier("c1", *NEAR)) as fleet:
         delivery = await create_delivery(orders)
         offer = (await fleet.offer_of(delivery.delivery_id)).offer
         fleet.answer(offer, "c1", link.OFFER_OUTCOME_ACCEPTED)
@@ -134,5 +121,3 @@ async def test_an_acceptance_racing_a_cancel_never_leaves_the_courier_a_cancelle
         about_it = [r for r in fleet.received if delivery.delivery_id in str(r)]
         assert about_it[-1].HasField("offer_cancellation")
         await wait_until_gone(dispatch, delivery.delivery_id)
-    finally:
-        await fleet.close()
