@@ -116,6 +116,7 @@ def bootstrap(
             ),
             dispatch_internal_pb2_grpc.add_DispatchInternalServiceServicer_to_server,
             serving_at_start=False,
+            untraced_methods=frozenset({"Link"}),
         ),
         ServiceBinding(
             PUBLIC,

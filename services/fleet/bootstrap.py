@@ -127,6 +127,7 @@ def bootstrap(
                 courier_session_pb2.DESCRIPTOR.services_by_name["CourierSessionService"].full_name,
                 CourierSessionServicer(sessions, inbox, clock, error_domain=error_domain),
                 courier_session_pb2_grpc.add_CourierSessionServiceServicer_to_server,
+                untraced_methods=frozenset({"Connect"}),
             ),
             ServiceBinding(
                 fleet_internal_pb2.DESCRIPTOR.services_by_name["FleetInternalService"].full_name,

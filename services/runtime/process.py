@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -25,6 +26,10 @@ def run_service(
     async def serve() -> None:
         host = bootstrap(settings)
         await host.start()
+        # Everything alive now (modules, descriptors, pools) lives as long as the process;
+        # freezing it keeps the collector from walking it again in every full collection,
+        # whose pauses otherwise grow with the heap and stall every stream on the loop.
+        gc.freeze()
         await host.serve_until_stopped()
 
     asyncio.run(serve())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +53,13 @@ class ServiceBinding:
     # False for a service that turns SERVING later by itself (dispatch's, once it leads),
     # so that it never reports SERVING for an instant after the port opens.
     serving_at_start: bool = True
+    # Methods (bare names) not to trace as calls: streams that live for hours, such as a
+    # courier's session. Their span would stay open (and in memory) for the whole stream
+    # and parent everything the stream does; the work they carry is traced on its own.
+    untraced_methods: frozenset[str] = frozenset()
+
+    def untraced(self) -> set[str]:
+        return {f"/{self.name}/{method}" for method in self.untraced_methods}
 
 
 Hook = Callable[[], Awaitable[None]]
@@ -68,12 +75,14 @@ class PortUnavailable(OSError):
         )
 
 
-def runtime_interceptors(settings: ServiceSettings) -> list[ServerInterceptor]:
+def runtime_interceptors(
+    settings: ServiceSettings, untraced: Collection[str] = ()
+) -> list[ServerInterceptor]:
     """Tracing (opentelemetry-instrumentation-grpc) outermost, so every log line carries
     the trace id; then one pipeline: request context + access log, metrics, auth context,
     and error mapping innermost."""
     return [
-        tracing.server_interceptor(),
+        tracing.server_interceptor(untraced),
         CallPipeline(
             observers=[RequestContext(), CallMetrics(), AuthContext()],
             errors=ErrorMapping(domain=f"{settings.service_name}.lastmile.dev"),
@@ -120,7 +129,11 @@ class ServiceHost:
             await hook()
         server = grpc.aio.server(
             interceptors=list(
-                runtime_interceptors(settings) if self.interceptors is None else self.interceptors
+                runtime_interceptors(
+                    settings, {m for binding in self.bindings for m in binding.untraced()}
+                )
+                if self.interceptors is None
+                else self.interceptors
             ),
             options=(
                 *SERVER_KEEPALIVE_OPTIONS,

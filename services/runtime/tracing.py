@@ -7,9 +7,10 @@ client channel, for unary calls and streams; W3C trace context travels in metada
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
+import grpc
 from opentelemetry import trace
 from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
 from opentelemetry.sdk.resources import Resource
@@ -61,8 +62,16 @@ def shutdown_tracing() -> None:
         _provider.force_flush(timeout_millis=5000)
 
 
-def server_interceptor() -> ServerInterceptor:
-    interceptor: ServerInterceptor = aio_server_interceptor()  # type: ignore[no-untyped-call]
+def server_interceptor(untraced: Collection[str] = ()) -> ServerInterceptor:
+    """Spans for every call but the `untraced` full method names ("/pkg.Service/Method")."""
+    skipped = frozenset(untraced)
+
+    def traced(details: grpc.HandlerCallDetails) -> bool:
+        return details.method not in skipped
+
+    interceptor: ServerInterceptor = aio_server_interceptor(  # type: ignore[no-untyped-call]
+        filter_=traced if skipped else None
+    )
     return interceptor
 
 

@@ -93,12 +93,14 @@ def _register(echo: Echo, server: grpc.aio.Server) -> None:
     )
 
 
-def echo_host(**settings: Any) -> tuple[ServiceHost, Echo]:
+def echo_host(
+    untraced_methods: frozenset[str] = frozenset(), **settings: Any
+) -> tuple[ServiceHost, Echo]:
     drain = Drain()
     echo = Echo(drain)
     host = ServiceHost(
         EchoSettings(**settings),
-        bindings=[ServiceBinding(SERVICE, echo, _register)],
+        bindings=[ServiceBinding(SERVICE, echo, _register, untraced_methods=untraced_methods)],
         drain=drain,
     )
     return host, echo

@@ -15,6 +15,7 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY
 
 from services.runtime import errors
@@ -289,3 +290,16 @@ async def test_a_drained_stream_lets_its_source_clean_up() -> None:
     with pytest.raises(errors.Unavailable):
         await waiting
     assert cleaned.is_set()
+
+
+async def test_a_method_marked_untraced_gets_no_server_span_while_the_others_do(
+    finished_spans: InMemorySpanExporter,
+) -> None:
+    finished_spans.clear()
+    host, _ = echo_host(untraced_methods=frozenset({"Bidi"}))
+    async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
+        assert await raw_unary(channel, UNARY)(b"x") == b"x"
+        assert [r async for r in raw_stream_stream(channel, BIDI)(iter([b"y"]))] == [b"Y"]
+    names = {span.name for span in finished_spans.get_finished_spans()}
+    assert UNARY in names
+    assert BIDI not in names
