@@ -6,6 +6,7 @@ topology). The launcher is stopped at the end of the module, whatever happened."
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -29,6 +30,18 @@ MESH_ENVIRONMENT = {
     "LASTMILE_DISPATCH_OFFER_TTL_SECONDS": str(OFFER_TTL_SECONDS),
     "LASTMILE_DISPATCH_OFFER_GRACE_SECONDS": "1",
 }
+
+
+_PR_SET_PDEATHSIG = 1
+# Looked up here, in the parent, so that the child only makes one foreign call before exec.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+
+def die_with_the_tests() -> None:
+    """Runs in the child before exec: the kernel sends it SIGTERM when the test process
+    dies, even by the per-test timeout's os._exit, which skips fixture teardown. The
+    launcher then stops its mesh as on Ctrl-C, so a hung test leaves nothing running."""
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -82,6 +95,7 @@ def start_mesh(mode: str, state: Path, environment: Mapping[str, str] | None = N
             stdout=sink,
             stderr=subprocess.STDOUT,
             env={**os.environ, **MESH_ENVIRONMENT, **(environment or {})},
+            preexec_fn=die_with_the_tests,
         )
     running = RunningMesh(process, mode, ports, state, output)
     give_up = time.monotonic() + 180

@@ -21,7 +21,13 @@ import pytest
 from lastmile.fleet.v1 import courier_session_pb2
 from services.devstack.components import SERVICES
 from services.devstack.postgres import SUPERUSER
-from tests.e2e.conftest import MESH_ENVIRONMENT, RunningMesh, start_mesh, stop_mesh
+from tests.e2e.conftest import (
+    MESH_ENVIRONMENT,
+    RunningMesh,
+    die_with_the_tests,
+    start_mesh,
+    stop_mesh,
+)
 from tests.e2e.courier import ScriptedCourier
 from tests.e2e.rest import call, delivery_request, log_in, point, sign_up
 
@@ -80,8 +86,9 @@ def replace_dispatch(mesh: RunningMesh, log: str) -> subprocess.Popen[bytes]:
            **spec.env(mesh.ports, dsn, f"nats://127.0.0.1:{mesh.ports.nats}")}  # fmt: skip
     with open(log, "wb") as sink:
         return subprocess.Popen(
-            [sys.executable, "-m", "services.dispatch"], env=env, stdout=sink, stderr=sink
-        )
+            [sys.executable, "-m", "services.dispatch"], env=env, stdout=sink, stderr=sink,
+            preexec_fn=die_with_the_tests,
+        )  # fmt: skip
 
 
 def create(mesh: RunningMesh, token: str, count: int) -> list[str]:
