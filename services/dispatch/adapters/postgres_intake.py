@@ -9,6 +9,7 @@ one commit, in event order, each in the context (the trace) it was registered in
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -71,11 +72,12 @@ class PostgresIntake(IntakeTransaction):
 
     async def insert_pending(self, terms: DeliveryTerms, enqueued_at: datetime) -> bool:
         inserted = await self._connection.fetchval(
-            "INSERT INTO pending_deliveries (delivery_id, delivery, enqueued_at)"
-            " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING true",
+            "INSERT INTO pending_deliveries (delivery_id, delivery, enqueued_at, trace_context)"
+            " VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING RETURNING true",
             terms.delivery_id,
             delivery_of(terms).SerializeToString(),
             enqueued_at,
+            json.dumps(dict(terms.trace_context)),
         )
         return bool(inserted)
 

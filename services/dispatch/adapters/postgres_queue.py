@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 import asyncpg
 
 from lastmile.orders.v1 import delivery_pb2
@@ -16,7 +19,7 @@ UPDATE pending_deliveries
  WHERE delivery_id = $1"""
 _LOAD = """
 SELECT delivery, enqueued_at, delivery_id, state, offer_count, declined_by, offer_id,
-       courier_id, fleet_replica_id, offer_created_at, offer_expires_at
+       courier_id, fleet_replica_id, offer_created_at, offer_expires_at, trace_context
   FROM pending_deliveries
  ORDER BY enqueued_at, delivery_id"""
 
@@ -48,7 +51,9 @@ async def load(connection: asyncpg.Connection) -> list[StoredDelivery]:
             offer_created_at=record["offer_created_at"],
             offer_expires_at=record["offer_expires_at"],
         )
-        stored.append(StoredDelivery(terms_of(delivery), record["enqueued_at"], row))
+        # The trace the delivery was queued in: offers made after a fail-over join it too.
+        terms = replace(terms_of(delivery), trace_context=json.loads(record["trace_context"]))
+        stored.append(StoredDelivery(terms, record["enqueued_at"], row))
     return stored
 
 

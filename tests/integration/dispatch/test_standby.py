@@ -5,6 +5,8 @@ every pending delivery is still offered and assigned exactly once."""
 from __future__ import annotations
 
 import contextlib
+import json
+from collections.abc import Mapping
 
 import asyncpg
 import grpc
@@ -58,7 +60,9 @@ async def test_of_two_replicas_only_one_serves_and_the_standby_refuses_links(
 
 
 async def test_after_a_graceful_stop_the_standby_offers_and_assigns_the_queue_once(
-    start_dispatch: StartDispatch, orders: orders_pb2_grpc.OrdersServiceAsyncStub
+    start_dispatch: StartDispatch,
+    orders: orders_pb2_grpc.OrdersServiceAsyncStub,
+    dispatch_database: str,
 ) -> None:
     async with contextlib.AsyncExitStack() as stack:
         leader = await stack.enter_async_context(start_dispatch(replica_id="a"))
@@ -70,11 +74,13 @@ async def test_after_a_graceful_stop_the_standby_offers_and_assigns_the_queue_on
             return (await queued(leader)).total_size == 1
 
         await eventually(queued_at_the_leader, "the delivery in the leader's queue")
+        queued_in = await stored_trace_id(dispatch_database, delivery.delivery_id)
         await leader.host.stop()
         await wait_serving(standby)
         fleet = await standby.fleet().connect(courier("c1", *NEAR))
         try:
-            offer = (await fleet.offer_of(delivery.delivery_id)).offer
+            offer_message = await fleet.offer_of(delivery.delivery_id)
+            offer = offer_message.offer
             fleet.answer(offer, "c1", link.OFFER_OUTCOME_ACCEPTED)
             await wait_for(lambda: fleet.assignments(delivery.delivery_id), "the assignment")
             stored = await status_in_orders(orders, delivery.delivery_id)
@@ -82,8 +88,29 @@ async def test_after_a_graceful_stop_the_standby_offers_and_assigns_the_queue_on
                 delivery_pb2.DELIVERY_STATUS_ASSIGNED, offer.offer_id
             )  # fmt: skip
             assert len(fleet.offers(delivery.delivery_id)) == 1
+            # The successor's offer still joins the trace the delivery was queued in.
+            assert trace_id_of(offer_message.trace_context) == queued_in
         finally:
             await fleet.close()
+
+
+async def stored_trace_id(database_url: str, delivery_id: str) -> str:
+    connection = await asyncpg.connect(database_url)
+    try:
+        stored = await connection.fetchval(
+            "SELECT trace_context FROM pending_deliveries WHERE delivery_id = $1", delivery_id
+        )
+    finally:
+        await connection.close()
+    trace_id = trace_id_of(json.loads(stored))
+    assert trace_id, "the delivery was queued without a trace"
+    return trace_id
+
+
+def trace_id_of(carrier: Mapping[str, str]) -> str:
+    """The trace id of a W3C traceparent (version-traceid-spanid-flags); empty if none."""
+    parts = carrier.get("traceparent", "").split("-")
+    return parts[1] if len(parts) == 4 else ""
 
 
 async def cut_the_leaders_connection(database_url: str) -> None:
