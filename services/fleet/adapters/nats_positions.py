@@ -21,7 +21,7 @@ from nats.aio.client import Client
 from lastmile.events.v1 import courier_events_pb2, envelope_pb2
 from services.fleet.adapters.fleet_messages import location_fields
 from services.fleet.adapters.status_events import SOURCE
-from services.fleet.service_layer.metrics import QUEUE_DROPS
+from services.fleet.service_layer.metrics import TRACKING_POSITION_DROPS
 from services.fleet.service_layer.ports import PositionPublisher, PositionReport
 from services.runtime import trace_context
 from services.runtime.background import finish, keep_running
@@ -30,7 +30,6 @@ from services.runtime.events.streams import COURIER_EVENTS, ensure_stream
 
 log = logging.getLogger("lastmile.fleet")
 POSITION_CHANGED = "lastmile.courier.position_changed"
-_DROPS = QUEUE_DROPS.labels("tracking_position")
 # Publishes between two yields to the event loop.
 CHUNK = 200
 _PAYLOAD_TYPE_URL = (
@@ -67,7 +66,7 @@ class NatsPositions(PositionPublisher):
     async def publish(self, reports: Sequence[PositionReport]) -> None:
         client = self._client
         if client is None or not client.is_connected:
-            _DROPS.inc(len(reports))
+            TRACKING_POSITION_DROPS.inc(len(reports))
             return
         context = trace_context.current()  # the relay's: no request's trace, normally none
         for start in range(0, len(reports), CHUNK):
@@ -75,7 +74,7 @@ class NatsPositions(PositionPublisher):
                 # Let the sessions run between chunks: the loop is never held for long.
                 await asyncio.sleep(0)
                 if not client.is_connected:
-                    _DROPS.inc(len(reports) - start)
+                    TRACKING_POSITION_DROPS.inc(len(reports) - start)
                     return
             for report in reports[start : start + CHUNK]:
                 await client.publish(

@@ -58,11 +58,6 @@ class CourierInbox:
         self._positions, self._orders, self._clock = positions, orders, clock
         self._recent_answers = recent_answers
 
-    async def receive(self, session: Session, message_id: str, command: Command) -> None:
-        tracked = self.receive_inline(session, message_id, command)
-        if tracked is not None:
-            await self.change(tracked, session, message_id, command)
-
     def receive_inline(self, session: Session, message_id: str, command: Command) -> Tracked | None:
         """Everything but a change of state, handled at once (pings and heartbeats are
         most of what apps send); the courier if `command` is a change, which the caller

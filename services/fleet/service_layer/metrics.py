@@ -31,3 +31,4 @@ QUEUE_DROPS = Counter(
 ACK_DROPS = QUEUE_DROPS.labels("ack")
 OFFER_DROPS = QUEUE_DROPS.labels("offer")
 SESSION_MESSAGE_DROPS = QUEUE_DROPS.labels("session_message")
+TRACKING_POSITION_DROPS = QUEUE_DROPS.labels("tracking_position")

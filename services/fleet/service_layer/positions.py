@@ -22,7 +22,6 @@ from services.fleet.service_layer.roster import Roster, Tracked
 from services.runtime.background import finish
 
 log = logging.getLogger("lastmile.fleet")
-_TRACKING_DROPS = metrics.QUEUE_DROPS.labels("tracking_position")
 
 
 class PositionRelay:
@@ -109,5 +108,5 @@ class PositionRelay:
         try:
             await self._publisher.publish(reports)
         except Exception:
-            _TRACKING_DROPS.inc(len(reports))
+            metrics.TRACKING_POSITION_DROPS.inc(len(reports))
             raise
