@@ -11,15 +11,15 @@ import math
 import re
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tests.bench.machine import pinned
+from tests.bench.server_process import STOP_GRACE_SECONDS, tail
 
-STOP_GRACE_SECONDS = 15.0
 _SAMPLE = re.compile(r"^([A-Za-z_:][\w:]*)(?:\{([^}]*)\})? (\S+)")
 _LE = re.compile(r'le="([^"]+)"')
 
@@ -48,10 +48,8 @@ class Generator:
                 return found
         return None
 
-    def tail(self, lines: int = 15) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        return "(no log)"
+    def tail(self) -> str:
+        return tail(self.log, lines=15)
 
 
 @dataclass
@@ -79,19 +77,6 @@ class GeneratorGroup:
                     f"load generator {generator.pid} exited with {generator.process.returncode}"
                     f":\n{generator.tail()}"
                 )
-
-    async def wait_until(
-        self, done: Callable[[GeneratorGroup], bool], *, within: float, what: str
-    ) -> float:
-        """Seconds until `done(self)`; raises after `within` seconds or if one exits."""
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        while not done(self):
-            self.check_alive()
-            if loop.time() - started > within:
-                raise LoadGeneratorFailed(f"{what}: not within {within:g} s")
-            await asyncio.sleep(0.2)
-        return loop.time() - started
 
     def rate(self, name: str, start: float, end: float) -> float:
         """Per second, from each generator's progress lines between two monotonic instants
@@ -160,13 +145,16 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
         await process.wait()
 
 
-async def wait_for_event(generator: Generator, event: str, *, within: float) -> dict[str, Any]:
-    """The first line of `event` (waiting for it); raises if the generator exits first."""
+async def wait_for_event(
+    generator: Generator, event: str, *, within: float, **fields: Any
+) -> dict[str, Any]:
+    """The first line of `event` that has `fields` (waiting for it); raises if the
+    generator exits first."""
     loop = asyncio.get_running_loop()
     give_up = loop.time() + within
     while True:
         for line in generator.events:
-            if line["event"] == event:
+            if line["event"] == event and all(line.get(k) == v for k, v in fields.items()):
                 return line
         if generator.process.returncode is not None:
             raise LoadGeneratorFailed(
@@ -183,12 +171,13 @@ async def wait_for_event(generator: Generator, event: str, *, within: float) -> 
 # -- Prometheus text ----------------------------------------------------------------
 
 
-def counter(text: str, name: str) -> float:
-    """A sample's value, summed over its label sets (0 if absent)."""
+def counter(text: str, name: str, labels: str | None = None) -> float:
+    """A sample's value, summed over its label sets, or of the one label set written as
+    `labels` (e.g. 'outcome="offered"'); 0 if absent."""
     total = 0.0
     for line in text.splitlines():
         match = _SAMPLE.match(line)
-        if match and match.group(1) == name:
+        if match and match.group(1) == name and labels in (None, match.group(2)):
             total += float(match.group(3))
     return total
 

@@ -28,7 +28,6 @@ fleet, bucket bounds only) is reported beside it, and the CPU each process used.
 from __future__ import annotations
 
 import asyncio
-import os
 import tempfile
 from pathlib import Path
 from statistics import quantiles
@@ -37,8 +36,6 @@ from typing import Any
 from tests.bench import cpu_split
 from tests.bench.benchmark import Benchmark, LoadShape
 from tests.bench.courier_processes import (
-    Generator,
-    LoadGeneratorFailed,
     bucket_delta,
     counter,
     describe_bound,
@@ -49,7 +46,7 @@ from tests.bench.courier_processes import (
 )
 from tests.bench.cpu_split import CpuSplit
 from tests.bench.fleet_stack import FleetStack, fleet_stack, raise_fd_limit
-from tests.bench.machine import describe_machine
+from tests.bench.machine import describe_machine, load_average
 
 GOAL_RATE = 300.0
 GOAL_P99_SECONDS = 0.2
@@ -57,6 +54,7 @@ PING_SECONDS = 5.0
 STREAMS_PER_CHANNEL = 100
 DRAIN_SECONDS = 15.0
 HISTOGRAM = "lastmile_dispatch_create_to_offer_seconds"
+OFFERS = "lastmile_dispatch_offers_total"
 OUTCOMES = (
     "offered",
     "accepted",
@@ -76,13 +74,8 @@ def run(shape: LoadShape) -> None:
         f"CreateDelivery, {shape.couriers} couriers on fleet; create -> first offer"
     )
     print(f"machine: {describe_machine()}")
-    print(f"         load average {_load_average()} before the start")
-    before, after = raise_fd_limit()
-    print(
-        f"fd limit: RLIMIT_NOFILE soft {before} -> {after} (raised to the hard limit)"
-        if after != before
-        else f"fd limit: RLIMIT_NOFILE {before} (already the hard limit)"
-    )
+    print(f"         load average {load_average()} before the start")
+    print(raise_fd_limit())
     print(
         f"load:    1 generator process (grpc.aio): {shape.couriers} courier sessions, a fix "
         f"each every {PING_SECONDS:g} s, accept + pick up + drop off at once; creates open "
@@ -91,11 +84,6 @@ def run(shape: LoadShape) -> None:
     )
     with tempfile.TemporaryDirectory(prefix="bench-dispatch-latency-") as scratch:
         asyncio.run(_measure(shape, Path(scratch), window))
-
-
-def _load_average() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
 
 
 def _command(shape: LoadShape, stack: FleetStack, window: float) -> list[str]:
@@ -146,9 +134,11 @@ async def _measure(shape: LoadShape, work: Path, window: float) -> None:
                 flush=True,
             )
             meter = CpuSplit({**pids, "generator": generator.pid})
-            start = await wait_for_event(generator, "window", within=60 + shape.warm_up_seconds)
+            start = await wait_for_event(
+                generator, "window", within=60 + shape.warm_up_seconds, phase="start"
+            )
             dispatch0, cpu0 = await _scrape(stack), meter.sample()
-            end = await _wait_for_end(generator, window)
+            end = await wait_for_event(generator, "window", within=window + 60, phase="end")
             dispatch1, cpu1 = await _scrape(stack), meter.sample()
             busy = CpuSplit.busy_cores(cpu0, cpu1)
             busy.pop(cpu_split.LOAD_GENERATOR, None)
@@ -159,22 +149,6 @@ async def _measure(shape: LoadShape, work: Path, window: float) -> None:
 
 async def _scrape(stack: FleetStack) -> str:
     return await asyncio.to_thread(stack.metrics_text, "dispatch")
-
-
-async def _wait_for_end(generator: Generator, window: float) -> dict[str, Any]:
-    for line in generator.events:
-        if line["event"] == "window" and line.get("phase") == "end":
-            return line
-    loop = asyncio.get_running_loop()
-    give_up = loop.time() + window + 60
-    while loop.time() < give_up:
-        ends = [e for e in generator.events if e["event"] == "window" and e["phase"] == "end"]
-        if ends:
-            return ends[0]
-        if generator.process.returncode is not None:
-            break
-        await asyncio.sleep(0.05)
-    raise LoadGeneratorFailed(f"the measured window did not end:\n{generator.tail()}")
 
 
 def _percentile(values: list[float], q: int) -> float:
@@ -203,7 +177,9 @@ def _report(
     p50, p99 = _percentile(latencies, 50), _percentile(latencies, 99)
     sent_rate = delta("creates_sent") / wall
     outcomes = {
-        outcome: _outcome(dispatch1, outcome) - _outcome(dispatch0, outcome) for outcome in OUTCOMES
+        outcome: counter(dispatch1, OFFERS, f'outcome="{outcome}"')
+        - counter(dispatch0, OFFERS, f'outcome="{outcome}"')
+        for outcome in OUTCOMES
     }
     print(
         f"\nwindow {wall:.1f} s: creates sent {sent_rate:.1f}/s, answered OK "
@@ -240,13 +216,6 @@ def _report(
         f"{GOAL_RATE:.0f} deliveries/s on 2 cores: {'met' if met else 'NOT MET'} "
         f"({sent_rate:.1f}/s created, p99 {p99 * 1000:.1f} ms, {missing} never offered)"
     )
-
-
-def _outcome(text: str, outcome: str) -> float:
-    for line in text.splitlines():
-        if line.startswith(f'lastmile_dispatch_offers_total{{outcome="{outcome}"}}'):
-            return float(line.split()[-1])
-    return 0.0
 
 
 DISPATCH_LATENCY = Benchmark(

@@ -9,23 +9,20 @@ from __future__ import annotations
 
 import resource
 import sys
-import urllib.request
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.devstack import LocalNats, LocalPostgres
 from services.devstack.components import SERVICES, ServiceSpec
-from tests.bench.local_mesh import free_ports
+from tests.bench.local_mesh import free_ports, metrics_text
+from tests.bench.pricing_calls import reports_serving
 from tests.bench.server_process import running_server
 
 # Started in this order; identity, tracking and the edge are not on the measured paths.
 STACK = ("pricing", "orders", "dispatch", "fleet")
-HEALTH_TIMEOUT_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -41,19 +38,21 @@ class FleetStack:
         return f"127.0.0.1:{self.grpc_ports[service]}"
 
     def metrics_text(self, service: str) -> str:
-        url = f"http://127.0.0.1:{self.admin_ports[service]}/metrics"
-        with urllib.request.urlopen(url, timeout=10) as response:
-            text: str = response.read().decode()
-        return text
+        return metrics_text(self.admin_ports[service])
 
 
-def raise_fd_limit() -> tuple[int, int]:
+def raise_fd_limit() -> str:
     """Soft RLIMIT_NOFILE up to the hard limit (inherited by every child started after
-    this); returns (before, after)."""
+    this); returns a line that says what it did."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return soft, resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft >= hard:
+        return f"fd limit: RLIMIT_NOFILE {soft} (already the hard limit)"
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    raised = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return (
+        f"fd limit: RLIMIT_NOFILE soft {soft} -> {raised} (raised to the hard limit for "
+        f"this process and its children)"
+    )
 
 
 def rss_bytes(pid: int) -> int:
@@ -62,21 +61,6 @@ def rss_bytes(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     raise RuntimeError(f"no VmRSS for pid {pid}")
-
-
-def _serving(health_service: str) -> Callable[[int], bool]:
-    def check(port: int) -> bool:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            try:
-                reply = health_pb2_grpc.HealthStub(channel).Check(
-                    health_pb2.HealthCheckRequest(service=health_service),
-                    timeout=HEALTH_TIMEOUT_SECONDS,
-                )
-            except grpc.RpcError:
-                return False
-        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
-
-    return check
 
 
 def _command(env: dict[str, str], name: str) -> list[str]:
@@ -91,9 +75,7 @@ def _command(env: dict[str, str], name: str) -> list[str]:
 
 
 @asynccontextmanager
-async def fleet_stack(
-    work: Path, *, fleet_cpus: str = "", fleet_env: dict[str, str] | None = None
-) -> AsyncIterator[FleetStack]:
+async def fleet_stack(work: Path, *, fleet_cpus: str = "") -> AsyncIterator[FleetStack]:
     """PostgreSQL, NATS, pricing, orders, dispatch (SERVING once it leads) and fleet."""
     ports = free_ports()
     specs: dict[str, ServiceSpec] = {spec.name: spec for spec in SERVICES}
@@ -113,16 +95,13 @@ async def fleet_stack(
                 if spec.database:
                     await postgres.ensure_database(name)
                     dsn = postgres.dsn(name)
-                env = spec.env(ports, dsn, nats.url)
-                if name == "fleet" and fleet_env:
-                    env |= {f"LASTMILE_FLEET_{key}": value for key, value in fleet_env.items()}
                 logs[name] = work / f"{name}.log"
                 server = servers.enter_context(
                     running_server(
-                        _command(env, name),
+                        _command(spec.env(ports, dsn, nats.url), name),
                         port=ports.grpc(name),
                         log=logs[name],
-                        is_ready=_serving(spec.health_service),
+                        is_ready=partial(reports_serving, service=spec.health_service),
                         cpus=fleet_cpus if name == "fleet" else "",
                         ready_within_seconds=60.0,
                     )

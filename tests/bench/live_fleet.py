@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +42,7 @@ from tests.bench.courier_processes import (
 )
 from tests.bench.cpu_split import CpuSplit
 from tests.bench.fleet_stack import FleetStack, fleet_stack, raise_fd_limit, rss_bytes
-from tests.bench.machine import describe_machine
+from tests.bench.machine import describe_machine, load_average
 
 GOAL_SESSIONS = 10_000
 GOAL_UPDATES_PER_SECOND = 10_000.0
@@ -72,14 +71,8 @@ def run(shape: LoadShape) -> None:
         f"{shape.ping_seconds:g} s, straight to fleet; what reaches dispatch's index"
     )
     print(f"machine: {describe_machine()}")
-    print(f"         load average {_load_average()} before the start")
-    before, after = raise_fd_limit()
-    print(
-        f"fd limit: RLIMIT_NOFILE soft {before} -> {after} (raised to the hard limit for "
-        f"this process and its children)"
-        if after != before
-        else f"fd limit: RLIMIT_NOFILE {before} (already the hard limit)"
-    )
+    print(f"         load average {load_average()} before the start")
+    print(raise_fd_limit())
     print(
         f"load:    {shape.load_processes} generator process(es), grpc.aio, "
         f"{STREAMS_PER_CHANNEL} streams per channel, ramp {shape.ramp_per_second:g} sessions/s; "
@@ -89,11 +82,6 @@ def run(shape: LoadShape) -> None:
     )
     with tempfile.TemporaryDirectory(prefix="bench-live-fleet-") as scratch:
         asyncio.run(_measure(shape, Path(scratch)))
-
-
-def _load_average() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
 
 
 def _commands(shape: LoadShape, stack: FleetStack) -> list[list[str]]:
@@ -146,7 +134,7 @@ async def _measure(shape: LoadShape, work: Path) -> None:
             print(
                 f"\nramp:    {online} of {shape.sessions} sessions online in {ramp:.1f} s "
                 f"({load.total('session_failures')} failed); dispatch's index holds "
-                f"{indexed:.0f} couriers; load average {_load_average()}"
+                f"{indexed:.0f} couriers; load average {load_average()}"
             )
             meter = CpuSplit({**pids, **{f"load{n}": p for n, p in enumerate(load.pids)}})
             print("\nper round (fixes/s; latency: the histogram bucket that holds the p99):")
@@ -160,7 +148,7 @@ async def _measure(shape: LoadShape, work: Path) -> None:
                 measured = await _round(shape, stack, load, meter)
                 rounds.append(measured)
                 print(_row(str(number), measured))
-                print(f"       cpu: {_cpu(measured.busy_cores)}", flush=True)
+                print(f"       cpu: {cpu_split.describe(measured.busy_cores)}", flush=True)
             failures = load.total("session_failures")
             closings = load.total("closings")
             errors = load.errors()
@@ -242,10 +230,6 @@ async def _round(
     )
 
 
-def _cpu(busy: dict[str, float]) -> str:
-    return cpu_split.describe(busy)
-
-
 def _share(buckets: dict[float, float]) -> str:
     share = share_at_most(buckets, GOAL_P99_SECONDS)
     return "n/a" if share is None else f"{share * 100:.1f}%"
@@ -296,7 +280,7 @@ def _summary(
         f"{describe_bound(buckets, 0.99)}, {describe_bound(buckets, 0.5)}; "
         f"{_share(buckets)} at most 0.1 s"
     )
-    print(f"cpu (mean of rounds): {_cpu(busy)}")
+    print(f"cpu (mean of rounds): {cpu_split.describe(busy)}")
     print(
         f"memory: fleet VmRSS grew {fleet_growth / 2**20:.1f} MiB for {online} sessions = "
         f"{per_session_kib:.1f} KiB per session; dispatch VmRSS "

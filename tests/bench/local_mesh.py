@@ -79,13 +79,18 @@ async def running_mesh(state_dir: Path) -> AsyncIterator[LocalMesh]:
         await mesh.stop()
 
 
-def scrape_metrics(port: int) -> dict[str, float]:
-    """One admin /metrics scrape: sample name → value (label sets of a name are summed)."""
+def metrics_text(port: int) -> str:
+    """One scrape of a service's admin /metrics, as Prometheus text."""
     url = f"http://127.0.0.1:{port}/metrics"
     with urllib.request.urlopen(url, timeout=CALL_TIMEOUT_SECONDS) as response:
-        text = response.read().decode()
+        text: str = response.read().decode()
+    return text
+
+
+def scrape_metrics(port: int) -> dict[str, float]:
+    """One admin /metrics scrape: sample name → value (label sets of a name are summed)."""
     samples: dict[str, float] = {}
-    for line in text.splitlines():
+    for line in metrics_text(port).splitlines():
         match = _METRIC_LINE.match(line)
         if match:
             name, value = match.groups()

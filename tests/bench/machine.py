@@ -37,6 +37,12 @@ def describe_machine() -> str:
     )
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: a busy neighbour shows here before a run."""
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
 def pinned(command: Sequence[str], cpus: str) -> list[str]:
     """`command` under `taskset -c cpus` when pinning is asked for and taskset exists."""
     if cpus and shutil.which("taskset"):

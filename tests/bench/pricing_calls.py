@@ -55,12 +55,13 @@ def answers_create_quote(port: int) -> bool:
     return True
 
 
-def reports_serving(port: int) -> bool:
-    """Readiness of a ServiceHost: the standard health service says SERVING."""
+def reports_serving(port: int, service: str = "") -> bool:
+    """Readiness of a ServiceHost: the standard health service says SERVING (for the
+    whole server, or for one proto service)."""
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(), timeout=CALL_TIMEOUT_SECONDS
+                health_pb2.HealthCheckRequest(service=service), timeout=CALL_TIMEOUT_SECONDS
             )
         except grpc.RpcError:
             return False
