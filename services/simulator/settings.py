@@ -21,7 +21,6 @@ class SimulationSettings:
     duration: float
     drain_timeout: float
     connect_timeout: float
-    city: str
     box: BoundingBox
     speedup: float
     accept_probability: float

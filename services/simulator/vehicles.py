@@ -72,6 +72,3 @@ class VehicleMix:
     def draw(self, rng: random.Random) -> Vehicle:
         vehicles = list(self.weights)
         return rng.choices(vehicles, weights=[self.weights[v] for v in vehicles])[0]
-
-    def __str__(self) -> str:
-        return ",".join(f"{vehicle.value}={weight:g}" for vehicle, weight in self.weights.items())
