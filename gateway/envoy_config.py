@@ -21,14 +21,20 @@ def socket_address(host: str, port: int) -> Config:
     return {"socket_address": {"address": host, "port_value": port}}
 
 
-def discovery(host: str) -> Config:
-    """STATIC for an IP literal; STRICT_DNS for a name, which is re-resolved as it changes
-    (a headless Kubernetes Service resolves to every ready pod)."""
+def is_ip_literal(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        return {"type": "STRICT_DNS", "dns_lookup_family": "V4_PREFERRED"}
-    return {"type": "STATIC"}
+        return False
+    return True
+
+
+def discovery(host: str) -> Config:
+    """STATIC for an IP literal; STRICT_DNS for a name, which is re-resolved as it changes
+    (a headless Kubernetes Service resolves to every ready pod)."""
+    if is_ip_literal(host):
+        return {"type": "STATIC"}
+    return {"type": "STRICT_DNS", "dns_lookup_family": "V4_PREFERRED"}
 
 
 def load_assignment(

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from gateway.edge import filters
 from gateway.edge.clusters import OTLP_CLUSTER
 from gateway.edge.routes import StaticDocument, route_config
 from gateway.edge.settings import EdgeSettings
 from gateway.edge.surface import EdgeSurface
-
-Config = dict[str, Any]
+from gateway.envoy_config import Config
 
 # Edge-generated errors (unknown path, missing token, limits) answer like the services do: a
 # google.rpc.Status in JSON, with the gRPC code that maps back to the HTTP status.

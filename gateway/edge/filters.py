@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from gateway.edge.clusters import JWKS_CLUSTER
 from gateway.edge.settings import EdgeSettings, RateLimit
 from gateway.edge.surface import EdgeSurface, RateClass
+from gateway.envoy_config import Config, router, typed
 from services.runtime.interceptors.auth_context import ACCOUNT_ID_HEADER, ROLE_HEADER
-
-Config = dict[str, Any]
 
 # Order matters. The transcoder rewrites a REST request into its gRPC form and clears the route
 # cache, so the filters before it see the original path and the filters after it see the gRPC
@@ -21,7 +18,6 @@ BUFFER = "envoy.filters.http.buffer"
 TRANSCODER = "envoy.filters.http.grpc_json_transcoder"
 RATE_LIMIT = "envoy.filters.http.local_ratelimit"
 JWT_AUTHN = "envoy.filters.http.jwt_authn"
-ROUTER = "envoy.filters.http.router"
 
 JWT_PROVIDER = "identity"
 # Only the edge may set these: the identity it verified, and the original REST request line.
@@ -43,10 +39,6 @@ _BUFFER_PER_ROUTE = "envoy.extensions.filters.http.buffer.v3.BufferPerRoute"
 _LOCAL_RATE_LIMIT = "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit"
 
 
-def _typed(type_name: str, **fields: Any) -> Config:
-    return {"@type": f"type.googleapis.com/{type_name}", **fields}
-
-
 def http_filters(
     settings: EdgeSettings, surface: EdgeSurface, open_paths: tuple[str, ...]
 ) -> list[Config]:
@@ -55,36 +47,32 @@ def http_filters(
         # First, so that no later filter, and no upstream, ever sees a client's copy.
         (HEADER_MUTATION, _header_sanitizer()),
         # Answers browser preflights before anything else could reject them.
-        (CORS, _typed("envoy.extensions.filters.http.cors.v3.Cors")),
+        (CORS, typed("envoy.extensions.filters.http.cors.v3.Cors")),
         # Bounds the body before the transcoder holds it in memory (413 beyond the limit).
         (BUFFER, _buffer(settings.max_request_bytes)),
         (TRANSCODER, _transcoder(settings, surface)),
         # Buckets are per route class; routes and the virtual host carry them.
-        (RATE_LIMIT, _typed(_LOCAL_RATE_LIMIT, stat_prefix="edge_rate_limit")),
+        (RATE_LIMIT, typed(_LOCAL_RATE_LIMIT, stat_prefix="edge_rate_limit")),
         (JWT_AUTHN, _jwt_authn(settings, surface, open_paths)),
-        (
-            ROUTER,
-            _typed("envoy.extensions.filters.http.router.v3.Router", suppress_envoy_headers=True),
-        ),
     ]
-    return [{"name": name, "typed_config": config} for name, config in chain]
+    return [*({"name": name, "typed_config": config} for name, config in chain), router()]
 
 
 def _header_sanitizer() -> Config:
-    return _typed(
+    return typed(
         "envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
         mutations={"request_mutations": [{"remove": header} for header in SPOOFABLE_HEADERS]},
     )
 
 
 def _buffer(max_request_bytes: int) -> Config:
-    return _typed(
+    return typed(
         "envoy.extensions.filters.http.buffer.v3.Buffer", max_request_bytes=max_request_bytes
     )
 
 
 def _transcoder(settings: EdgeSettings, surface: EdgeSurface) -> Config:
-    return _typed(
+    return typed(
         "envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
         proto_descriptor=str(settings.descriptor_set),
         services=[service.full_name for service in surface.public],
@@ -134,7 +122,7 @@ def _jwt_authn(settings: EdgeSettings, surface: EdgeSurface, open_paths: tuple[s
     # Hidden services are answered by the edge itself (UNIMPLEMENTED), token or not.
     open_rules += [{"match": {"prefix": prefix}} for prefix in surface.hidden_prefixes]
     required = {"match": {"prefix": "/"}, "requires": {"provider_name": JWT_PROVIDER}}
-    return _typed(
+    return typed(
         "envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
         providers={JWT_PROVIDER: provider},
         rules=[*open_rules, required],
@@ -151,7 +139,7 @@ def rate_limit(settings: EdgeSettings, rate_class: RateClass) -> Config:
 
 def _local_rate_limit(stat_prefix: str, limit: RateLimit) -> Config:
     everyone = {"default_value": {"numerator": 100, "denominator": "HUNDRED"}}
-    return _typed(
+    return typed(
         _LOCAL_RATE_LIMIT,
         stat_prefix=stat_prefix,
         token_bucket={
@@ -168,15 +156,15 @@ def _local_rate_limit(stat_prefix: str, limit: RateLimit) -> Config:
 
 
 def buffer_disabled() -> Config:
-    return _typed(_BUFFER_PER_ROUTE, disabled=True)
+    return typed(_BUFFER_PER_ROUTE, disabled=True)
 
 
 def buffer_limit(max_request_bytes: int) -> Config:
-    return _typed(_BUFFER_PER_ROUTE, buffer={"max_request_bytes": max_request_bytes})
+    return typed(_BUFFER_PER_ROUTE, buffer={"max_request_bytes": max_request_bytes})
 
 
 def filter_disabled() -> Config:
-    return _typed("envoy.config.route.v3.FilterConfig", disabled=True)
+    return typed("envoy.config.route.v3.FilterConfig", disabled=True)
 
 
 def cors_policy(settings: EdgeSettings) -> Config:
@@ -184,7 +172,7 @@ def cors_policy(settings: EdgeSettings) -> Config:
         {"safe_regex": {"regex": ".*"}} if origin == "*" else {"exact": origin}
         for origin in settings.cors_allowed_origins
     ]
-    return _typed(
+    return typed(
         "envoy.extensions.filters.http.cors.v3.CorsPolicy",
         allow_origin_string_match=origins,
         allow_methods="GET, POST, PUT, PATCH, DELETE, OPTIONS",

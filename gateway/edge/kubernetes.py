@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -30,10 +29,9 @@ from gateway.edge.settings import (
     EdgeSettings,
     UpstreamMtls,
 )
-from gateway.sidecar.tls import KUBERNETES_CERTS, sds_documents
+from gateway.sidecar.tls import KUBERNETES_CERTS, NAMESPACE, sds_documents
 from gateway.sidecar.topology import HEALTH_PORT
 
-NAMESPACE = "lastmile"
 K8S_EDGE_DIR = ROOT / "deploy" / "k8s" / "base" / "edge" / "config"
 # Where the edge Deployment mounts the rendered files and the descriptor set.
 MOUNTED_CONFIG_DIR = Path("/etc/lastmile/edge")
@@ -78,15 +76,12 @@ def render_k8s_edge_files(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = k8s_edge_settings()
     document = json.loads(settings.openapi_document.read_text())
-    openapi_copy = out_dir / OPENAPI_DOCUMENT.name
-    shutil.copyfile(settings.openapi_document, openapi_copy)
+    shutil.copyfile(settings.openapi_document, out_dir / OPENAPI_DOCUMENT.name)
     shutil.copyfile(settings.descriptor_set, out_dir / DESCRIPTOR_SET.name)
-    with tempfile.TemporaryDirectory() as scratch:
-        # The renderer reads the docs page's size, so it must exist before rendering.
-        docs_page = Path(scratch) / DOCS_PAGE_FILE
-        docs_page.write_text(render_docs_page(document))
-        config = render_edge_config(settings, docs_page=docs_page)
-        shutil.copyfile(docs_page, out_dir / DOCS_PAGE_FILE)
+    # The renderer reads the docs page's size, so it is written first.
+    docs_page = out_dir / DOCS_PAGE_FILE
+    docs_page.write_text(render_docs_page(document))
+    config = render_edge_config(settings, docs_page=docs_page)
     mounted = {
         str(settings.descriptor_set): str(MOUNTED_DESCRIPTORS_DIR / DESCRIPTOR_SET.name),
         str(settings.openapi_document): str(MOUNTED_CONFIG_DIR / OPENAPI_DOCUMENT.name),

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from gateway.edge.clusters import clusters
 from gateway.edge.connection_manager import connection_manager
@@ -14,9 +13,8 @@ from gateway.edge.docs_page import render_docs_page
 from gateway.edge.routes import StaticDocument
 from gateway.edge.settings import EdgeSettings
 from gateway.edge.surface import edge_surface
+from gateway.envoy_config import HTTP_CONNECTION_MANAGER, Config, connection_limit, socket_address
 from gateway.proto_catalog import ProtoCatalog
-
-Config = dict[str, Any]
 
 ENVOY = Path(sys.executable).parent / "envoy"
 
@@ -37,27 +35,18 @@ def render_edge_config(settings: EdgeSettings, *, docs_page: Path) -> Config:
     )
     return {
         "node": {"id": "lastmile-edge", "cluster": "lastmile-edge"},
-        "admin": {
-            "address": {
-                "socket_address": {"address": "127.0.0.1", "port_value": settings.admin_port}
-            }
-        },
+        "admin": {"address": socket_address("127.0.0.1", settings.admin_port)},
         "static_resources": {
             "listeners": [
                 {
                     "name": "edge",
-                    "address": {
-                        "socket_address": {
-                            "address": settings.listen.host,
-                            "port_value": settings.listen.port,
-                        }
-                    },
+                    "address": socket_address(settings.listen.host, settings.listen.port),
                     "per_connection_buffer_limit_bytes": 32 * 1024,
                     "filter_chains": [
                         {
                             "filters": [
                                 {
-                                    "name": "envoy.filters.network.http_connection_manager",
+                                    "name": HTTP_CONNECTION_MANAGER,
                                     "typed_config": connection_manager(
                                         settings, surface, documents
                                     ),
@@ -69,18 +58,7 @@ def render_edge_config(settings: EdgeSettings, *, docs_page: Path) -> Config:
             ],
             "clusters": upstream_clusters,
         },
-        "overload_manager": {
-            "resource_monitors": [
-                {
-                    "name": "envoy.resource_monitors.global_downstream_max_connections",
-                    "typed_config": {
-                        "@type": "type.googleapis.com/envoy.extensions.resource_monitors"
-                        ".downstream_connections.v3.DownstreamConnectionsConfig",
-                        "max_active_downstream_connections": 50_000,
-                    },
-                }
-            ]
-        },
+        "overload_manager": connection_limit(50_000),
     }
 
 

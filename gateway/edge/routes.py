@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from gateway.edge import filters
 from gateway.edge.clusters import cluster_name
 from gateway.edge.settings import EdgeSettings
 from gateway.edge.surface import EdgeSurface, PublicMethod, PublicService, RateClass
-
-Config = dict[str, Any]
+from gateway.envoy_config import Config
 
 # Routes match gRPC paths: REST requests reach the router after the transcoder has rewritten the
 # path. The filters before the transcoder (CORS, buffer) see the original REST path instead, so

@@ -77,10 +77,6 @@ def sidecar_dir(base: Path, service: str) -> Path:
     return base / service / "sidecar"
 
 
-def sidecar_file(base: Path, service: str) -> Path:
-    return sidecar_dir(base, service) / CONFIG_FILE
-
-
 def render_k8s_sidecar(service: str, mesh: MeshTopology) -> str:
     config = render_sidecar_config(kubernetes_placement(service, mesh), mesh)
     return _HEADER + yaml.safe_dump(config, sort_keys=False, width=100)

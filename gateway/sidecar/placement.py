@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
 
@@ -30,13 +29,6 @@ _LOCAL_BLOCK = 100
 _LOCAL_APP, _LOCAL_HEALTH, _LOCAL_OUTBOUND, _LOCAL_STATS = 1, 21, 50, 90
 
 
-class Variant(StrEnum):
-    """Which environment a config is rendered for."""
-
-    KUBERNETES = "kubernetes"
-    LOCAL = "local"
-
-
 @dataclass(frozen=True)
 class Peer:
     """How a sidecar reaches a callee: its mTLS address and its plaintext health port."""
@@ -49,7 +41,6 @@ class Peer:
 class Placement:
     """Everything about one sidecar that is not the mesh graph itself."""
 
-    variant: Variant
     service: str
     # Pod-facing listeners (inbound, health, stats) bind here; admin and outbound: loopback.
     public_host: str
@@ -66,7 +57,6 @@ class Placement:
 def kubernetes_placement(service: str, mesh: MeshTopology) -> Placement:
     callees = mesh.callees(service)
     return Placement(
-        variant=Variant.KUBERNETES,
         service=service,
         public_host="0.0.0.0",
         inbound_port=topology.CANONICAL_PORTS[service],
@@ -138,7 +128,6 @@ def local_placement(
     ports = layout.ports_of(service, mesh)
     callees = mesh.callees(service)
     return Placement(
-        variant=Variant.LOCAL,
         service=service,
         public_host=LOOPBACK,
         inbound_port=ports["inbound"],

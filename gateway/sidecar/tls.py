@@ -16,11 +16,10 @@ Two ways to give Envoy the files, chosen by `CertPaths.sds_dir`:
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gateway.envoy_config import Config, typed
+from gateway.envoy_config import Config, is_ip_literal, typed
 
 TRUST_DOMAIN = "lastmile.dev"
 NAMESPACE = "lastmile"
@@ -162,17 +161,9 @@ def upstream_tls(certs: CertPaths, peer: str, host: str) -> Config:
         f"{_TLS_CONTEXT}.UpstreamTlsContext",
         common_tls_context=_common_context(certs, [exact_peer]),
     )
-    if not _is_ip(host):
+    if not is_ip_literal(host):
         context["sni"] = host
     return {"name": _TLS_SOCKET, "typed_config": context}
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def plaintext_health_socket() -> Config:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +13,7 @@ from typing import Any
 
 from gateway.edge.render import ENVOY
 from services.devstack.ports import free_port
+from tests.integration.gateway.edge_process import EnvoyProcess
 
 _HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3"
 _FILTERS = "type.googleapis.com/envoy.extensions.filters.http"
@@ -117,39 +116,19 @@ def running_envoy(directory: Path, timeout: float = 20.0) -> Iterator[tuple[int,
     admin_port, listener_port = free_port(), free_port()
     config = directory / "envoy.json"
     config.write_text(json.dumps(_config(admin_port, listener_port)))
-    log = directory / "envoy.log"
-    with log.open("ab") as sink:
-        process = subprocess.Popen(
-            [str(ENVOY), "--config-path", str(config), "--disable-hot-restart",
-             "--drain-time-s", "5", "--drain-strategy", "immediate", "--log-level", "warning"],
-            stdin=subprocess.DEVNULL, stdout=sink, stderr=sink,
-        )  # fmt: skip
+    process = EnvoyProcess(
+        config,
+        listener_port,
+        admin_port,
+        directory / "envoy.log",
+        command=[str(ENVOY), "--config-path", str(config), "--disable-hot-restart",
+                 "--drain-time-s", "5", "--drain-strategy", "immediate", "--log-level", "warning"],
+    )  # fmt: skip
     try:
-        _wait_until_ready(process, admin_port, log, timeout)
+        process.start(timeout)
         yield admin_port, listener_port
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def _wait_until_ready(
-    process: subprocess.Popen[bytes], admin_port: int, log: Path, timeout: float
-) -> None:
-    give_up = time.monotonic() + timeout
-    while time.monotonic() < give_up:
-        if process.poll() is not None:
-            raise AssertionError(f"envoy exited: {log.read_text()[-3000:]}")
-        try:
-            if http_get(admin_port, "/ready").startswith("200"):
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"envoy was not ready in {timeout}s: {log.read_text()[-3000:]}")
+        process.stop()
 
 
 def prometheus_stats(admin_port: int) -> str:

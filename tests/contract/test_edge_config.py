@@ -226,7 +226,9 @@ def test_with_a_collector_every_request_is_traced_as_the_edge_and_exported_over_
         "port_value": 4317,
     }
     assert collector["type"] == "STRICT_DNS"
-    assert "http2_protocol_options" in str(collector["typed_extension_protocol_options"])
+    (options,) = collector["typed_extension_protocol_options"].values()
+    # HTTP/2 without keepalive pings: the collector holds no long-lived stream.
+    assert options["explicit_http_config"] == {"http2_protocol_options": {}}
 
 
 def test_the_admin_interface_listens_on_loopback_only(config: Config) -> None:

@@ -21,7 +21,7 @@ from gateway.proto_catalog import ProtoCatalog
 from lastmile.orders.v1 import orders_pb2
 from lastmile.tracking.v1 import tracking_pb2
 from services.devstack.ports import free_port
-from tests.integration.gateway.edge_process import EdgeProcess, Reply
+from tests.integration.gateway.edge_process import EnvoyProcess, Reply
 from tests.integration.gateway.jwt_issuer import Issuer, JwksServer
 from tests.integration.gateway.recording_upstream import RecordingUpstream
 from tests.servers import wait_until_serving
@@ -63,7 +63,7 @@ REPLIES = {
 class Edge:
     """The running edge, what stands behind it, and the key its tokens must be signed with."""
 
-    process: EdgeProcess
+    process: EnvoyProcess
     upstream: RecordingUpstream
     issuer: Issuer
     surface: EdgeSurface
@@ -141,7 +141,7 @@ def edge(
         unary_timeout_seconds=UNARY_TIMEOUT_SECONDS,
     )
     config = write_edge_config(settings, out)
-    process = EdgeProcess(config, settings.listen.port, settings.admin_port, out / "envoy.log")
+    process = EnvoyProcess(config, settings.listen.port, settings.admin_port, out / "envoy.log")
     try:
         process.start()
         yield Edge(process, upstream, issuer, surface, out / "access.log")

@@ -1,4 +1,5 @@
-"""The real Envoy binary running a rendered edge config, and a small HTTP/1.1 client for it."""
+"""The real Envoy binary running a rendered config (the edge's, a sidecar's), and a small
+HTTP/1.1 client for it."""
 
 from __future__ import annotations
 
@@ -25,20 +26,30 @@ class Reply:
         return json.loads(self.body)
 
 
-class EdgeProcess:
-    """Envoy started by the test on its own pid; only that pid is ever signalled."""
+class EnvoyProcess:
+    """Envoy started by the test on its own pid; only that pid is ever signalled. `command`
+    defaults to the edge's command line for `config`."""
 
-    def __init__(self, config: Path, port: int, admin_port: int, log: Path) -> None:
+    def __init__(
+        self,
+        config: Path,
+        port: int,
+        admin_port: int,
+        log: Path,
+        *,
+        command: list[str] | None = None,
+    ) -> None:
         self.config = config
         self.port = port
         self.admin_port = admin_port
         self.log = log
+        self.command = command or envoy_command(config)
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 20.0) -> None:
         with self.log.open("ab") as sink:
             self._process = subprocess.Popen(
-                envoy_command(self.config), stdin=subprocess.DEVNULL, stdout=sink, stderr=sink
+                self.command, stdin=subprocess.DEVNULL, stdout=sink, stderr=sink
             )
         give_up = time.monotonic() + timeout
         while time.monotonic() < give_up:

@@ -20,7 +20,7 @@ import yaml
 from cryptography import x509
 
 from gateway.sidecar.certs import CertificateAuthority
-from gateway.sidecar.placement import LOOPBACK, Placement, Variant, kubernetes_placement
+from gateway.sidecar.placement import LOOPBACK, Placement, kubernetes_placement
 from gateway.sidecar.tls import CertPaths, sds_documents
 from gateway.sidecar.topology import EDGE, MeshTopology
 from services.devstack.ports import free_port
@@ -83,7 +83,6 @@ async def rotating_sidecar(mesh: MeshTopology, tmp_path: Path) -> AsyncIterator[
         stats_port=free_port(),
         certs=certs,
     )
-    assert placement.variant is Variant.KUBERNETES
     assert certs.sds_dir is not None
     certs.sds_dir.mkdir()
     for name, document in sds_documents(certs).items():
