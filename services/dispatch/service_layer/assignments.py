@@ -14,9 +14,6 @@ class AssignmentBook:
         self._by_delivery: dict[str, AssignmentToCourier] = {}
         self._delivery_of: dict[str, str] = {}  # courier id -> delivery id
 
-    def __len__(self) -> int:
-        return len(self._by_delivery)
-
     def remember(self, assignment: AssignmentToCourier) -> None:
         courier_id = assignment.offer.courier_id
         previous = self._delivery_of.get(courier_id)

@@ -48,10 +48,6 @@ class Matcher:
             raise NotLeader()
         return self._term
 
-    @property
-    def leading(self) -> bool:
-        return self._term is not None and self._term.active
-
     async def elected(self, lease: LeaderLease) -> None:
         term = Term(lease, self.links, self._orders, self._policy, self._clock)
         stored = await lease.load()

@@ -126,9 +126,10 @@ async def test_a_decliner_is_never_offered_the_delivery_again(matching: Matching
     matching.answer(await matching.offer_number(1), AnswerOutcome.DECLINED)
     matching.term.fleet.changed(courier("c1", version=3))
     matching.term.desk.match_waiting()
-    assert len(matching.offers()) == 1
     waiting = QueueRow("d1", QueueState.WAITING, 1, frozenset({"c1"}))
     await until(lambda: matching.lease.rows.get("d1") == waiting, "the decline persisted")
+    # Offers leave only after the write, so only now could a second one have been sent.
+    assert len(matching.offers()) == 1
 
 
 async def test_an_offer_is_sent_only_once_it_is_durable(matching: Matching) -> None:
