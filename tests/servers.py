@@ -37,7 +37,9 @@ def wait_until_serving(port: int, *, log: Path | None = None, limit: float = 30)
                 if reply.status == health_pb2.HealthCheckResponse.SERVING:
                     return
             except grpc.RpcError:
-                time.sleep(0.1)
+                pass
+            # Also after a NOT_SERVING reply, which comes back at once.
+            time.sleep(0.1)
     detail = log.read_text() if log is not None else ""
     raise AssertionError(f"nothing became healthy on port {port}: {detail}")
 

@@ -78,12 +78,7 @@ class LocalSidecars:
 
     @property
     def layout(self) -> LocalLayout:
-        # The devstack's port for each service it knows (fleet and dispatch may not be yet).
-        inbound = {
-            name: getattr(self.ports, name)
-            for name in topology.SERVICES
-            if hasattr(self.ports, name)
-        }
+        inbound = {name: self.ports.grpc(name) for name in topology.SERVICES}
         return LocalLayout(inbound, self.port_base)
 
     def ensure_certs(self) -> None:

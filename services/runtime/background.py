@@ -49,14 +49,15 @@ async def keep_running(
         log.warning("%s failed while stopping", name, exc_info=True)
 
 
-async def finish(task: asyncio.Task[None] | None, *, grace: float, name: str) -> None:
+async def finish(task: asyncio.Task[None] | None, *, grace: float, name: str | None = None) -> None:
     """Wait up to `grace` seconds for a task told to stop; cancel it after that, so that
-    one blocked in a retry loop (a broker that is down) can never hang a shutdown."""
+    one blocked in a retry loop (a broker that is down) can never hang a shutdown. `name`
+    (for the log) defaults to the task's own."""
     if task is None or task.done():
         return
     done, _ = await asyncio.wait({task}, timeout=grace)
     if not done:
-        log.warning("%s did not stop within %.0fs; cancelling it", name, grace)
+        log.warning("%s did not stop within %.0fs; cancelling it", name or task.get_name(), grace)
         task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task

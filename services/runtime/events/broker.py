@@ -3,6 +3,8 @@ its first connect waits for the broker instead of failing the service's start.""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 import nats
@@ -39,3 +41,10 @@ async def connect(url: str, *, name: str) -> Client:
                 reconnected_cb=reconnected,
             )
     raise AssertionError("unreachable: AsyncRetrying retries forever")
+
+
+async def close(client: Client, *, limit: float = 5.0) -> None:
+    """Close a connection, waiting at most `limit` seconds: a broker that is down cannot be
+    flushed to, and a shutdown must not wait for it forever."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(client.close(), timeout=limit)

@@ -18,7 +18,6 @@ raised: its savepoint was rolled back (dispatch's PostgresIntake does so).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -120,11 +119,9 @@ class EventConsumer:
 
     async def stop(self) -> None:
         self._stopping.set()
-        await finish(self._task, grace=10.0, name=self._task.get_name() if self._task else "")
+        await finish(self._task, grace=10.0)
         if self._nats is not None:
-            # A broker that is down cannot be flushed to; do not wait for it forever.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._nats.close(), timeout=5)
+            await broker.close(self._nats)
 
     async def _run(self) -> None:
         subscription = self._subscription

@@ -11,7 +11,6 @@ One relay per database is active (a PostgreSQL advisory lock); others stand by.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 import zlib
@@ -113,11 +112,9 @@ class OutboxRelay:
     async def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
-        await finish(self._task, grace=10.0, name=self._task.get_name() if self._task else "")
+        await finish(self._task, grace=10.0)
         if self._nats is not None:
-            # A broker that is down cannot be flushed to; do not wait for it forever.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._nats.close(), timeout=5)
+            await broker.close(self._nats)
 
     async def _run(self) -> None:
         async with self._database.pool.acquire() as leader:

@@ -90,10 +90,6 @@ class DeliveryHub:
         self._closed = False
 
     @property
-    def current(self) -> StatusChange | None:
-        return self._progress.current
-
-    @property
     def last_fix(self) -> CourierFix | None:
         return self._progress.last_fix
 

@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client import REGISTRY
 
 from services.runtime import errors
+from services.runtime.draining import Drain
 from services.runtime.logs import JsonFormatter
 from services.runtime.status import rich_status
 from tests.servers import (
@@ -269,8 +270,6 @@ async def test_a_failed_start_runs_the_shutdown_hooks_of_what_was_started() -> N
 
 
 async def test_a_drained_stream_lets_its_source_clean_up() -> None:
-    from services.runtime.draining import Drain
-
     drain = Drain()
     cleaned = asyncio.Event()
 
@@ -295,7 +294,6 @@ async def test_a_drained_stream_lets_its_source_clean_up() -> None:
 async def test_a_method_marked_untraced_gets_no_server_span_while_the_others_do(
     finished_spans: InMemorySpanExporter,
 ) -> None:
-    finished_spans.clear()
     host, _ = echo_host(untraced_methods=frozenset({"Bidi"}))
     async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
         assert await raw_unary(channel, UNARY)(b"x") == b"x"
