@@ -6,9 +6,9 @@ so that one INVALID_ARGUMENT names every bad field at once.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from google.protobuf import timestamp_pb2
+from google.protobuf import duration_pb2, timestamp_pb2
 
 from lastmile.common.v1 import geo_pb2, money_pb2, parcel_pb2, stop_pb2
 from services.runtime.errors import Violations
@@ -150,6 +150,13 @@ def timestamp_message(moment: datetime) -> timestamp_pb2.Timestamp:
     stamp = timestamp_pb2.Timestamp()
     stamp.FromDatetime(moment.astimezone(UTC))
     return stamp
+
+
+def duration_message(span: timedelta) -> duration_pb2.Duration:
+    """A google.protobuf.Duration; a negative span (clock skew) is clamped to zero."""
+    duration = duration_pb2.Duration()
+    duration.FromTimedelta(max(span, timedelta(0)))
+    return duration
 
 
 def read_timestamp(stamp: timestamp_pb2.Timestamp) -> datetime:

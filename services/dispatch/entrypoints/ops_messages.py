@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
-from google.protobuf import duration_pb2
+from datetime import datetime
 
 from lastmile.dispatch.v1 import dispatch_pb2
 from services.contracts import common_v1
@@ -20,12 +18,6 @@ _QUEUE_STATES = {
 }
 
 
-def _duration(delta: timedelta) -> duration_pb2.Duration:
-    duration = duration_pb2.Duration()
-    duration.FromTimedelta(max(delta, timedelta(0)))
-    return duration
-
-
 def queued_message(delivery: PendingDelivery, now: datetime) -> dispatch_pb2.QueuedDelivery:
     terms, offer = delivery.terms, delivery.offer
     return dispatch_pb2.QueuedDelivery(
@@ -35,7 +27,7 @@ def queued_message(delivery: PendingDelivery, now: datetime) -> dispatch_pb2.Que
         parcel_size=common_v1.parcel_message(terms.parcel).size,
         pickup_point=common_v1.point_message(terms.pickup.point),
         enqueue_time=common_v1.timestamp_message(delivery.enqueued_at),
-        age=_duration(now - delivery.enqueued_at),
+        age=common_v1.duration_message(now - delivery.enqueued_at),
         offer_count=delivery.offer_count,
         decline_count=len(delivery.declined_by),
         offer_id=offer.offer_id if offer else "",
@@ -60,7 +52,7 @@ def overview_message(overview: Overview) -> dispatch_pb2.DispatchOverview:
         ),
     )
     if overview.oldest_age is not None:
-        message.oldest_age.CopyFrom(_duration(overview.oldest_age))
+        message.oldest_age.CopyFrom(common_v1.duration_message(overview.oldest_age))
     for view in overview.links:
         link = message.fleet_links.add(
             fleet_replica_id=view.session.fleet_replica_id,

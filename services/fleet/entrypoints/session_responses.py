@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf import timestamp_pb2
 
 from lastmile.fleet.v1 import courier_session_pb2 as session_pb2
 from lastmile.fleet.v1 import offer_pb2
+from services.contracts import common_v1
 from services.fleet.adapters.fleet_messages import (
     STATUS_VALUES,
     VEHICLE_VALUES,
@@ -60,7 +61,9 @@ def response_message(
                 f"SESSION_CLOSING_REASON_{reason.value}"
             )
             if after is not None:
-                closing.reconnect_after.CopyFrom(_duration(after))
+                closing.reconnect_after.CopyFrom(
+                    common_v1.duration_message(timedelta(seconds=after))
+                )
     return response
 
 
@@ -68,8 +71,12 @@ def _session_started(started: SessionStarted) -> session_pb2.SessionStarted:
     courier = started.courier
     message = session_pb2.SessionStarted(
         session_id=started.session_id,
-        heartbeat_interval=_duration(started.heartbeat_interval_seconds),
-        heartbeat_timeout=_duration(started.heartbeat_timeout_seconds),
+        heartbeat_interval=common_v1.duration_message(
+            timedelta(seconds=started.heartbeat_interval_seconds)
+        ),
+        heartbeat_timeout=common_v1.duration_message(
+            timedelta(seconds=started.heartbeat_timeout_seconds)
+        ),
         resumed=started.resumed,
         status=STATUS_VALUES[courier.status],
     )
@@ -80,9 +87,3 @@ def _session_started(started: SessionStarted) -> session_pb2.SessionStarted:
     if courier.delivery is not None:
         message.assignment.CopyFrom(assignment_message(courier.delivery))
     return message
-
-
-def _duration(seconds: float) -> duration_pb2.Duration:
-    duration = duration_pb2.Duration()
-    duration.FromTimedelta(timedelta(seconds=seconds))
-    return duration
