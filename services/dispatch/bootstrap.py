@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from lastmile.dispatch.v1 import (
@@ -31,6 +31,7 @@ from services.dispatch.service_layer.overview import DispatchViews
 from services.dispatch.service_layer.ports import LeaderLock, Orders
 from services.dispatch.service_layer.term import MatchingPolicy
 from services.runtime.channels import ChannelPool, RetryPolicy
+from services.runtime.clock import system_clock
 from services.runtime.database import migrate
 from services.runtime.page_tokens import PageTokens
 from services.runtime.server import Hook, ServiceBinding, ServiceHost
@@ -38,10 +39,6 @@ from services.runtime.server import Hook, ServiceBinding, ServiceHost
 MIGRATIONS = Path(__file__).parent / "migrations"
 INTERNAL = dispatch_internal_pb2.DESCRIPTOR.services_by_name["DispatchInternalService"].full_name
 PUBLIC = dispatch_pb2.DESCRIPTOR.services_by_name["DispatchService"].full_name
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 def policy_of(settings: DispatchSettings) -> MatchingPolicy:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 from lastmile.fleet.v1 import (
@@ -31,16 +30,13 @@ from services.fleet.service_layer.roster import Roster
 from services.fleet.service_layer.session_watch import SessionWatch
 from services.fleet.service_layer.sessions import SessionDesk, SessionPolicy
 from services.runtime.channels import ChannelPool, RetryPolicy
+from services.runtime.clock import system_clock
 from services.runtime.database import Database, migrate
 from services.runtime.draining import Drain
 from services.runtime.events.outbox import OutboxRelay
 from services.runtime.server import Hook, ServiceBinding, ServiceHost
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 def bootstrap(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from lastmile.identity.v1 import (
     identity_internal_pb2,
@@ -24,14 +24,11 @@ from services.identity.service_layer.ports import Clock, PasswordHasher, TokenSi
 from services.identity.service_layer.sessions import SessionHandlers, TokenPolicy
 from services.identity.service_layer.signing_keys import SigningKeyHandlers
 from services.identity.service_layer.unit_of_work import UnitOfWorkFactory
+from services.runtime.clock import system_clock
 from services.runtime.database import Database
 from services.runtime.server import ServiceBinding, ServiceHost
 
 JWKS_PATH = "/.well-known/jwks.json"
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 def signing_key_handlers(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 from lastmile.orders.v1 import (
@@ -21,16 +20,13 @@ from services.orders.service_layer.ports import Clock, Pricing, UnitOfWork, Unit
 from services.orders.service_layer.queries import DeliveryQueries
 from services.orders.service_layer.transitions import DeliveryTransitions
 from services.runtime.channels import ChannelPool, RetryPolicy
+from services.runtime.clock import system_clock
 from services.runtime.database import Database, migrate
 from services.runtime.events.outbox import OutboxRelay
 from services.runtime.page_tokens import PageTokens
 from services.runtime.server import Hook, ServiceBinding, ServiceHost
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 def bootstrap(

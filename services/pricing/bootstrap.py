@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from lastmile.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 from services.pricing.adapters.jwt_quote_signer import JwtQuoteSigner
@@ -11,11 +11,8 @@ from services.pricing.domain.tariff import Tariff
 from services.pricing.entrypoints.grpc_servicers import PricingInternalServicer, PricingServicer
 from services.pricing.service_layer.handlers import Clock, QuoteHandlers
 from services.pricing.service_layer.ports import QuoteSigner
+from services.runtime.clock import system_clock
 from services.runtime.server import ServiceBinding, ServiceHost
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 def bootstrap(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from lastmile.tracking.v1 import tracking_pb2, tracking_pb2_grpc
 from services.runtime.channels import ChannelPool, RetryPolicy
+from services.runtime.clock import system_clock
 from services.runtime.draining import Drain
 from services.runtime.server import Hook, ServiceBinding, ServiceHost
 from services.tracking.adapters.grpc_orders import IDEMPOTENT_METHODS, GrpcOrders
@@ -16,10 +17,6 @@ from services.tracking.entrypoints.grpc_servicers import TrackingServicer
 from services.tracking.service_layer.hub import DeliveryHubs
 from services.tracking.service_layer.ports import DeliveryLookup, EventSource
 from services.tracking.service_layer.watch import DeliveryWatch
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 def bootstrap(

@@ -22,12 +22,13 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from lastmile.pricing.v1 import pricing_pb2_grpc
 from services.pricing.adapters.jwt_quote_signer import JwtQuoteSigner
-from services.pricing.bootstrap import bootstrap, system_clock
+from services.pricing.bootstrap import bootstrap
 from services.pricing.config import PricingSettings
 from services.pricing.domain.tariff import Tariff
 from services.pricing.entrypoints.grpc_servicers import PricingServicer
 from services.pricing.service_layer.handlers import QuoteHandlers
 from services.runtime import tracing
+from services.runtime.clock import system_clock
 from services.runtime.config import load_settings
 from services.runtime.logs import configure_logging
 

@@ -9,7 +9,6 @@ event loop between them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Sequence
@@ -55,8 +54,7 @@ class NatsPositions(PositionPublisher):
         self._stopping.set()
         await finish(self._task, grace=2.0, name="position-publisher")
         if self._client is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._client.close(), timeout=5)
+            await broker.close(self._client)
 
     async def _connect(self) -> None:
         client = await broker.connect(self._url, name=self._name)

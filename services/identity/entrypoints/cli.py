@@ -8,9 +8,10 @@ import logging
 from services.identity.adapters.es256_signer import Es256TokenSigner
 from services.identity.adapters.postgres_uow import PostgresUnitOfWork
 from services.identity.adapters.schema import migrate_exclusively
-from services.identity.bootstrap import signing_key_handlers, system_clock
+from services.identity.bootstrap import signing_key_handlers
 from services.identity.config import IdentitySettings
 from services.identity.domain.signing_key import SigningKey
+from services.runtime.clock import system_clock
 from services.runtime.config import load_settings
 from services.runtime.database import Database
 from services.runtime.logs import configure_logging

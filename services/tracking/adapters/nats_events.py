@@ -79,7 +79,7 @@ class NatsEventSource(EventSource):
 
     async def stop(self) -> None:
         if self._client is not None:
-            await self._client.close()
+            await broker.close(self._client)
         self._client = self._js = self._all_changes = None
 
     async def delivery_changes(self, delivery_id: str, deliver: ChangeSink) -> Subscription:
