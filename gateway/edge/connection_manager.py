@@ -139,9 +139,12 @@ _MALFORMED_PATH = (
     "or '..' segments that climb above the root; encode identifiers without them"
 )
 _MALFORMED_HTTP = (
-    "malformed HTTP request (%RESPONSE_CODE_DETAILS%): the request line or a header holds "
-    "a character HTTP does not allow; percent-encode it as UTF-8"
+    "malformed HTTP request (%RESPONSE_CODE_DETAILS%): the request line or a header holds a "
+    "byte HTTP does not allow there (percent-encode the path as UTF-8), or a header name holds "
+    "an underscore"
 )
+# Any other 400 the edge answers without the transcoder, which always explains its own.
+_REFUSED = "the edge refused the request (%RESPONSE_CODE_DETAILS%)"
 _NOT_ALLOWED = "method %REQ(:METHOD)% is not allowed here: %LOCAL_REPLY_BODY%"
 _INVALID_ARGUMENT = 3
 _UNIMPLEMENTED = 12
@@ -207,6 +210,7 @@ def _local_replies_as_status() -> Config:
     path_rejected = _code_details("== 'path_normalization_failed'")
     # The HTTP/1 codec's own text is a bare "Bad Request".
     codec_rejected = _code_details(".startsWith('http1.')")
+    not_transcoder = _code_details(".contains('grpc_json_transcode_failure') == false")
     mappers = [
         wrong_audience,
         native_wrong_audience,
@@ -226,11 +230,17 @@ def _local_replies_as_status() -> Config:
         {
             "filter": all_of(status_is("EQ", 400), native_grpc),
             "headers_to_add": [_grpc_status_header(_INVALID_ARGUMENT)],
+            "body_format_override": {"text_format": _REFUSED},
         },
         {
             "filter": all_of(status_is("EQ", 400), codec_rejected),
             "headers_to_add": [_grpc_status_header(_INVALID_ARGUMENT)],
             "body_format_override": as_status(_INVALID_ARGUMENT, _MALFORMED_HTTP),
+        },
+        {
+            "filter": all_of(status_is("EQ", 400), not_transcoder, not_native_grpc),
+            "headers_to_add": [_grpc_status_header(_INVALID_ARGUMENT)],
+            "body_format_override": as_status(_INVALID_ARGUMENT, _REFUSED),
         },
         {
             "filter": all_of(status_is("EQ", 405), not_native_grpc),

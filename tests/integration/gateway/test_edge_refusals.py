@@ -86,10 +86,10 @@ def test_an_id_holding_an_escaped_slash_or_nul_is_a_400_that_says_why(
     assert len(edge.upstream.calls_to(GET_DELIVERY)) == forwarded
 
 
-def _raw_http1(edge: Edge, request_line: bytes) -> Reply:
+def _raw_http1(edge: Edge, request_line: bytes, host: bytes = b"Host: edge\r\n") -> Reply:
     """A request whose bytes http.client would refuse to send."""
     with socket.create_connection(("127.0.0.1", edge.process.port), timeout=10) as sock:
-        sock.sendall(request_line + b"\r\nHost: edge\r\nConnection: close\r\n\r\n")
+        sock.sendall(request_line + b"\r\n" + host + b"Connection: close\r\n\r\n")
         received = b""
         while chunk := sock.recv(65536):
             received += chunk
@@ -113,6 +113,16 @@ def test_a_path_with_raw_bytes_http_forbids_is_a_400_that_says_why(edge: Edge, p
     assert status["message"].startswith("malformed HTTP request (http1.")
 
 
+def test_any_other_request_the_edge_refuses_says_why_in_envoys_words(edge: Edge) -> None:
+    reply = _raw_http1(edge, b"GET /v1/me HTTP/1.1", host=b"")
+
+    assert reply.status == 400
+    assert json.loads(reply.body) == {
+        "code": 3,
+        "message": "the edge refused the request (missing_host_header)",
+    }
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -130,3 +140,14 @@ def test_a_malformed_grpc_path_is_invalid_argument_with_a_message(
 
     assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert (refused.value.details() or "").startswith(MALFORMED_PATH)
+
+
+def test_a_header_name_with_an_underscore_is_a_400_that_says_why(edge: Edge) -> None:
+    # An underscore spelling of an identity header must not slip past the sanitizer.
+    reply = edge.call("GET", "/v1/me", headers={**edge.bearer(), "x_lastmile_role": "ops"})
+
+    assert reply.status == 400
+    assert reply.json()["code"] == 3
+    assert reply.json()["message"].startswith(
+        "malformed HTTP request (http1.unexpected_underscore)"
+    )
