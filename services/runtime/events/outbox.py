@@ -32,7 +32,7 @@ from tenacity import (
 from lastmile.events.v1 import envelope_pb2
 from services.runtime.background import finish, keep_running
 from services.runtime.database import Database
-from services.runtime.dependencies import unreachable_dependency
+from services.runtime.dependencies import DependencyLost, unreachable_dependency
 from services.runtime.events import broker, streams
 
 log = logging.getLogger("lastmile.outbox")
@@ -77,7 +77,7 @@ async def append(connection: asyncpg.Connection, envelope: envelope_pb2.EventEnv
     await connection.execute(f"NOTIFY {_CHANNEL}")
 
 
-class LeaderConnectionLost(Exception):
+class LeaderConnectionLost(DependencyLost):
     """The connection that held the relay's advisory lock closed, and the lock with it."""
 
     def __str__(self) -> str:

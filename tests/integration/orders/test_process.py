@@ -155,11 +155,13 @@ async def test_after_a_database_restart_the_relay_leads_again_and_sigterm_logs_n
                 await process.wait()
     finally:
         await postgres.stop()
-    # The relay noticed the lost lock at once (then retried while the database was down).
-    restarts = [r for r in records(log) if r["message"] == "outbox-relay-orders failed; restarting"]
-    assert str(restarts[0]["exception"]).splitlines()[-1] == (
-        "services.runtime.events.outbox.LeaderConnectionLost:"
-        " outbox-relay-orders lost the database connection that held its lock"
-    )
+    # The relay noticed the lost lock at once and, the database being the cause, waited for
+    # it as for an outage (an info line, no stack) rather than failing.
+    messages = [r["message"] for r in records(log)]
+    assert any(
+        m.startswith("outbox-relay-orders waits for the database: LeaderConnectionLost(")
+        for m in messages
+    ), messages
+    assert "outbox-relay-orders failed; restarting" not in messages
     assert worse_than_info(log, after="draining") == []
     assert records(log)[-1]["message"] == "stopped"
