@@ -25,6 +25,7 @@ from services.devstack.restart_policy import Backoff, CrashLoop, RestartPolicy
 from services.devstack.run_file import ComponentRecord, RunRecord, StopPlan, remove_run_file
 
 log = logging.getLogger("lastmile.devstack")
+HOLD_DIR = "hold"
 
 
 class ComponentState(StrEnum):
@@ -180,9 +181,24 @@ class Supervisor:
             self._restart(component, delay), name=f"restart-{component.name}"
         )
 
+    def hold_file(self, name: str) -> Path | None:
+        """While this file exists, `name` is not started again (fault tests make outages)."""
+        return None if self.state_dir is None else self.state_dir / HOLD_DIR / name
+
+    async def _wait_while_held(self, component: Component) -> None:
+        hold = self.hold_file(component.name)
+        if hold is None or not hold.exists():
+            return
+        self.report(f"-- {component.name} is held down until {hold} is removed")
+        while True:  # a file, not an Event: tests in other processes remove it
+            await asyncio.sleep(self.interval)
+            if not hold.exists():
+                return
+
     async def _restart(self, component: Component, delay: float) -> None:
         while True:
             await asyncio.sleep(delay)
+            await self._wait_while_held(component)
             component.restarts += 1
             self.save()
             try:
@@ -235,7 +251,8 @@ class Supervisor:
                 log.warning("stopping %s failed: %s", component.name, failure)
             component.state = ComponentState.STOPPED
             self.save()
-        if self.state_dir is not None:
+        if self.state_dir is not None and self._written:
+            # Only ours: a launcher refused for a busy state dir leaves the running one's.
             remove_run_file(self.state_dir)
             self._written = ""
 

@@ -435,3 +435,25 @@ def test_stop_after_the_launcher_was_killed_stops_postgres_and_everything_else(
         assert list(postgres_processes(pgdata)) == []
         assert not (pgdata / LOCK_FILE).exists(), "pg_ctl stop shuts postgres down cleanly"
         assert RunRecord.read(state) is None
+
+
+async def test_a_held_component_stays_down_until_its_hold_file_is_removed(
+    supervisor: Supervisor, reports: list[str], scratch: Path
+) -> None:
+    server = LocalNats(scratch / "nats", free_port(), free_port())
+    await supervisor.start("nats", server.url, server)
+    hold = supervisor.hold_file("nats")
+    assert hold is not None
+    hold.parent.mkdir()
+    hold.touch()
+    assert server.pid is not None
+
+    os.kill(server.pid, signal.SIGKILL)
+    await until(lambda: any("nats is held down" in r for r in reports) or None, "the hold")
+    held = component(scratch, "nats")
+    hold.unlink()
+    back = await until(back_up(scratch, "nats", restarts=1), "nats to come back")
+
+    assert (held.state, held.pid, held.restarts) == ("restarting", None, 0)
+    assert back.pid == server.pid
+    assert not is_port_free(server.port), "it listens again"
