@@ -16,12 +16,14 @@ PostgreSQL's stale lock files are removed before a restart once their pid is pro
 The interface fault tests use: `<state dir>/run.json` (run_file.py), rewritten atomically on
 every change. `components` lists, in start order, `{name, pid, address, log, state,
 restarts, pid_start_time, up_since, last_exit, last_exit_code, last_exit_time, stop}`:
-- the current pid of `name` is its `pid` (null while it is down);
+- the current pid of `name` is its `pid` (null while it is down; while `restarting`, the pid of
+  the new process once it is spawned, before it is healthy);
 - `restarts` counts the times it was started again;
 - `state` is `starting`, `up`, `restarting` (exited, waiting out its backoff or starting
   again), `crashed` (exited, and the policy keeps it down), `stopping` or `stopped`;
 - so, after killing a component whose `restarts` was n, it is back once its entry shows
-  `state == "up"` and `restarts > n` (and then a new `pid`);
+  `state == "up"` and `restarts > n` (and then a new `pid`); tests/e2e/conftest.py's
+  `RunningMesh.wait_until_back(name, n)` waits for exactly that;
 - `supervisor_pid` is the launcher (SIGTERM stops the mesh); the file is gone once the mesh
   has stopped. `python -m services.devstack status` prints the same table.
 To keep a component down for a while (an outage rather than a blip), create the file

@@ -149,7 +149,8 @@ class Supervisor:
     def _exited(self, component: Component) -> None:
         # `running` polled the process, so it is reaped already: no zombie is left behind.
         code = component.process.exit_code
-        assert code is not None
+        if code is None:
+            return
         ran_for = time.monotonic() - (component.up_since or time.monotonic())
         self._record_exit(component, code)
         self.report(
@@ -203,7 +204,7 @@ class Supervisor:
             self.save()
             try:
                 await component.server.start()
-            except DevstackError as failure:
+            except (DevstackError, OSError) as failure:
                 code = component.process.exit_code
                 if code is not None:
                     self._record_exit(component, code)
@@ -269,5 +270,9 @@ class Supervisor:
         )
         text = record.to_json()
         if text != self._written:
-            record.write(self.state_dir)
+            try:
+                record.write(self.state_dir)
+            except OSError as failure:  # e.g. a full disk: supervising goes on regardless
+                log.warning("could not write run.json: %s", failure)
+                return
             self._written = text
