@@ -20,7 +20,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from services.runtime import metrics, tracing
+from services.runtime import metrics, tracing, validation
 from services.runtime.config import ServiceSettings
 from services.runtime.draining import Drain
 from services.runtime.grpc_types import ServerInterceptor
@@ -57,9 +57,16 @@ class ServiceBinding:
     # courier's session. Their span would stay open (and in memory) for the whole stream
     # and parent everything the stream does; the work they carry is traced on its own.
     untraced_methods: frozenset[str] = frozenset()
+    # Streaming methods (bare names) that answer each request message on its own, so an
+    # invalid message reaches the handler as a validation.InvalidMessage instead of
+    # failing the whole call.
+    per_message_methods: frozenset[str] = frozenset()
 
     def untraced(self) -> set[str]:
         return {f"/{self.name}/{method}" for method in self.untraced_methods}
+
+    def per_message(self) -> set[str]:
+        return {f"/{self.name}/{method}" for method in self.per_message_methods}
 
 
 Hook = Callable[[], Awaitable[None]]
@@ -76,16 +83,18 @@ class PortUnavailable(OSError):
 
 
 def runtime_interceptors(
-    settings: ServiceSettings, untraced: Collection[str] = ()
+    settings: ServiceSettings, untraced: Collection[str] = (), per_message: Collection[str] = ()
 ) -> list[ServerInterceptor]:
     """Tracing (opentelemetry-instrumentation-grpc) outermost, so every log line carries
     the trace id; then one pipeline: request context + access log, metrics, auth context,
-    and error mapping innermost."""
+    the contract's request rules, and error mapping innermost."""
     return [
         tracing.server_interceptor(untraced),
         CallPipeline(
             observers=[RequestContext(), CallMetrics(), AuthContext()],
             errors=ErrorMapping(domain=f"{settings.service_name}.lastmile.dev"),
+            validation=validation.REQUESTS,
+            per_message=per_message,
         ),
     ]
 
@@ -130,7 +139,9 @@ class ServiceHost:
         server = grpc.aio.server(
             interceptors=list(
                 runtime_interceptors(
-                    settings, {m for binding in self.bindings for m in binding.untraced()}
+                    settings,
+                    {m for binding in self.bindings for m in binding.untraced()},
+                    {m for binding in self.bindings for m in binding.per_message()},
                 )
                 if self.interceptors is None
                 else self.interceptors
