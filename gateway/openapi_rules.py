@@ -126,6 +126,8 @@ def _string(schema: Schema, rules: validate_pb2.StringRules, *, required: bool) 
         schema["minLength"] = minimum
     if rules.HasField("max_len"):
         schema["maxLength"] = rules.max_len
+    if rules.email:
+        schema["format"] = "email"
     patterns = [rules.pattern] if rules.HasField("pattern") else []
     patterns += [pattern for rule, pattern in _PREDEFINED_PATTERNS if rules.Extensions[rule]]
     if patterns:

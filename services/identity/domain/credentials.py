@@ -36,9 +36,10 @@ class EmailAddress:
     @classmethod
     def read(cls, raw: str, violations: Violations, path: str) -> EmailAddress | None:
         """The address, or None after recording why email_validator refused it. The
-        contract bounds the field (required, at most 254 characters, no control
-        characters); the syntax, and the special-use domains of RFC 6761 (".test",
-        ".invalid", ...), are email_validator's to judge, which no field rule can say."""
+        contract checks the field's shape (required, at most 254 characters, an email
+        address); the special-use domains of RFC 6761 (".test", ".invalid", ...) and the
+        finer points of RFC 5321 are email_validator's to judge, which no field rule can
+        say."""
         try:
             return cls._validated(raw)
         except EmailNotValidError as invalid:
