@@ -157,7 +157,7 @@ async def test_after_a_database_restart_the_relay_leads_again_and_sigterm_logs_n
         await postgres.stop()
     # The relay noticed the lost lock at once and, the database being the cause, waited for
     # it as for an outage (an info line, no stack) rather than failing.
-    messages = [r["message"] for r in records(log)]
+    messages = [str(r["message"]) for r in records(log)]
     assert any(
         m.startswith("outbox-relay-orders waits for the database: LeaderConnectionLost(")
         for m in messages
