@@ -71,18 +71,23 @@ class ValidatedStream:
     own, so a handler that stops reading leaves nothing to finalise.
     """
 
-    __slots__ = ("_messages", "_per_message", "_validation")
+    __slots__ = ("_messages", "_per_message", "_reading", "_validation")
 
     def __init__(self, validation: RequestValidation, messages: Any, per_message: bool) -> None:
         self._validation = validation
-        self._messages = aiter(messages)
+        self._messages = messages
+        self._reading: AsyncIterator[Any] | None = None
         self._per_message = per_message
 
     def __aiter__(self) -> AsyncIterator[Any]:
         return self
 
     async def __anext__(self) -> Any:
-        message = await anext(self._messages)
+        if self._reading is None:
+            # Only on the first read: grpc's request iterator starts a receiver when asked
+            # for its iterator, which must not be left unawaited by a handler that never reads.
+            self._reading = aiter(self._messages)
+        message = await anext(self._reading)
         error = self._validation.error(message)
         if error is None:
             return message
