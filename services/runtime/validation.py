@@ -8,14 +8,14 @@ annotations, so what the schema allows is what this module lets through.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import protovalidate
 from buf.validate import validate_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 
 from services.runtime.errors import FieldViolation, InvalidArgument
 
@@ -33,6 +33,31 @@ class InvalidMessage(Generic[MessageT]):
     error: InvalidArgument
 
 
+@dataclass(frozen=True, slots=True)
+class MalformedRequest:
+    """Request bytes that do not decode as the method's message type (a truncated or
+    corrupt message, bad UTF-8 in a string field). grpc.aio would answer UNKNOWN with the
+    parser's exception text; the pipeline answers INVALID_ARGUMENT instead."""
+
+    error: InvalidArgument
+
+
+def tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """`deserializer`, returning a MalformedRequest where it would raise DecodeError."""
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except DecodeError as failure:
+            return MalformedRequest(
+                InvalidArgument([], message=f"the request could not be decoded: {failure}")
+            )
+
+    return deserialize
+
+
 class RequestValidation:
     """One protovalidate Validator for the process: it compiles each message type's
     rules once and reuses them for every call."""
@@ -43,6 +68,8 @@ class RequestValidation:
     def error(self, message: object) -> InvalidArgument | None:
         """INVALID_ARGUMENT naming every field `message` gets wrong; None when it is valid
         (or is not a protobuf message at all, as for raw-bytes handlers)."""
+        if isinstance(message, MalformedRequest):
+            return message.error
         if not isinstance(message, Message):
             return None
         found = self._validator.collect_violations(message)
@@ -91,8 +118,9 @@ class ValidatedStream:
         error = self._validation.error(message)
         if error is None:
             return message
-        if self._per_message:
+        if self._per_message and not isinstance(message, MalformedRequest):
             return InvalidMessage(message, error)
+        # Bytes that are no message at all carry no id to answer: the stream ends.
         raise error
 
 

@@ -21,7 +21,7 @@ from typing import Any, cast
 import grpc
 
 from services.runtime.grpc_types import RpcMethodHandler, ServerInterceptor, ServicerContext
-from services.runtime.validation import RequestValidation
+from services.runtime.validation import RequestValidation, tolerant
 
 Behaviour = Callable[[Any, Any], Any]
 
@@ -139,9 +139,13 @@ class CallPipeline(ServerInterceptor):
                 cast(Behaviour, handler.unary_stream or handler.stream_stream),
                 method, service, method_name, kind,
             )  # fmt: skip
+        deserializer = handler.request_deserializer
         return factory(
             behaviour,
-            request_deserializer=handler.request_deserializer,
+            # With validation, undecodable bytes become INVALID_ARGUMENT, not UNKNOWN.
+            request_deserializer=deserializer
+            if self._validation is None
+            else tolerant(deserializer),
             response_serializer=handler.response_serializer,
         )
 

@@ -273,3 +273,43 @@ def test_an_unspecified_or_unknown_enum_value_names_the_values_a_client_may_send
 
 def test_bytes_handlers_are_left_alone() -> None:
     assert validation.REQUESTS.error(b"\x00 raw bytes") is None
+
+
+# Undecodable requests: CreateQuoteRequest.terms (field 1) again, holding a parcel (field 3)
+# whose description (field 3) is not UTF-8; and a length prefix that runs past the end.
+BAD_UTF8 = (
+    pricing_pb2.CreateQuoteRequest(terms=TERMS).SerializeToString()
+    + b"\x0a\x06\x1a\x04\x1a\x02\xff\xfe"
+)
+TRUNCATED = b"\x0a\x40\x0a\x02"
+
+
+@pytest.mark.parametrize("payload", [BAD_UTF8, TRUNCATED], ids=["bad-utf8", "truncated"])
+async def test_bytes_that_do_not_decode_are_invalid_argument_not_unknown(
+    channel_and_recorder: tuple[grpc.aio.Channel, Recorder], payload: bytes
+) -> None:
+    channel, recorder = channel_and_recorder
+    raw = channel.unary_unary("/lastmile.pricing.v1.PricingService/CreateQuote")
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await raw(payload)
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "could not be decoded" in (raised.value.details() or "")
+    assert "CreateQuote" not in recorder.seen
+
+
+async def test_undecodable_bytes_end_even_a_per_message_stream(
+    channel_and_recorder: tuple[grpc.aio.Channel, Recorder],
+) -> None:
+    channel, recorder = channel_and_recorder
+    good = orders_pb2.ImportDeliveriesRequest(delivery=delivery(), idempotency_key="ok")
+    raw = channel.stream_unary("/lastmile.orders.v1.OrdersService/ImportDeliveries")
+
+    async def items() -> AsyncIterator[bytes]:
+        yield good.SerializeToString()
+        yield TRUNCATED
+
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await raw(items())
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "could not be decoded" in (raised.value.details() or "")
+    assert recorder.seen["ImportDeliveries"] == [good]
