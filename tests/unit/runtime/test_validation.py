@@ -289,7 +289,7 @@ async def test_bytes_that_do_not_decode_are_invalid_argument_not_unknown(
     channel_and_recorder: tuple[grpc.aio.Channel, Recorder], payload: bytes
 ) -> None:
     channel, recorder = channel_and_recorder
-    raw = channel.unary_unary("/lastmile.pricing.v1.PricingService/CreateQuote")
+    raw = channel.unary_unary("/lastmile.pricing.v1.PricingService/CreateQuote", None, None)
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await raw(payload)
     assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
@@ -302,7 +302,7 @@ async def test_undecodable_bytes_end_even_a_per_message_stream(
 ) -> None:
     channel, recorder = channel_and_recorder
     good = orders_pb2.ImportDeliveriesRequest(delivery=delivery(), idempotency_key="ok")
-    raw = channel.stream_unary("/lastmile.orders.v1.OrdersService/ImportDeliveries")
+    raw = channel.stream_unary("/lastmile.orders.v1.OrdersService/ImportDeliveries", None, None)
 
     async def items() -> AsyncIterator[bytes]:
         yield good.SerializeToString()
