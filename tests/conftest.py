@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
+# Tests start servers (PostgreSQL, NATS, services) from a process with gRPC threads. With
+# grpc's fork support on, its at-fork handler restarts the event engine's poller in the
+# child between fork and exec, which can crash the child (SIGSEGV) before it runs
+# postgres. The children exec at once and never use gRPC, so the support is not needed.
+# Read by grpc when it is first imported, hence before any import that may pull it in.
+os.environ["GRPC_ENABLE_FORK_SUPPORT"] = "false"
+
 import asyncio
 import signal
 import sys
