@@ -15,7 +15,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, cast
 
 import grpc
+from google.protobuf.message import DecodeError
 
+from services.runtime.errors import InvalidArgument
 from services.runtime.grpc_types import RpcMethodHandler, ServerInterceptor, ServicerContext
 
 Behaviour = Callable[[Any, Any], Any]
@@ -70,6 +72,41 @@ class ErrorTranslator(abc.ABC):
 _PASS_THROUGH = (grpc.aio.AbortError, GeneratorExit)
 
 
+class UndecodableRequest:
+    """Stands in for a request message whose bytes did not parse. grpc.aio would answer
+    a deserializer's exception with UNKNOWN and the exception's text; the pipeline turns
+    it into INVALID_ARGUMENT instead, through the error translator like any bad input."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: DecodeError) -> None:
+        self.error = error
+
+    def refusal(self) -> InvalidArgument:
+        return InvalidArgument([], message=f"the request is not a valid message: {self.error}")
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except DecodeError as error:
+            return UndecodableRequest(error)
+
+    return deserialize
+
+
+async def _decoded(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """A request stream that ends the call with INVALID_ARGUMENT at its first bad message."""
+    async for request in requests:
+        if isinstance(request, UndecodableRequest):
+            raise request.refusal()
+        yield request
+
+
 class CallPipeline(ServerInterceptor):
     """Wraps each method's handler once with the observers and the error translator."""
 
@@ -122,7 +159,7 @@ class CallPipeline(ServerInterceptor):
             )  # fmt: skip
         return factory(
             behaviour,
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=_tolerant(handler.request_deserializer),
             response_serializer=handler.response_serializer,
         )
 
@@ -137,6 +174,10 @@ class CallPipeline(ServerInterceptor):
             error: BaseException | None = None
             try:
                 try:
+                    if isinstance(request, UndecodableRequest):
+                        raise request.refusal()
+                    if kind == "client_stream":
+                        request = _decoded(request)
                     return await inner(request, context)
                 except _PASS_THROUGH:
                     raise
@@ -163,6 +204,10 @@ class CallPipeline(ServerInterceptor):
             error: BaseException | None = None
             try:
                 try:
+                    if isinstance(request, UndecodableRequest):
+                        raise request.refusal()
+                    if kind == "bidi_stream":
+                        request = _decoded(request)
                     result = inner(request, context)
                     if inspect.isasyncgen(result):
                         async for response in result:
