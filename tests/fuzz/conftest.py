@@ -1,7 +1,7 @@
 """One real local mesh for every fuzz suite of the session, the accounts they call as,
 and the tally of cases that the suites print at the end of the run.
 
-CI runs a fixed, small budget (`FUZZ_EXAMPLES`, default 25 per operation); `make fuzz`
+CI runs a fixed, small budget (`FUZZ_EXAMPLES`, default 20 per operation); `make fuzz`
 raises it and switches hypothesis to the `fuzz` profile, which draws new inputs per run."""
 
 from __future__ import annotations
@@ -23,20 +23,21 @@ OPS_PASSWORD = "dev-only-operator-password-change-me"
 FUZZ_MESH_ENVIRONMENT = {"LASTMILE_EDGE_LOGINS_PER_MINUTE": "1000000"}
 
 
-def fuzz_examples(default: int = 25) -> int:
+def fuzz_examples(default: int = 20) -> int:
     """Generated cases per operation (schemathesis) or per method and mutation (gRPC)."""
     return int(os.environ.get("FUZZ_EXAMPLES", str(default)))
 
 
 @dataclass
 class SuiteTally:
-    """What one suite did: cases sent, failures found, invariants checked per case, and
-    one reproduction per distinct failure."""
+    """What one suite did: cases sent, failures found, invariants checked per case, how
+    the cases ended, and one reproduction per distinct failure."""
 
     cases: int = 0
     failures: int = 0
     invariants: set[str] = field(default_factory=set)
     distinct: list[str] = field(default_factory=list)
+    outcomes: dict[str, int] = field(default_factory=dict)  # e.g. gRPC status -> count
 
 
 @dataclass
@@ -62,6 +63,7 @@ class FuzzReport:
                     "cases": tally.cases,
                     "failures": tally.failures,
                     "invariants": sorted(tally.invariants),
+                    "outcomes": tally.outcomes,
                     "distinct_failures": tally.distinct,
                 }
                 for name, tally in self.suites.items()

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
@@ -32,6 +32,72 @@ _STRINGS = (
     "\u202e\ufeff\U0001f4e6",
 )
 _NUMBERS = (0, 1, 52, 1200, -1, 2**31 - 1, -(2**31))
+_HOSTILE = (
+    "NUL\x00inside",
+    "\x00",
+    "bell\x07escape\x1b[2J",
+    "x" * 70_000,
+    "\u202egnp.exe",
+    "\ud7ff\ufffe",
+)
+
+_STOP = {
+    "address": "Alexanderplatz 1, Berlin",
+    "point": {"latitude": 52.5219, "longitude": 13.4132},
+    "contact": {"name": "Shop", "phone": "+4930123456"},
+    "instructions": "ring twice",
+}
+_DELIVERY = {
+    "pickup": _STOP,
+    "dropoff": {**_STOP, "address": "Torstrasse 100, Berlin"},
+    "parcel": {"size": "PARCEL_SIZE_SMALL", "weightGrams": 1200, "description": "books"},
+    "serviceLevel": "SERVICE_LEVEL_STANDARD",
+}
+_TERMS = {
+    "pickup": {"latitude": 52.5219, "longitude": 13.4132},
+    "dropoff": {"latitude": 52.5290, "longitude": 13.4010},
+    "parcel": {"size": "PARCEL_SIZE_SMALL", "weightGrams": 1200},
+    "serviceLevel": "SERVICE_LEVEL_STANDARD",
+}
+# Requests the services accept, by method: mutating these reaches the handlers' logic
+# (and the database) instead of stopping at the first validation rule.
+KNOWN_GOOD: dict[str, dict[str, object]] = {
+    "/lastmile.pricing.v1.PricingService/CreateQuote": {"terms": _TERMS},
+    "/lastmile.orders.v1.OrdersService/CreateDelivery": {
+        "delivery": _DELIVERY,
+        "idempotencyKey": "fuzz-1",
+    },
+    "/lastmile.orders.v1.OrdersService/ImportDeliveries": {
+        "idempotencyKey": "fuzz-import-1",
+        "delivery": _DELIVERY,
+    },
+    "/lastmile.orders.v1.OrdersService/ListDeliveries": {
+        "pageSize": 5,
+        "statuses": ["DELIVERY_STATUS_PENDING"],
+    },
+    "/lastmile.orders.v1.OrdersService/CancelDelivery": {
+        "deliveryId": "3f1c9a5e-8a0b-4c1e-9f8e-2d6c4b7a1e90",
+        "reason": "changed my mind",
+    },
+    "/lastmile.identity.v1.IdentityService/CreateAccount": {
+        "account": {"email": "fuzz@example.com", "displayName": "Fuzz", "role": "ROLE_CUSTOMER"},
+        "password": "a long enough password",
+    },
+    "/lastmile.identity.v1.IdentityService/CreateSession": {
+        "email": "fuzz-customer@example.com",
+        "password": "a long enough password",
+    },
+    "/lastmile.fleet.v1.CourierSessionService/Connect": {
+        "clientMessageId": "1",
+        "goOnline": {
+            "vehicleType": "VEHICLE_TYPE_BICYCLE",
+            "location": {
+                "point": {"latitude": 52.52, "longitude": 13.405},
+                "recordedTime": "2026-11-29T09:30:00Z",
+            },
+        },
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -72,6 +138,15 @@ def contract_methods(descriptor_set: Path = DESCRIPTOR_SET) -> list[Method]:
         for service in file.service
         for method in service.method
     ]
+
+
+def seed(method: Method, rng: random.Random) -> Message:
+    """A known-good request half of the time where there is one; otherwise a populated one."""
+    good = KNOWN_GOOD.get(method.path)
+    if good is not None and rng.random() < 0.5:
+        message = message_factory.GetMessageClass(method.request)()
+        return json_format.ParseDict(good, message)
+    return populated(method.request, rng)
 
 
 def populated(descriptor: Descriptor, rng: random.Random, depth: int = 0) -> Message:
@@ -199,8 +274,31 @@ def unknown_fields(rng: random.Random, valid: bytes, descriptor: Descriptor) -> 
 
 
 def valid(rng: random.Random, valid: bytes, descriptor: Descriptor) -> bytes:
-    """The populated message unchanged: hostile values, well-formed bytes."""
+    """The seed unchanged: well-formed bytes, plausible and hostile values."""
     return valid
+
+
+def hostile_text(rng: random.Random, valid: bytes, descriptor: Descriptor) -> bytes:
+    """One string field, anywhere in the message, replaced by control characters (NUL
+    included), text far beyond any limit, or odd Unicode; the rest left as it was."""
+    message = message_factory.GetMessageClass(descriptor).FromString(valid)
+    targets = list(_string_fields(message))
+    if not targets:
+        return valid
+    owner, name = rng.choice(targets)
+    setattr(owner, name, rng.choice(_HOSTILE))
+    return message.SerializeToString()
+
+
+def _string_fields(message: Message) -> Iterator[tuple[Message, str]]:
+    for field in message.DESCRIPTOR.fields:
+        if field.is_repeated:
+            continue
+        if field.message_type is not None:
+            if message.HasField(field.name):
+                yield from _string_fields(getattr(message, field.name))
+        elif field.type == FieldDescriptor.TYPE_STRING:
+            yield message, field.name
 
 
 def _some_field(rng: random.Random, descriptor: Descriptor) -> tuple[int, int]:
@@ -219,6 +317,7 @@ MUTATIONS: dict[str, Mutation] = {
     mutation.__name__: mutation
     for mutation in (
         valid,
+        hostile_text,
         random_bytes,
         truncated,
         bit_flips,
@@ -235,5 +334,4 @@ def mutated_requests(
     method: Method, mutation: Mutation, rng: random.Random, count: int
 ) -> Iterator[bytes]:
     for _ in range(count):
-        seed = populated(method.request, rng).SerializeToString()
-        yield mutation(rng, seed, method.request)
+        yield mutation(rng, seed(method, rng).SerializeToString(), method.request)

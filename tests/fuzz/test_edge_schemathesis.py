@@ -131,6 +131,8 @@ class Findings:
     def validate(self, case: Case[Any], response: Response, checks: tuple[Any, ...]) -> None:
         self.tally.cases += 1
         self.tally.invariants.update(check.__name__ for check in checks)
+        status = str(response.status_code)
+        self.tally.outcomes[status] = self.tally.outcomes.get(status, 0) + 1
         try:
             case.validate_response(response, checks=list(checks))
         except FailureGroup as group:
