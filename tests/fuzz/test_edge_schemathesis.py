@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, Phase, given
 from schemathesis import Case, GenerationMode, Response
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure, FailureGroup
+from schemathesis.generation.stateful.state_machine import StepInput, StepOutput
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -31,6 +32,7 @@ from schemathesis.specs.openapi.checks import (
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from tests.e2e.conftest import RunningMesh
+from tests.e2e.rest import call, delivery_request
 from tests.fuzz.conftest import FuzzReport, SuiteTally, Tokens, crashed_components, fuzz_examples
 
 pytestmark = pytest.mark.slow
@@ -218,8 +220,27 @@ def test_every_operation_answers_generated_input_without_server_errors_and_as_do
     assert findings.first == {}, findings.summary()
 
 
+@pytest.fixture(scope="module")
+def customer_deliveries(fuzz_mesh: RunningMesh, tokens: Tokens) -> list[str]:
+    """Deliveries the customer owns, so that listing them leads somewhere: the links from
+    a list to GetDelivery and CancelDelivery then carry real ids."""
+    ids = []
+    for number in range(3):
+        status, body = call(
+            fuzz_mesh.base, "POST", "/v1/deliveries", delivery_request(weight=1000 + number),
+            token=tokens.customer, headers={"Idempotency-Key": f"fuzz-seed-{number}"},
+        )  # fmt: skip
+        assert status == 200, body
+        ids.append(body["delivery"]["deliveryId"])
+    return ids
+
+
 def test_linked_sequences_of_calls_answer_without_server_errors_and_as_documented(
-    edge_schema: OpenApiSchema, tokens: Tokens, fuzz_mesh: RunningMesh, fuzz_report: FuzzReport
+    edge_schema: OpenApiSchema,
+    tokens: Tokens,
+    customer_deliveries: list[str],
+    fuzz_mesh: RunningMesh,
+    fuzz_report: FuzzReport,
 ) -> None:
     found = Findings(fuzz_report.suite("schemathesis (stateful)"))
     token = token_for(tokens)
@@ -232,6 +253,13 @@ def test_linked_sequences_of_calls_answer_without_server_errors_and_as_documente
                 "headers": {"authorization": f"Bearer {token(case.operation.path)}"},
                 "timeout": REQUEST_TIMEOUT_SECONDS,
             }
+
+        def step(self, input: StepInput) -> StepOutput:
+            if input.transition is not None:
+                linked = found.tally.outcomes
+                linked["steps along a link"] = linked.get("steps along a link", 0) + 1
+            output: StepOutput = super().step(input)
+            return output
 
         def validate_response(
             self, response: Response, case: Case[Any], additional_checks: Any = None, **kwargs: Any

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services.devstack.components import SERVICES
 from tests.e2e.conftest import RunningMesh
 from tests.fuzz.conftest import FuzzReport, SuiteTally, Tokens, crashed_components, fuzz_examples
 from tests.fuzz.protobuf_mutations import MUTATIONS, Method, contract_methods, mutated_requests
@@ -162,3 +164,16 @@ def test_every_method_refuses_mutated_bytes_through_the_edge_with_a_proper_statu
     assert crashed_components(fuzz_mesh) == []
     new = {key: value for key, value in grpc_findings.first.items() if key not in before}
     assert new == {}, "\n".join(f"{k}: {v}" for k, v in new.items())
+
+
+def test_after_all_the_fuzzing_every_service_still_reports_serving(fuzz_mesh: RunningMesh) -> None:
+    # Runs after the fuzz cases above (pytest keeps the order of a module).
+    statuses = {}
+    for spec in SERVICES:
+        with grpc.insecure_channel(f"127.0.0.1:{fuzz_mesh.ports.grpc(spec.name)}") as channel:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=SINGLE_ANSWER_DEADLINE_SECONDS
+            )
+            statuses[spec.name] = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+    assert statuses == {spec.name: "SERVING" for spec in SERVICES}
+    assert crashed_components(fuzz_mesh) == []
