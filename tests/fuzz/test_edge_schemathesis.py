@@ -2,8 +2,9 @@
 OpenAPI document the edge serves, with schema-valid (positive) and schema-violating
 (negative) input, one operation at a time and in linked sequences (stateful).
 
-The invariants: no 5xx, every response conforms to the document (status, content type,
-body schema), and negative input is refused. Each test collects every distinct failure
+The invariants: no 5xx, every error says what went wrong (a google.rpc.Status with a
+message), every response conforms to the document (status, content type, body schema),
+and negative input is refused. Each test collects every distinct failure
 before it fails, so one run lists them all with a curl command to reproduce each."""
 
 from __future__ import annotations
@@ -47,8 +48,31 @@ OPERATIONS = sorted(
     for method in item
     if f"{method.upper()} {path}" not in STREAMS
 )
+
+
+@schemathesis.check
+def error_says_what_went_wrong(
+    ctx: schemathesis.CheckContext, response: Response, case: Case[Any]
+) -> bool | None:
+    """Every error is a google.rpc.Status whose message says what went wrong."""
+    if response.status_code < 400:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not (isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"]):
+        raise Failure(
+            operation=case.operation.label,
+            title="Error without a message",
+            message=f"{response.status_code} answered {response.text[:200]!r}",
+        )
+    return None
+
+
 ALWAYS = (
     not_a_server_error,
+    error_says_what_went_wrong,
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
