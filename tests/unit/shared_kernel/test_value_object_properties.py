@@ -1,6 +1,7 @@
 """Properties of the shared value objects over generated inputs: money is exact integer
 arithmetic within one currency, points exist only inside WGS84 bounds and their distance
-is a metric, parcels exist only within their weight and description limits."""
+is a metric, parcels exist only within their weight limits (the domain's invariants;
+the request rules are the contract's)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,7 @@ from hypothesis import strategies as st
 from services.runtime.errors import InvalidArgument
 from services.shared_kernel.geo import EARTH_RADIUS_METERS, GeoPoint
 from services.shared_kernel.money import CurrencyMismatch, Money
-from services.shared_kernel.parcel import (
-    MAX_DESCRIPTION_LENGTH,
-    MAX_WEIGHT_GRAMS,
-    Parcel,
-    ParcelSize,
-)
+from services.shared_kernel.parcel import MAX_WEIGHT_GRAMS, Parcel, ParcelSize
 
 currencies = st.sampled_from(["EUR", "GBP", "USD"])
 amounts = st.integers(min_value=-(10**15), max_value=10**15)
@@ -56,8 +52,9 @@ def test_distance_is_a_metric_bounded_by_half_the_earth(
     assert a.distance_meters(a) == 0
     assert a.distance_meters(b) == pytest.approx(b.distance_meters(a), abs=1e-6)
     assert 0 <= a.distance_meters(b) <= math.pi * EARTH_RADIUS_METERS + 1e-6
-    # Triangle inequality, with room for floating point on near-antipodal points.
-    assert a.distance_meters(c) <= a.distance_meters(b) + b.distance_meters(c) + 1e-3
+    # Triangle inequality, with a metre of room: haversine's asin loses precision near
+    # antipodal points (about 0.1 m there; a courier is never half a globe away).
+    assert a.distance_meters(c) <= a.distance_meters(b) + b.distance_meters(c) + 1.0
 
 
 @given(
@@ -90,7 +87,7 @@ def test_a_longitude_outside_the_globe_is_refused_naming_the_field(
     assert [v.field for v in refused.value.violations] == ["longitude"]
 
 
-@given(sizes, st.integers(1, MAX_WEIGHT_GRAMS), st.text(max_size=MAX_DESCRIPTION_LENGTH))
+@given(sizes, st.integers(1, MAX_WEIGHT_GRAMS), st.text(max_size=600))
 def test_a_parcel_within_its_limits_is_kept_as_given(
     size: ParcelSize, weight: int, description: str
 ) -> None:
@@ -108,12 +105,3 @@ def test_a_parcel_outside_the_weight_limits_is_refused_naming_the_weight(
     with pytest.raises(InvalidArgument) as refused:
         Parcel(size, weight)
     assert [v.field for v in refused.value.violations] == ["weight_grams"]
-
-
-@given(sizes, st.text(min_size=MAX_DESCRIPTION_LENGTH + 1, max_size=MAX_DESCRIPTION_LENGTH + 50))
-def test_a_parcel_with_a_too_long_description_is_refused_naming_the_description(
-    size: ParcelSize, description: str
-) -> None:
-    with pytest.raises(InvalidArgument) as refused:
-        Parcel(size, 1000, description)
-    assert [v.field for v in refused.value.violations] == ["description"]
