@@ -30,8 +30,9 @@ def test_a_body_above_the_limit_is_a_413_with_a_status_body(edge: Edge) -> None:
 
 
 def test_a_grpc_message_above_the_limit_is_resource_exhausted_with_a_message(edge: Edge) -> None:
-    # More than one HTTP/2 frame (16 KiB): the buffer filter passes a body that arrives whole
-    # in the frame that ends the stream without counting it, so a smaller one gets through.
+    # More than one HTTP/2 frame (16 KiB): the buffer filter never counts a body that arrives
+    # whole in the frame that ends the stream. The edge's own limit (64 KiB) is above a frame;
+    # this fixture's is not, so a smaller message would get through here.
     request = identity_pb2.CreateSessionRequest(email="a@example.com", password="p" * 70_000)
     forwarded = len(edge.upstream.calls_to(CREATE_SESSION))
     with (
