@@ -17,7 +17,6 @@ _GRPC_CODE_OF_HTTP_STATUS = {
     400: 3,  # INVALID_ARGUMENT
     401: 16,  # UNAUTHENTICATED
     404: 5,  # NOT_FOUND
-    413: 8,  # RESOURCE_EXHAUSTED
     429: 8,  # RESOURCE_EXHAUSTED
     502: 14,  # UNAVAILABLE
     503: 14,  # UNAVAILABLE
@@ -146,7 +145,12 @@ _MALFORMED_HTTP = (
 # Any other 400 the edge answers without the transcoder, which always explains its own.
 _REFUSED = "the edge refused the request (%RESPONSE_CODE_DETAILS%)"
 _NOT_ALLOWED = "method %REQ(:METHOD)% is not allowed here: %LOCAL_REPLY_BODY%"
+# The buffer filter's own text is a bare "Payload Too Large".
+_TOO_LARGE = (
+    "the request body is larger than the edge accepts for this method (%RESPONSE_CODE_DETAILS%)"
+)
 _INVALID_ARGUMENT = 3
+_RESOURCE_EXHAUSTED = 8
 _UNIMPLEMENTED = 12
 
 
@@ -211,6 +215,8 @@ def _local_replies_as_status() -> Config:
     # The HTTP/1 codec's own text is a bare "Bad Request".
     codec_rejected = _code_details(".startsWith('http1.')")
     not_transcoder = _code_details(".contains('grpc_json_transcode_failure') == false")
+    # The route table's own refusals (an empty query parameter name) say why in their body.
+    refused_by_route = _code_details(" == 'direct_response'")
     mappers = [
         wrong_audience,
         native_wrong_audience,
@@ -228,14 +234,36 @@ def _local_replies_as_status() -> Config:
             "body_format_override": {"text_format": _MALFORMED_PATH},
         },
         {
+            "filter": all_of(status_is("EQ", 400), refused_by_route, native_grpc),
+            "headers_to_add": [_grpc_status_header(_INVALID_ARGUMENT)],
+            "body_format_override": {"text_format": "%LOCAL_REPLY_BODY%"},
+        },
+        {
             "filter": all_of(status_is("EQ", 400), native_grpc),
             "headers_to_add": [_grpc_status_header(_INVALID_ARGUMENT)],
             "body_format_override": {"text_format": _REFUSED},
+        },
+        # 413 would become UNKNOWN; the service itself answers an oversized message with
+        # RESOURCE_EXHAUSTED, and so does the edge.
+        {
+            "filter": all_of(status_is("EQ", 413), native_grpc),
+            "headers_to_add": [_grpc_status_header(_RESOURCE_EXHAUSTED)],
+            "body_format_override": {"text_format": _TOO_LARGE},
+        },
+        {
+            "filter": all_of(status_is("EQ", 413), not_native_grpc),
+            "headers_to_add": [_grpc_status_header(_RESOURCE_EXHAUSTED)],
+            "body_format_override": as_status(_RESOURCE_EXHAUSTED, _TOO_LARGE),
         },
         {
             "filter": all_of(status_is("EQ", 400), codec_rejected),
             "headers_to_add": [_grpc_status_header(_INVALID_ARGUMENT)],
             "body_format_override": as_status(_INVALID_ARGUMENT, _MALFORMED_HTTP),
+        },
+        {
+            "filter": all_of(status_is("EQ", 400), refused_by_route, not_native_grpc),
+            "headers_to_add": [_grpc_status_header(_INVALID_ARGUMENT)],
+            "body_format_override": as_status(_INVALID_ARGUMENT),
         },
         {
             "filter": all_of(status_is("EQ", 400), not_transcoder, not_native_grpc),

@@ -45,7 +45,8 @@ def http_filters(
 ) -> list[Config]:
     """The chain, first to last; `open_paths` are non-RPC paths served without a token."""
     chain = [
-        # First, so that no later filter, and no upstream, ever sees a client's copy.
+        # First, so that no later filter, and no upstream, ever sees a client's copy (of an
+        # identity header, or of a header gRPC could not carry).
         (HEADER_MUTATION, _header_sanitizer()),
         # Answers browser preflights before anything else could reject them.
         (CORS, typed("envoy.extensions.filters.http.cors.v3.Cors")),
@@ -61,11 +62,26 @@ def http_filters(
     return [*({"name": name, "typed_config": config} for name, config in chain), router()]
 
 
+# gRPC metadata keys take only `0-9 a-z _ - .`; HTTP header names also take `! # $ % & ' * + ^ `
+# | ~` (and pseudo-headers start with `:`; upper case never gets this far, both codecs lower it).
+# A name outside that set would reach a service as metadata its gRPC server refuses, so every
+# call carrying one failed with INTERNAL. Such a header is dropped, not refused: the services
+# ignore every header they do not know, and a name gRPC cannot carry is one they cannot know, so
+# it is treated as any other unknown header. Refusing it (and naming it) would need a Lua filter
+# on every request (Envoy's CEL has no iteration over headers, and this build has no Universal
+# Header Validator, which would check HTTP's set anyway); this is one regex per header name.
+NOT_GRPC_METADATA_KEY = r".*[^-0-9a-z_.:].*"
+
+
 def _header_sanitizer() -> Config:
+    not_grpc_metadata = {"key_matcher": {"safe_regex": {"regex": NOT_GRPC_METADATA_KEY}}}
     return typed(
         "envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
         mutations={
-            "request_mutations": [{"remove": header} for header in SPOOFABLE_HEADERS],
+            "request_mutations": [
+                *({"remove": header} for header in SPOOFABLE_HEADERS),
+                {"remove_on_match": not_grpc_metadata},
+            ],
             "response_mutations": [_grpc_status_restored()],
         },
     )

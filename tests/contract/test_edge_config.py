@@ -67,9 +67,13 @@ def routes(config: Config) -> list[Config]:
 
 
 def route_for(config: Config, path: str) -> Config:
-    """The first route whose path match (ignoring header matchers) takes `path`, as Envoy does."""
+    """The first route whose path match (and :path header matcher, ignoring the other header
+    matchers) takes `path`, as Envoy does."""
     for route in routes(config):
         match = route["match"]
+        full_path = [h for h in match.get("headers", []) if h["name"] == ":path"]
+        if any(not re.fullmatch(h["string_match"]["safe_regex"]["regex"], path) for h in full_path):
+            continue
         if (
             match.get("path") == path
             or ("prefix" in match and path.startswith(match["prefix"]))
@@ -142,10 +146,40 @@ def test_client_copies_of_the_identity_headers_are_removed_by_the_first_filter(
     config: Config,
 ) -> None:
     first = connection_manager(config)["http_filters"][0]
-    removed = {m["remove"] for m in first["typed_config"]["mutations"]["request_mutations"]}
+    mutations = first["typed_config"]["mutations"]["request_mutations"]
+    removed = {m["remove"] for m in mutations if "remove" in m}
 
     assert first["name"] == "envoy.filters.http.header_mutation"
     assert {ACCOUNT_ID_HEADER, ROLE_HEADER} <= removed
+
+
+def test_the_first_filter_drops_every_header_name_grpc_metadata_cannot_carry(
+    config: Config,
+) -> None:
+    first = connection_manager(config)["http_filters"][0]
+    mutations = first["typed_config"]["mutations"]["request_mutations"]
+    [dropped] = [m["remove_on_match"] for m in mutations if "remove_on_match" in m]
+    regex = dropped["key_matcher"]["safe_regex"]["regex"]
+
+    assert all(re.fullmatch(regex, f"x{character}y") for character in "!#$%&'*+^`|~")
+    kept = (":path", ":authority", "x-request-id", "grpc-timeout", "idempotency-key", "a.b_c-9")
+    assert not any(re.fullmatch(regex, name) for name in kept)
+
+
+def test_a_query_with_an_empty_parameter_name_is_refused_before_any_other_route(
+    config: Config,
+) -> None:
+    first = routes(config)[0]
+
+    assert first["direct_response"]["status"] == 400
+    assert route_for(config, "/v1/deliveries?=x") is first
+    assert route_for(config, "/v1/deliveries?pageSize=2&=x") is first
+    for path in (
+        "/v1/deliveries?pageSize=2",
+        "/v1/deliveries?pageToken=a=b",
+        "/lastmile.orders.v1.OrdersService/ListDeliveries",
+    ):
+        assert route_for(config, path) is not first, path
 
 
 def test_log_in_draws_from_the_strict_bucket_and_the_rest_from_the_general_one(

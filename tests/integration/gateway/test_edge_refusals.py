@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import pytest
 
+from gateway.edge.settings import DESCRIPTOR_SET
 from tests.integration.gateway.conftest import ALLOWED_ORIGIN, Edge
 from tests.integration.gateway.edge_process import Reply
 from tests.integration.gateway.raw_grpc import raw_unary
@@ -18,6 +22,11 @@ pytestmark = pytest.mark.slow
 
 MALFORMED_PATH = "malformed request path"
 GET_DELIVERY = "/lastmile.orders.v1.OrdersService/GetDelivery"
+LIST_DELIVERIES = "/lastmile.orders.v1.OrdersService/ListDeliveries"
+BUF = str(Path(sys.executable).parent / "buf")
+EMPTY_QUERY_NAME = "query parameter with an empty name"
+# Characters HTTP allows in a header name and gRPC does not allow in a metadata key.
+NOT_IN_GRPC_KEYS = "!#$%&'*+^`|~"
 
 
 @pytest.fixture
@@ -151,3 +160,70 @@ def test_a_header_name_with_an_underscore_is_a_400_that_says_why(edge: Edge) -> 
     assert reply.json()["message"].startswith(
         "malformed HTTP request (http1.unexpected_underscore)"
     )
+
+
+@pytest.mark.parametrize("character", NOT_IN_GRPC_KEYS)
+def test_a_header_grpc_metadata_cannot_carry_is_dropped_and_the_call_goes_through(
+    edge: Edge, character: str
+) -> None:
+    illegal = f"x-note{character}1"
+    note = f"dropped {character}"
+    reply = edge.call(
+        "GET", "/v1/deliveries/d-7", headers={**edge.bearer(), illegal: "1", "x-note": note}
+    )
+
+    assert reply.status == 200
+    (forwarded,) = [
+        call for call in edge.upstream.calls_to(GET_DELIVERY) if call.values("x-note") == [note]
+    ]
+    assert illegal not in {name for name, _ in forwarded.metadata}
+
+
+def test_a_real_service_answers_a_call_that_carried_such_a_header(edge: Edge) -> None:
+    reply = edge.call("POST", "/v1/quotes", {}, headers={**edge.bearer(), "a|b": "1"})
+
+    # Pricing itself judges the empty request: it never saw the header its server refuses.
+    assert reply.status == 400
+    assert reply.json()["message"] == "invalid request: terms: is required"
+
+
+def test_a_native_grpc_call_with_such_a_header_goes_through_without_it(edge: Edge) -> None:
+    url = f"http://{edge.grpc_target}{GET_DELIVERY}"
+    token = edge.bearer()["authorization"]
+    result = subprocess.run(
+        [BUF, "curl", "--protocol", "grpc", "--http2-prior-knowledge",
+         "--schema", str(DESCRIPTOR_SET), "-H", f"authorization: {token}",
+         "-H", "a|b: 1", "-H", "x-note: native", "-d", '{"deliveryId": "d-8"}', url],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    (forwarded,) = [
+        call for call in edge.upstream.calls_to(GET_DELIVERY) if call.values("x-note") == ["native"]
+    ]
+    assert "a|b" not in {name for name, _ in forwarded.metadata}
+
+
+@pytest.mark.parametrize("query", ["?=x", "?pageSize=2&=x", "?=", "?pageSize=2&&=x"])
+def test_a_query_parameter_with_an_empty_name_is_a_400_that_says_so(edge: Edge, query: str) -> None:
+    listed = len(edge.upstream.calls_to(LIST_DELIVERIES))
+
+    reply = edge.call("GET", f"/v1/deliveries{query}", headers=edge.bearer())
+
+    assert reply.status == 400
+    assert reply.json()["code"] == 3
+    assert reply.json()["message"].startswith(EMPTY_QUERY_NAME)
+    assert len(edge.upstream.calls_to(LIST_DELIVERIES)) == listed
+
+
+def test_a_query_parameter_with_an_empty_name_is_a_400_without_a_token_too(edge: Edge) -> None:
+    reply = edge.call("GET", "/v1/deliveries?=x")
+
+    assert reply.status == 400
+    assert reply.json()["message"].startswith(EMPTY_QUERY_NAME)
+
+
+def test_an_equals_sign_inside_a_value_is_no_empty_name(edge: Edge) -> None:
+    reply = edge.call("GET", "/v1/deliveries?pageToken=a=b", headers=edge.bearer())
+
+    assert reply.status == 200
