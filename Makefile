@@ -10,7 +10,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv lock k8s-edge k8s-sidecars k8s proto proto-release contract lint typecheck test test-unit bench run stop status simulate clean
+.PHONY: help venv lock k8s-edge k8s-sidecars k8s proto proto-release contract lint typecheck test test-unit chaos bench run stop status simulate clean
 
 help: ## List every target with a one-line description
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -67,6 +67,9 @@ test: $(STAMP) ## Everything CI runs: lint, typecheck, then every test (unit, co
 
 test-unit: $(STAMP) ## Only the fast tests (no external processes)
 	$(BIN)/pytest -q -m "not slow"
+
+chaos: $(STAMP) ## Every fault test on the local mesh (kill -9 orders/NATS/fleet, PostgreSQL down, rolling restart); CI runs a subset
+	LASTMILE_CHAOS=all $(BIN)/pytest -q -m chaos tests/chaos
 
 bench: $(STAMP) ## Benchmarks (not tests): print req/s, p50, p99 (installs h2load and wrk via apt if missing)
 	@command -v h2load >/dev/null || (apt-get update -qq && apt-get install -y -qq nghttp2-client)
