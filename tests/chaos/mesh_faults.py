@@ -26,7 +26,8 @@ NO_ANSWER = "no answer"
 
 @dataclass(frozen=True)
 class ComponentState:
-    """One component as run.json shows it now."""
+    """One component as run.json shows it now; `state` is the supervisor's word for it:
+    starting, up, restarting, crashed, stopping or stopped."""
 
     name: str
     pid: int | None
@@ -58,13 +59,11 @@ def kill(mesh: RunningMesh, name: str, signum: signal.Signals = signal.SIGKILL) 
 
 
 async def restarted(mesh: RunningMesh, victim: ComponentState) -> ComponentState:
-    """Wait until the supervisor runs the component again under a new pid (and, for a
-    service, until it reports SERVING); fails with run.json if it never does."""
+    """Wait until the supervisor has started the component again (run.json: `up`, more
+    `restarts` than before, a new pid) and, for a service, until it reports SERVING on its
+    port; fails with what run.json says if it never is."""
     give_up = time.monotonic() + RESTART_LIMIT_SECONDS
-    while True:
-        now = component(mesh, victim.name)
-        if now.pid is not None and now.pid != victim.pid and _alive(now.pid):
-            break
+    while not _back(now := component(mesh, victim.name), victim):
         assert time.monotonic() < give_up, (
             f"the supervisor did not restart {victim.name} within {RESTART_LIMIT_SECONDS:g} s;"
             f" run.json says {now}"
@@ -73,6 +72,16 @@ async def restarted(mesh: RunningMesh, victim: ComponentState) -> ComponentState
     if victim.name in SPECS:
         await serving(mesh, SPECS[victim.name], limit=give_up - time.monotonic())
     return now
+
+
+def _back(now: ComponentState, victim: ComponentState) -> bool:
+    return (
+        now.state == "up"
+        and now.restarts > victim.restarts
+        and now.pid is not None
+        and now.pid != victim.pid
+        and _alive(now.pid)
+    )
 
 
 async def serving(mesh: RunningMesh, spec: ServiceSpec, limit: float = 60.0) -> None:
