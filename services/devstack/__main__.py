@@ -18,8 +18,11 @@ from services.devstack.components import SERVICES, Ports
 from services.devstack.errors import DevstackError
 from services.devstack.launcher import REPO, LocalMesh, reset_state
 from services.devstack.log_stream import LogStream
+from services.devstack.process_identity import is_same_process
+from services.devstack.restart_policy import RESTART_VARIABLE, RestartPolicy
+from services.devstack.run_file import ComponentRecord, RunRecord
+from services.devstack.shutdown import stop_mesh
 from services.devstack.sidecars import LocalSidecars, MeshMode, default_port_base
-from services.devstack.supervisor import Component, read_status
 
 DEFAULT_STATE = REPO / ".state"
 
@@ -42,6 +45,12 @@ def _banner(mesh: LocalMesh) -> str:
         f"  gRPC         127.0.0.1:{mesh.ports.edge} (native gRPC through the edge)",
         f"  API docs     {edge}/docs   (OpenAPI: {edge}/openapi.json)",
         f"  state        {mesh.state_dir}  (fresh start: make run FRESH=1)",
+        f"  restarts     {mesh.restart_policy}"
+        + (
+            ""
+            if mesh.restart_policy is RestartPolicy.NEVER
+            else " (a component that exits comes back after a backoff; make status shows restarts)"
+        ),
     ]
     if mesh.sidecars is not None:
         lines.append(
@@ -81,6 +90,7 @@ async def run(args: argparse.Namespace) -> int:
     mesh = LocalMesh(
         args.state_dir,
         _ports(args),
+        restart_policy=args.restart,
         otlp_endpoint=args.otlp_endpoint,
         logins_per_minute=args.logins_per_minute,
     )
@@ -110,34 +120,20 @@ async def run(args: argparse.Namespace) -> int:
         starting.result()
         stream.pump()
         print(_banner(mesh), flush=True)
-        while not stop_requested.is_set():
-            for component in mesh.supervisor.crashed():
-                component.expected_exit = True
-                print(_crash_report(component), file=sys.stderr, flush=True)
-                exit_code = 1
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop_requested.wait(), timeout=0.5)
+        await stop_requested.wait()
     except DevstackError as failure:
         stream.pump()
         print(f"\nlastmile: {failure}", file=sys.stderr, flush=True)
         exit_code = 1
     finally:
+        if mesh.supervisor.gave_up:
+            exit_code = 1
         print("\nstopping ...", flush=True)
         await mesh.stop()
         stream.pump()
         tail.cancel()
         print("stopped.", flush=True)
     return exit_code
-
-
-def _crash_report(component: Component) -> str:
-    process = component.process
-    code = process.exit_code if process else "?"
-    tail = process.log_tail() if process else ""
-    return (
-        f"\n!! {component.name} (pid {component.pid}) exited unexpectedly with code {code};"
-        f" last lines of {component.log_path}:\n{tail}\n"
-    )
 
 
 async def _start_following(mesh: LocalMesh, stream: LogStream) -> None:
@@ -153,41 +149,41 @@ async def _start_following(mesh: LocalMesh, stream: LogStream) -> None:
 
 
 def stop(args: argparse.Namespace) -> int:
-    status = read_status(Path(args.state_dir))
-    if status is None:
-        print("lastmile is not running (no run.json)")
-        return 0
-    pid = int(str(status["supervisor_pid"]))
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        print(f"the supervisor (pid {pid}) is gone; nothing to stop")
-        return 0
-    print(f"asked the supervisor (pid {pid}) to stop the mesh")
-    return 0
+    stopped = asyncio.run(stop_mesh(Path(args.state_dir).resolve()))
+    return 0 if stopped else 1
 
 
 def status(args: argparse.Namespace) -> int:
-    state = read_status(Path(args.state_dir))
-    if state is None:
+    record = RunRecord.read(Path(args.state_dir))
+    if record is None:
         print("lastmile is not running")
         return 1
-    healthy = True
-    for component in state["components"]:  # type: ignore[attr-defined]
-        pid = component["pid"]
-        alive = pid is not None and _alive(int(pid))
-        healthy &= alive
-        print(f"{component['name']:<16} {'up  ' if alive else 'DOWN'} pid {pid!s:<8} "
-              f"{component['address']:<27} log {component['log']}")  # fmt: skip
+    launcher = is_same_process(record.supervisor_pid, record.supervisor_start_time)
+    if launcher:
+        print(f"lastmile is running: launcher pid {record.supervisor_pid}, "
+              f"restart policy {record.restart_policy}")  # fmt: skip
+    else:
+        print(f"the launcher (pid {record.supervisor_pid}) is gone; what it left running is "
+              "shown below (make stop stops it)")  # fmt: skip
+    width = max((len(c.name) for c in record.components), default=10)
+    healthy = launcher
+    for component in record.components:
+        state = _observed_state(component)
+        healthy &= state == "up"
+        pid = component.pid or "-"
+        print(f"  {component.name:<{width}} {state:<10} pid {pid!s:<8} restarts "
+              f"{component.restarts:<3} {component.address:<27} log {component.log}")  # fmt: skip
+        if component.last_exit:
+            when = component.last_exit_time
+            print(f"  {'':<{width}} last exit: {component.last_exit} at {when}")
     return 0 if healthy else 1
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+def _observed_state(component: ComponentRecord) -> str:
+    """The recorded state, unless its process is gone (the launcher was killed)."""
+    if component.pid is None or is_same_process(component.pid, component.pid_start_time):
+        return component.state
+    return "gone"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,6 +197,13 @@ def main(argv: list[str] | None = None) -> int:
         "--mesh", choices=list(MeshMode), default=os.environ.get("LASTMILE_MESH", "direct"),
         help="direct: services call each other in plaintext; sidecars: through Envoy sidecars "
         "with mTLS and RBAC, as in Kubernetes (or $LASTMILE_MESH)",
+    )  # fmt: skip
+    run_parser.add_argument(
+        "--restart", type=RestartPolicy, choices=list(RestartPolicy),
+        default=RestartPolicy.from_environment(),
+        help="what to do when a component exits: start it again after a backoff of 1 s, 2 s, "
+        f"4 s ... at most 30 s (always, on-failure) or leave it down (never); default always, "
+        f"or ${RESTART_VARIABLE}",
     )  # fmt: skip
     run_parser.add_argument(
         "--sidecar-port-base", type=int, default=default_port_base(),
@@ -225,8 +228,12 @@ def main(argv: list[str] | None = None) -> int:
             default=int(os.environ[variable]) if variable in os.environ else None,
             help=f"default {port.default} (or ${variable})",
         )  # fmt: skip
-    commands.add_parser("stop", help="stop a mesh started by `run`")
-    commands.add_parser("status", help="show the components of a running mesh")
+    commands.add_parser(
+        "stop", help="stop a mesh started by `run`, even one whose launcher was killed"
+    )
+    commands.add_parser(
+        "status", help="show each component of a running mesh: state, pid, restarts, last exit"
+    )
     args = parser.parse_args(argv)
     if args.command == "run":
         args.state_dir = Path(args.state_dir).resolve()

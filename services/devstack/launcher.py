@@ -1,7 +1,30 @@
 """`make run`: the whole mesh on one machine — PostgreSQL, NATS JetStream, every service
 as its own process and the Envoy edge — started in dependency order, each gated on its
-health (health.py), with one combined log stream, and stopped cleanly in reverse order. In
-sidecar mode, sidecars.py places, configures and starts each service's Envoy sidecar."""
+health (health.py), with one combined log stream, supervised (supervisor.py) and stopped
+cleanly in reverse order. In sidecar mode, sidecars.py places, configures and starts each
+service's Envoy sidecar.
+
+Supervision. Every component, PostgreSQL and NATS included, is watched: an exit is reported
+with the tail of its log and reaped at once. With the restart policy (`--restart` or
+$LASTMILE_RESTART: `always`, the default, `on-failure` or `never`) it is started again after
+a crash-loop backoff (1 s, 2 s, 4 s ... at most 30 s; a component that stayed up for 60 s
+starts over at 1 s) and counts as up only once its health check passes again. Only the
+component that exited is restarted; its dependants stay up and recover by themselves.
+PostgreSQL's stale lock files are removed before a restart once their pid is proven gone
+(postgres_locks.py).
+
+The interface fault tests use: `<state dir>/run.json` (run_file.py), rewritten atomically on
+every change. `components` lists, in start order, `{name, pid, address, log, state,
+restarts, pid_start_time, up_since, last_exit, last_exit_code, last_exit_time, stop}`:
+- the current pid of `name` is its `pid` (null while it is down);
+- `restarts` counts the times it was started again;
+- `state` is `starting`, `up`, `restarting` (exited, waiting out its backoff or starting
+  again), `crashed` (exited, and the policy keeps it down), `stopping` or `stopped`;
+- so, after killing a component whose `restarts` was n, it is back once its entry shows
+  `state == "up"` and `restarts > n` (and then a new `pid`);
+- `supervisor_pid` is the launcher (SIGTERM stops the mesh); the file is gone once the mesh
+  has stopped. `python -m services.devstack status` prints the same table.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +33,7 @@ import os
 import shutil
 import sys
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from gateway.edge import (
@@ -20,6 +44,7 @@ from gateway.edge import (
     envoy_command,
     write_edge_config,
 )
+from services.devstack.command_server import CommandServer
 from services.devstack.components import SERVICES, Ports, ServiceSpec
 from services.devstack.errors import DevstackError
 from services.devstack.health import wait_until_ready, wait_until_serving
@@ -27,13 +52,10 @@ from services.devstack.nats import LocalNats
 from services.devstack.ports import ensure_port_free
 from services.devstack.postgres import LocalPostgres
 from services.devstack.process import SupervisedProcess
+from services.devstack.process_identity import STATE_DIR_VARIABLE
+from services.devstack.restart_policy import RestartPolicy
 from services.devstack.sidecars import LocalSidecars
-from services.devstack.supervisor import (
-    Component,
-    Supervisor,
-    remove_status,
-    write_status,
-)
+from services.devstack.supervisor import Component, Supervisor
 
 REPO = Path(__file__).resolve().parent.parent.parent
 
@@ -44,7 +66,8 @@ class LocalMesh:
 
     state_dir: Path
     ports: Ports = field(default_factory=Ports)
-    supervisor: Supervisor = field(default_factory=Supervisor)
+    restart_policy: RestartPolicy = RestartPolicy.NEVER
+    supervisor: Supervisor = field(init=False)
     postgres: LocalPostgres | None = None
     nats: LocalNats | None = None
     services: tuple[ServiceSpec, ...] = SERVICES
@@ -54,6 +77,14 @@ class LocalMesh:
     otlp_endpoint: Address | None = None
     # The edge's log-in bucket; a simulated city of thousands of couriers needs more.
     logins_per_minute: int = EdgeSettings.login_rate_limit.requests
+
+    def __post_init__(self) -> None:
+        self.supervisor = Supervisor(self.state_dir, self.restart_policy)
+
+    @property
+    def marker(self) -> dict[str, str]:
+        """In every child's environment: `make stop` finds leftovers of this state dir by it."""
+        return {STATE_DIR_VARIABLE: str(self.state_dir.resolve())}
 
     @property
     def logs(self) -> Path:
@@ -68,21 +99,19 @@ class LocalMesh:
         self._check_ports()
         if self.sidecars is not None:
             await asyncio.to_thread(self.sidecars.ensure_certs)
-        self.postgres = LocalPostgres(self.state_dir / "postgres", self.ports.postgres)
-        await self.postgres.start()
-        self.supervisor.add(Component(
-            "postgres", self.postgres.pid, self.state_dir / "postgres" / "postgres.log",
-            f"127.0.0.1:{self.ports.postgres}",
-        ), self.postgres.stop)  # fmt: skip
-        self.nats = LocalNats(self.state_dir / "nats", self.ports.nats, self.ports.nats_monitor)
-        await self.nats.start()
-        self.supervisor.add(Component(
-            "nats", self.nats.pid, self.state_dir / "nats" / "nats.log", self.nats.url
-        ), self.nats.stop)  # fmt: skip
+        self.supervisor.watch_in_background()
+        self.postgres = LocalPostgres(
+            self.state_dir / "postgres", self.ports.postgres, environment=self.marker
+        )
+        await self.supervisor.start("postgres", f"127.0.0.1:{self.ports.postgres}", self.postgres)
+        self.nats = LocalNats(
+            self.state_dir / "nats", self.ports.nats, self.ports.nats_monitor,
+            environment=self.marker,
+        )  # fmt: skip
+        await self.supervisor.start("nats", self.nats.url, self.nats)
         for spec in self.services:
             await self._start_service(spec)
         await self._start_edge()
-        write_status(self.state_dir, self.components)
 
     def _check_ports(self) -> None:
         checks = [("postgres", self.ports.postgres), ("nats", self.ports.nats),
@@ -103,7 +132,7 @@ class LocalMesh:
         if spec.database:
             await self.postgres.ensure_database(spec.name)
             dsn = self.postgres.dsn(spec.name)
-        env = {**os.environ, **spec.env(self.ports, dsn, self.nats.url)}
+        env = {**os.environ, **spec.env(self.ports, dsn, self.nats.url), **self.marker}
         if self.otlp_endpoint is not None:
             env[f"LASTMILE_{spec.name.upper()}_OTLP_ENDPOINT"] = f"http://{self.otlp_endpoint}"
         address = health_address = f"127.0.0.1:{self.ports.grpc(spec.name)}"
@@ -111,10 +140,12 @@ class LocalMesh:
             route = await self.sidecars.start_sidecar(spec, self._start_envoy)
             env |= route.env
             address, health_address = route.app_address, route.health_address
-        process = SupervisedProcess(self.logs / f"{spec.name}.log")
-        process.spawn([sys.executable, "-m", f"services.{spec.name}"], cwd=REPO, env=env)
-        self.supervisor.supervise(spec.name, process, address, grace=15)
-        await wait_until_serving(spec, health_address, process)
+        server = CommandServer(
+            SupervisedProcess(self.logs / f"{spec.name}.log"),
+            [sys.executable, "-m", f"services.{spec.name}"], cwd=REPO, env=env,
+            ready=partial(wait_until_serving, spec, health_address), grace=15,
+        )  # fmt: skip
+        await self.supervisor.start(spec.name, address, server)
 
     async def _start_edge(self) -> None:
         """Render the Envoy edge for the services started here and wait until it is ready."""
@@ -140,15 +171,18 @@ class LocalMesh:
         self, name: str, config: Path, address: str, admin_port: int, *, concurrency: int = 2
     ) -> None:
         """Run an Envoy (the edge or a sidecar) and wait until its admin says it is ready."""
-        process = SupervisedProcess(self.logs / f"{name}.log")
-        process.spawn(envoy_command(config, concurrency=concurrency), cwd=REPO)
-        self.supervisor.supervise(name, process, address, grace=10)
-        await wait_until_ready(name, f"http://127.0.0.1:{admin_port}/ready", process)
+        server = CommandServer(
+            SupervisedProcess(self.logs / f"{name}.log"),
+            envoy_command(config, concurrency=concurrency), cwd=REPO,
+            env={**os.environ, **self.marker},
+            ready=partial(wait_until_ready, name, f"http://127.0.0.1:{admin_port}/ready"),
+            grace=10,
+        )  # fmt: skip
+        await self.supervisor.start(name, address, server)
 
     async def stop(self) -> None:
         """Stop everything we started, newest first; safe to call more than once."""
         await self.supervisor.stop_all()
-        remove_status(self.state_dir)
 
 
 def reset_state(state_dir: Path) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import signal
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from services.devstack.errors import DevstackError, ServerStartError
 from services.devstack.ports import LOOPBACK, ensure_port_free
 from services.devstack.process import SupervisedProcess
+from services.devstack.run_file import StopPlan
 
 
 def nats_server_binary() -> Path:
@@ -62,6 +64,7 @@ class LocalNats:
         *,
         start_timeout: float = 30.0,
         stop_timeout: float = 15.0,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         self.data_dir = data_dir.absolute()
         self.port = port
@@ -71,6 +74,7 @@ class LocalNats:
         self.log_path = self.data_dir / "nats.log"
         self._start_timeout = start_timeout
         self._stop_timeout = stop_timeout
+        self._environment = dict(environment or {})
         self._process = SupervisedProcess(self.log_path)
 
     @property
@@ -82,6 +86,14 @@ class LocalNats:
         """The server's pid while it runs, else None."""
         return self._process.pid
 
+    @property
+    def process(self) -> SupervisedProcess:
+        """The server process, as the supervisor watches it."""
+        return self._process
+
+    def stop_plan(self) -> StopPlan:
+        return StopPlan(how="signal", grace=self._stop_timeout)
+
     async def start(self) -> None:
         """Start the server and wait until its health endpoint reports JetStream ready."""
         if self._process.running:
@@ -91,7 +103,9 @@ class LocalNats:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(_config(self.port, self.monitor_port, self.store_dir))
         self._process.spawn(
-            [str(nats_server_binary()), "--config", str(self.config_path)], cwd=self.data_dir
+            [str(nats_server_binary()), "--config", str(self.config_path)],
+            cwd=self.data_dir,
+            env={**os.environ, **self._environment},
         )
         await self._wait_until_healthy()
 

@@ -10,7 +10,7 @@ import importlib.util
 import os
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -19,7 +19,10 @@ import asyncpg
 
 from services.devstack.errors import DevstackError, ServerStartError
 from services.devstack.ports import LOOPBACK, ensure_port_free
+from services.devstack.postgres_locks import clear_stale_locks, running_server
 from services.devstack.process import SupervisedProcess, run_logged
+from services.devstack.process_identity import is_alive
+from services.devstack.run_file import StopPlan
 from services.devstack.system_user import (
     DEFAULT_SYSTEM_USER,
     RunAs,
@@ -55,12 +58,12 @@ def postgres_bin_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
-def _child_env() -> dict[str, str]:
+def _child_env(extra: Mapping[str, str]) -> dict[str, str]:
     # PG* variables of the caller (PGDATA, PGPORT, ...) must not redirect our cluster, and the
     # C locale keeps the log in English and initdb independent of installed OS locales.
     env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
     env["LC_ALL"] = "C"
-    return env
+    return env | dict(extra)
 
 
 class LocalPostgres:
@@ -77,6 +80,7 @@ class LocalPostgres:
         start_timeout: float = 60.0,
         stop_timeout: float = 30.0,
         system_user: str = DEFAULT_SYSTEM_USER,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         self.data_dir = data_dir.absolute()
         self.port = port
@@ -85,6 +89,7 @@ class LocalPostgres:
         self._start_timeout = start_timeout
         self._stop_timeout = stop_timeout
         self._system_user = system_user
+        self._environment = dict(environment or {})
         self._bin = postgres_bin_dir()
         self._process = SupervisedProcess(self.log_path)
         self._run_as: RunAs | None = None
@@ -94,6 +99,14 @@ class LocalPostgres:
     def pid(self) -> int | None:
         """The postmaster's pid while it runs, else None."""
         return self._process.pid
+
+    @property
+    def process(self) -> SupervisedProcess:
+        """The postmaster, as the supervisor watches it."""
+        return self._process
+
+    def stop_plan(self) -> StopPlan:
+        return StopPlan(how="pg_ctl", data_dir=str(self.data_dir), port=self.port)
 
     def dsn(self, database: str = "postgres") -> str:
         return f"postgresql://{SUPERUSER}@{LOOPBACK}:{self.port}/{quote(database, safe='')}"
@@ -112,16 +125,21 @@ class LocalPostgres:
         if not (self.pgdata / "PG_VERSION").exists():
             give_to(self.pgdata, self._run_as)
             await asyncio.to_thread(self._initdb)
+        socket_dir = self._socket_dir()
+        # After a crash (kill -9) the lock files name a dead postmaster; see postgres_locks.
+        await clear_stale_locks(self.pgdata, socket_dir, self.port)
         settings = {
             **_SETTINGS,
             "listen_addresses": LOOPBACK,
             "port": str(self.port),
-            "unix_socket_directories": str(self._socket_dir()),
+            "unix_socket_directories": str(socket_dir),
         }
         argv = [str(self._bin / "postgres"), "-D", str(self.pgdata)]
         for name, value in settings.items():
             argv += ["-c", f"{name}={value}"]
-        self._process.spawn(argv, cwd=self.data_dir, env=_child_env(), run_as=self._run_as)
+        self._process.spawn(
+            argv, cwd=self.data_dir, env=_child_env(self._environment), run_as=self._run_as
+        )
         await self._wait_until_ready()
 
     async def stop(self) -> None:
@@ -137,7 +155,7 @@ class LocalPostgres:
                 self.log_path,
                 what=f"pg_ctl stop (port {self.port})",
                 cwd=self.data_dir,
-                env=_child_env(),
+                env=_child_env(self._environment),
                 run_as=self._run_as,
                 timeout=self._stop_timeout + 5,
             )
@@ -147,6 +165,28 @@ class LocalPostgres:
             # Empty after a clean shutdown; otherwise keep it for whoever investigates.
             with contextlib.suppress(OSError):
                 self._short_socket_dir.rmdir()
+
+    async def stop_orphan(self) -> bool:
+        """Stop a postgres of this data dir that is not our child (its launcher was killed):
+        `pg_ctl stop`, which signals the pid in postmaster.pid, once that pid is proven to be
+        a live postmaster of this data dir; SIGKILL if it does not exit. Whether one ran."""
+        pid = running_server(self.pgdata)
+        if pid is None:
+            return False
+        self._run_as = unprivileged_identity(self._system_user)
+        with contextlib.suppress(DevstackError):
+            await asyncio.to_thread(
+                run_logged,
+                [str(self._bin / "pg_ctl"), "stop", "-D", str(self.pgdata), "-m", "fast",
+                 "-w", "-t", str(int(self._stop_timeout))],
+                self.log_path, what=f"pg_ctl stop (port {self.port})", cwd=self.data_dir,
+                env=_child_env(self._environment), run_as=self._run_as,
+                timeout=self._stop_timeout + 5,
+            )  # fmt: skip
+        if running_server(self.pgdata) == pid and is_alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return True
 
     @asynccontextmanager
     async def stopped(self) -> AsyncIterator[None]:
@@ -184,7 +224,7 @@ class LocalPostgres:
             self.log_path,
             what=f"initdb for postgres on port {self.port} ({self.pgdata})",
             cwd=self.data_dir,
-            env=_child_env(),
+            env=_child_env(self._environment),
             run_as=self._run_as,
             timeout=120.0,
         )

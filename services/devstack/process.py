@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from services.devstack.errors import DevstackError
+from services.devstack.process_identity import start_time_of
 from services.devstack.system_user import RunAs
 
 
@@ -33,6 +34,15 @@ def _read_tail(log_path: Path, offset: int, lines: int) -> str:
     except FileNotFoundError:
         return "(no log written)"
     return "\n".join(text.splitlines()[-lines:]) or "(log is empty)"
+
+
+def describe_exit(code: int) -> str:
+    """An exit status as Popen gives it (negative: the signal that killed it), for people."""
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-code).name}"
+        return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 def run_logged(
@@ -80,6 +90,7 @@ class SupervisedProcess:
         self.log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
         self._log_offset = 0
+        self.start_time: int | None = None  # with the pid, names this process (process_identity)
 
     def spawn(
         self,
@@ -106,6 +117,7 @@ class SupervisedProcess:
                 start_new_session=True,
                 **_identity(run_as),
             )
+        self.start_time = start_time_of(self._process.pid)
 
     @property
     def pid(self) -> int | None:
@@ -114,11 +126,17 @@ class SupervisedProcess:
         return process.pid if process is not None and process.poll() is None else None
 
     @property
+    def last_pid(self) -> int | None:
+        """The pid of the latest spawn, also after it exited (for reports)."""
+        return None if self._process is None else self._process.pid
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
     @property
     def exit_code(self) -> int | None:
+        """The exit status once it has exited (reading it reaps the process), else None."""
         return None if self._process is None else self._process.poll()
 
     def log_tail(self, lines: int = 30) -> str:
