@@ -33,6 +33,7 @@ from services.dispatch.service_layer.term import MatchingPolicy
 from services.runtime.channels import ChannelPool, RetryPolicy
 from services.runtime.clock import system_clock
 from services.runtime.database import migrate
+from services.runtime.dependencies import DATABASE
 from services.runtime.page_tokens import PageTokens
 from services.runtime.server import Hook, ServiceBinding, ServiceHost
 
@@ -85,6 +86,9 @@ def bootstrap(
         on_shutdown.append(channels.close)
     bindings: list[ServiceBinding] = []
     host = MatcherHost(settings, bindings, on_start=on_start, on_shutdown=on_shutdown)
+    # The queue, the inbox and the leader lock live in the database. Without NATS no new
+    # deliveries arrive, but the Link and the ops views still serve: it is not watched.
+    host.dependencies.watch(DATABASE, database.ping)
     links = LinkRegistry()
     # The consumer's handler reaches the matcher's current term, resolved per event.
     handler = DeliveryEventHandler(DeliveryIntake(lambda: matcher.term(), clock))
@@ -93,7 +97,7 @@ def bootstrap(
         links=links,
         orders=orders,
         feed=NatsDeliveryFeed(database, settings.nats_url, settings.consumer_name, handler),
-        health=HealthStatus(host.health, [INTERNAL, PUBLIC]),
+        health=HealthStatus(host.readiness, [INTERNAL, PUBLIC]),
         policy=policy_of(settings),
         clock=clock,
     )

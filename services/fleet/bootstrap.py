@@ -32,6 +32,8 @@ from services.fleet.service_layer.sessions import SessionDesk, SessionPolicy
 from services.runtime.channels import ChannelPool, RetryPolicy
 from services.runtime.clock import system_clock
 from services.runtime.database import Database, migrate
+from services.runtime.dependencies import DATABASE
+from services.runtime.dependency_monitor import DependencyMonitor
 from services.runtime.draining import Drain
 from services.runtime.events.outbox import OutboxRelay
 from services.runtime.server import Hook, ServiceBinding, ServiceHost
@@ -52,8 +54,11 @@ def bootstrap(
     to NATS. The Link to `dispatch_targets` runs for as long as fleet serves."""
     on_start: list[Hook] = []
     on_shutdown: list[Hook] = []
+    # Sessions and queries need the database; NATS carries only the outbox and positions
+    # for tracking, which wait or are dropped while it is away, so it is not watched.
+    dependencies = DependencyMonitor()
     if store is None:
-        store = _postgres(settings, on_start, on_shutdown)
+        store = _postgres(settings, on_start, on_shutdown, dependencies)
     channels = ChannelPool(
         default_timeout=settings.orders_deadline_seconds,
         retry=RetryPolicy(idempotent_methods=IDEMPOTENT_METHODS),
@@ -134,6 +139,7 @@ def bootstrap(
         on_start=on_start,
         on_shutdown=on_shutdown,
         drain=drain,
+        dependencies=dependencies,
     )
 
 
@@ -150,9 +156,13 @@ def _policy(settings: FleetSettings) -> SessionPolicy:
 
 
 def _postgres(
-    settings: FleetSettings, on_start: list[Hook], on_shutdown: list[Hook]
+    settings: FleetSettings,
+    on_start: list[Hook],
+    on_shutdown: list[Hook],
+    dependencies: DependencyMonitor,
 ) -> CourierStore:
     database = Database(settings.database_url, max_size=settings.database_pool_size)
+    dependencies.watch(DATABASE, database.ping)
     outbox_relay = OutboxRelay(database, settings.nats_url, service=settings.service_name)
 
     async def migrate_database() -> None:

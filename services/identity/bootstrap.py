@@ -26,6 +26,7 @@ from services.identity.service_layer.signing_keys import SigningKeyHandlers
 from services.identity.service_layer.unit_of_work import UnitOfWorkFactory
 from services.runtime.clock import system_clock
 from services.runtime.database import Database
+from services.runtime.dependencies import DATABASE
 from services.runtime.server import ServiceBinding, ServiceHost
 
 JWKS_PATH = "/.well-known/jwks.json"
@@ -64,6 +65,7 @@ def bootstrap(
         host.on_start.append(prepare_database)
         host.on_shutdown.append(database.close)
         uow = lambda: PostgresUnitOfWork(database)  # noqa: E731
+        host.dependencies.watch(DATABASE, database.ping)
     hasher = hasher or Argon2PasswordHasher()
     signer = signer or Es256TokenSigner(settings.key_encryption_secret.get_secret_value())
     accounts = AccountHandlers(uow, hasher, clock)

@@ -22,6 +22,8 @@ from services.orders.service_layer.transitions import DeliveryTransitions
 from services.runtime.channels import ChannelPool, RetryPolicy
 from services.runtime.clock import system_clock
 from services.runtime.database import Database, migrate
+from services.runtime.dependencies import DATABASE
+from services.runtime.dependency_monitor import DependencyMonitor
 from services.runtime.events.outbox import OutboxRelay
 from services.runtime.page_tokens import PageTokens
 from services.runtime.server import Hook, ServiceBinding, ServiceHost
@@ -40,8 +42,10 @@ def bootstrap(
     configured) and relays its outbox to NATS for as long as it serves."""
     on_start: list[Hook] = []
     on_shutdown: list[Hook] = []
+    # Both services need the database; NATS only delays the outbox, so it is not watched.
+    dependencies = DependencyMonitor()
     if unit_of_work is None:
-        unit_of_work = _postgres(settings, on_start, on_shutdown)
+        unit_of_work = _postgres(settings, on_start, on_shutdown, dependencies)
     if pricing is None:
         channels = ChannelPool(
             default_timeout=settings.pricing_deadline_seconds,
@@ -79,13 +83,18 @@ def bootstrap(
         ],
         on_start=on_start,
         on_shutdown=on_shutdown,
+        dependencies=dependencies,
     )
 
 
 def _postgres(
-    settings: OrdersSettings, on_start: list[Hook], on_shutdown: list[Hook]
+    settings: OrdersSettings,
+    on_start: list[Hook],
+    on_shutdown: list[Hook],
+    dependencies: DependencyMonitor,
 ) -> UnitOfWorkFactory:
     database = Database(settings.database_url, max_size=settings.database_pool_size)
+    dependencies.watch(DATABASE, database.ping)
     relay = OutboxRelay(database, settings.nats_url, service=settings.service_name)
 
     async def migrate_database() -> None:

@@ -1,5 +1,6 @@
 """Long-running background work (outbox relays, event consumers) that must never die
-silently: a failure is logged with its stack and the work restarts with backoff."""
+silently: a failure is logged with its stack and the work restarts with backoff (a
+dependency that cannot be reached is an outage, logged in one line without a stack)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
+
+from services.runtime.dependencies import unreachable_dependency
 
 log = logging.getLogger("lastmile.background")
 
@@ -24,6 +27,15 @@ async def keep_running(
 
     def report(state: RetryCallState) -> None:
         failure = state.outcome.exception() if state.outcome else None
+        dependency = unreachable_dependency(failure) if failure is not None else None
+        if dependency is not None:
+            # An outage, not a fault: the dependency monitor warns of it once; a stack per
+            # restart would only bury that line.
+            log.info(
+                "%s waits for the %s: %r", name, dependency, failure,
+                extra={"task": name, "attempt": state.attempt_number},
+            )  # fmt: skip
+            return
         log.error(
             "%s failed; restarting", name,
             exc_info=failure, extra={"task": name, "attempt": state.attempt_number},

@@ -15,6 +15,8 @@ import asyncpg
 from alembic import command
 from alembic.config import Config
 
+from services.runtime.dependency_monitor import ProbeInconclusive
+
 log = logging.getLogger("lastmile.database")
 
 
@@ -49,6 +51,26 @@ class Database:
         if self._pool is None:
             raise RuntimeError("Database.connect() was not awaited")
         return self._pool
+
+    async def ping(self, limit_seconds: float) -> None:
+        """`SELECT 1` through the pool, for the dependency monitor. Raises when the server
+        cannot be reached; `ProbeInconclusive` when every connection is busy (a loaded
+        service is not a database that is down)."""
+        pool = self.pool
+        # Every connection checked out: a timeout would only say that the pool is busy.
+        # Otherwise the acquire waits for nothing but a (re)connect, so a timeout means the
+        # server does not answer.
+        all_busy = pool.get_size() - pool.get_idle_size() >= pool.get_max_size()
+        try:
+            connection = await pool.acquire(timeout=limit_seconds)
+        except TimeoutError as timed_out:
+            if all_busy:
+                raise ProbeInconclusive("every pooled connection is in use") from timed_out
+            raise
+        try:
+            await connection.fetchval("SELECT 1", timeout=limit_seconds)
+        finally:
+            await pool.release(connection)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:

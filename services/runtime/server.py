@@ -1,5 +1,6 @@
 """Server bootstrap: a grpc.aio server with the runtime's interceptors, the standard
-health service, reflection, a metrics endpoint and graceful shutdown on SIGTERM/SIGINT.
+health service (following the service's dependencies, see `readiness`), reflection, a
+metrics endpoint and graceful shutdown on SIGTERM/SIGINT.
 
 Shutdown never drops in-flight work: health turns NOT_SERVING, new calls are refused
 after `drain_delay`, streams are told to reconnect (through `Drain`), and calls
@@ -22,6 +23,7 @@ from grpc_reflection.v1alpha import reflection
 
 from services.runtime import metrics, tracing
 from services.runtime.config import ServiceSettings
+from services.runtime.dependency_monitor import DependencyMonitor
 from services.runtime.draining import Drain
 from services.runtime.grpc_types import ServerInterceptor
 from services.runtime.interceptors.auth_context import AuthContext
@@ -29,6 +31,7 @@ from services.runtime.interceptors.base import CallPipeline
 from services.runtime.interceptors.error_mapping import ErrorMapping
 from services.runtime.interceptors.metrics import CallMetrics
 from services.runtime.interceptors.request_context import RequestContext
+from services.runtime.readiness import Readiness
 
 log = logging.getLogger("lastmile.server")
 
@@ -57,6 +60,9 @@ class ServiceBinding:
     # courier's session. Their span would stay open (and in memory) for the whole stream
     # and parent everything the stream does; the work they carry is traced on its own.
     untraced_methods: frozenset[str] = frozenset()
+    # The dependencies (`dependencies.DATABASE`, `BROKER`) without which this service cannot
+    # serve; None: every dependency the host monitors.
+    needs: frozenset[str] | None = None
 
     def untraced(self) -> set[str]:
         return {f"/{self.name}/{method}" for method in self.untraced_methods}
@@ -76,16 +82,21 @@ class PortUnavailable(OSError):
 
 
 def runtime_interceptors(
-    settings: ServiceSettings, untraced: Collection[str] = ()
+    settings: ServiceSettings,
+    untraced: Collection[str] = (),
+    dependencies: DependencyMonitor | None = None,
 ) -> list[ServerInterceptor]:
     """Tracing (opentelemetry-instrumentation-grpc) outermost, so every log line carries
     the trace id; then one pipeline: request context + access log, metrics, auth context,
-    and error mapping innermost."""
+    and error mapping innermost (which tells `dependencies` of calls that could not reach
+    one)."""
     return [
         tracing.server_interceptor(untraced),
         CallPipeline(
             observers=[RequestContext(), CallMetrics(), AuthContext()],
-            errors=ErrorMapping(domain=f"{settings.service_name}.lastmile.dev"),
+            errors=ErrorMapping(
+                domain=f"{settings.service_name}.lastmile.dev", dependencies=dependencies
+            ),
         ),
     ]
 
@@ -103,15 +114,21 @@ class ServiceHost:
     on_shutdown: list[Hook] = field(default_factory=list)
     # Extra documents on the admin HTTP port, by path (e.g. identity's JWKS).
     admin_documents: dict[str, metrics.AdminDocument] = field(default_factory=dict)
+    # What the services need to serve (their database, their broker); health follows it.
+    dependencies: DependencyMonitor = field(default_factory=DependencyMonitor)
 
     drain: Drain = field(default_factory=Drain)
     health: HealthServicer = field(default_factory=HealthServicer, init=False)
+    readiness: Readiness = field(init=False)
     port: int = field(default=0, init=False)
     admin_port: int | None = field(default=None, init=False)
     _server: grpc.aio.Server | None = field(default=None, init=False)
     _admin: metrics.AdminServer | None = field(default=None, init=False)
     _stop_requested: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _stopped: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        self.readiness = Readiness(self.health)
 
     async def start(self) -> int:
         """Run the start hooks, bind, register everything and start serving; returns the
@@ -120,6 +137,7 @@ class ServiceHost:
             return await self._start()
         except BaseException:
             # A half-started host must not leak pools and background tasks.
+            await self.dependencies.stop()
             await self._run_shutdown_hooks()
             raise
 
@@ -130,7 +148,9 @@ class ServiceHost:
         server = grpc.aio.server(
             interceptors=list(
                 runtime_interceptors(
-                    settings, {m for binding in self.bindings for m in binding.untraced()}
+                    settings,
+                    {m for binding in self.bindings for m in binding.untraced()},
+                    self.dependencies,
                 )
                 if self.interceptors is None
                 else self.interceptors
@@ -160,13 +180,14 @@ class ServiceHost:
         await server.start()
         self._server = server
         for binding in self.bindings:
-            await self.health.set(
+            self.readiness.declare(
                 binding.name,
-                health_pb2.HealthCheckResponse.SERVING
-                if binding.serving_at_start
-                else health_pb2.HealthCheckResponse.NOT_SERVING,
+                needs=self.dependencies.names if binding.needs is None else binding.needs,
+                ready=binding.serving_at_start,
             )
-        await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
+        await self.readiness.publish()
+        self.dependencies.on_change(self.readiness.dependency_changed)
+        self.dependencies.start()
         if settings.admin_port >= 0:
             self._admin = metrics.start_admin_server(
                 settings.admin_host, settings.admin_port, self.admin_documents
@@ -212,6 +233,7 @@ class ServiceHost:
         log.info("draining", extra={"grace_seconds": settings.shutdown_grace_seconds})
         metrics.SERVER_DRAINING.set(1)
         await self.health.enter_graceful_shutdown()
+        await self.dependencies.stop()
         if settings.drain_delay_seconds:
             await asyncio.sleep(settings.drain_delay_seconds)
         self.drain.begin()

@@ -8,6 +8,8 @@ from datetime import datetime
 from lastmile.tracking.v1 import tracking_pb2, tracking_pb2_grpc
 from services.runtime.channels import ChannelPool, RetryPolicy
 from services.runtime.clock import system_clock
+from services.runtime.dependencies import BROKER
+from services.runtime.dependency_monitor import DependencyMonitor
 from services.runtime.draining import Drain
 from services.runtime.server import Hook, ServiceBinding, ServiceHost
 from services.tracking.adapters.grpc_orders import IDEMPOTENT_METHODS, GrpcOrders
@@ -30,8 +32,11 @@ def bootstrap(
     `deliveries`, it asks orders at `orders_target`."""
     on_start: list[Hook] = []
     on_shutdown: list[Hook] = []
+    dependencies = DependencyMonitor()
     if events is None:
         broker_feed = NatsEventSource(settings.nats_url, name=settings.service_name)
+        # Watches follow the broker: without it, they would miss every change.
+        dependencies.watch(BROKER, broker_feed.ping)
         on_start.append(broker_feed.start)
         on_shutdown.append(broker_feed.stop)
         events = broker_feed
@@ -63,4 +68,5 @@ def bootstrap(
         on_start=on_start,
         on_shutdown=on_shutdown,
         drain=drain,
+        dependencies=dependencies,
     )

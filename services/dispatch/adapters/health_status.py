@@ -4,25 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from grpc_health.v1 import health_pb2
-from grpc_health.v1._async import HealthServicer
-
 from services.dispatch.service_layer.ports import ServingStatus
+from services.runtime.readiness import Readiness
 
 
 class HealthStatus(ServingStatus):
-    """SERVING for dispatch's services only while this replica is the active matcher;
-    the process as a whole ("") stays SERVING, for liveness."""
+    """dispatch's services are ready only while this replica is the active matcher; the
+    runtime's readiness also holds them NOT_SERVING while the database is unreachable and
+    once draining began. The process as a whole ("") follows only its dependencies, and
+    liveness neither."""
 
-    def __init__(self, health: HealthServicer, services: Sequence[str]) -> None:
-        self._health = health
+    def __init__(self, readiness: Readiness, services: Sequence[str]) -> None:
+        self._readiness = readiness
         self._services = tuple(services)
 
     async def set_serving(self, serving: bool) -> None:
-        status = (
-            health_pb2.HealthCheckResponse.SERVING
-            if serving
-            else health_pb2.HealthCheckResponse.NOT_SERVING
-        )
         for service in self._services:
-            await self._health.set(service, status)
+            await self._readiness.set_ready(service, serving)

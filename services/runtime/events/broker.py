@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 
 import nats
 from nats.aio.client import Client
@@ -48,3 +49,18 @@ async def close(client: Client, *, limit: float = 5.0) -> None:
     flushed to, and a shutdown must not wait for it forever."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(client.close(), timeout=limit)
+
+
+def require_connected(client: Client | None) -> Client:
+    """`client` while it is connected; otherwise nats' ConnectionReconnectingError, which
+    the runtime reports as the broker being unavailable. For work that must not start
+    while the broker is away (a watch that would silently miss changes)."""
+    if client is None or not client.is_connected:
+        raise nats.errors.ConnectionReconnectingError
+    return client
+
+
+async def ping(client: Client, limit_seconds: float) -> None:
+    """A PING/PONG round trip, for the dependency monitor; raises when the connection is
+    down or the server does not answer within `limit_seconds`."""
+    await require_connected(client).flush(timeout=math.ceil(limit_seconds))

@@ -82,7 +82,14 @@ class NatsEventSource(EventSource):
             await broker.close(self._client)
         self._client = self._js = self._all_changes = None
 
+    async def ping(self, limit_seconds: float) -> None:
+        """The dependency monitor's probe of the broker connection."""
+        await broker.ping(broker.require_connected(self._client), limit_seconds)
+
     async def delivery_changes(self, delivery_id: str, deliver: ChangeSink) -> Subscription:
+        # A watch set up while the broker is away would miss changes without a word: the
+        # caller gets UNAVAILABLE instead, and watches again.
+        broker.require_connected(self._client)
         if delivery_id in self._routes:
             raise ValueError(f"delivery {delivery_id} already has a subscriber")
         self._routes[delivery_id] = deliver
@@ -93,6 +100,7 @@ class NatsEventSource(EventSource):
     ) -> Subscription:
         if self._js is None:
             raise RuntimeError("the event source is not started")
+        broker.require_connected(self._client)
 
         async def on_position(message: Msg) -> None:
             envelope = _envelope(message)
