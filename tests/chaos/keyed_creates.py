@@ -72,7 +72,7 @@ async def _create(
                 tally.delivery_of[key] = response.json()["delivery"]["deliveryId"]
                 return
             wait = retry_after_seconds(response, default=_backoff(attempt))
-            if response.status_code == 503 and _has_retry_info(response):
+            if response.status_code == 503 and has_retry_info(response):
                 tally.retry_info_503 += 1
         tally.answers[answer] += 1
         retryable = answer == CONNECTION_ERROR or int(answer) in RETRYABLE
@@ -86,7 +86,8 @@ def _backoff(attempt: int) -> float:
     return BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
 
 
-def _has_retry_info(response: httpx.Response) -> bool:
+def has_retry_info(response: httpx.Response) -> bool:
+    """Whether the JSON status body carries a google.rpc.RetryInfo detail."""
     try:
         details = response.json().get("details", [])
     except ValueError:

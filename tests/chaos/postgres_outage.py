@@ -1,5 +1,6 @@
 """Holding the mesh's PostgreSQL down: kill -9 the postmaster and its backends, and again
-whenever the supervisor brings a new one up, until the outage has lasted long enough.
+whenever the supervisor brings a new one up (a crash loop, as its backoff sees it), until
+the outage has lasted long enough.
 
 The postmaster is found through /proc by the mesh's own data directory on its command line
 (`postgres -D <pgdata>`), and the backends as its children, so a restarted postmaster is
@@ -46,18 +47,27 @@ def pgdata_of(mesh: RunningMesh) -> Path:
     return mesh.state_dir / "postgres" / "pgdata"
 
 
-async def hold_postgres_down(mesh: RunningMesh, seconds: float) -> int:
-    """Kill the cluster now and keep it dead for `seconds`; returns how many postmasters
-    (the first and each one the supervisor started meanwhile) were killed."""
-    pgdata = pgdata_of(mesh)
-    assert cluster(pgdata).postmasters, f"no PostgreSQL runs on {pgdata}"
-    killed: set[int] = set()
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        found = await asyncio.to_thread(cluster, pgdata)
+class PostgresOutage:
+    """`begin` kills the cluster; `hold` kills every postmaster the supervisor starts again
+    until the outage has lasted long enough."""
+
+    def __init__(self, mesh: RunningMesh) -> None:
+        self._pgdata = pgdata_of(mesh)
+        self.postmasters_killed: set[int] = set()
+
+    async def begin(self) -> None:
+        assert await self._kill(), f"no PostgreSQL runs on {self._pgdata}"
+
+    async def hold(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            await self._kill()
+            await asyncio.sleep(KILL_POLL_SECONDS)
+
+    async def _kill(self) -> bool:
+        found = await asyncio.to_thread(cluster, self._pgdata)
         for pid in found.postmasters | found.backends:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        killed |= found.postmasters
-        await asyncio.sleep(KILL_POLL_SECONDS)
-    return len(killed)
+        self.postmasters_killed |= found.postmasters
+        return bool(found.postmasters)

@@ -17,9 +17,9 @@ import pytest
 
 from services.devstack.components import SERVICES
 from tests.chaos.figures import FaultFigures
-from tests.chaos.keyed_creates import edge_client
+from tests.chaos.keyed_creates import edge_client, has_retry_info
 from tests.chaos.mesh_faults import SPECS, all_serving, health
-from tests.chaos.postgres_outage import hold_postgres_down
+from tests.chaos.postgres_outage import PostgresOutage
 from tests.e2e.conftest import RunningMesh
 from tests.e2e.rest import PASSWORD, delivery_request, sign_up
 
@@ -29,6 +29,7 @@ OUTAGE_SECONDS = 10.0
 RECOVERY_LIMIT_SECONDS = 120.0
 PROBE_PAUSE_SECONDS = 0.1
 EMAIL = "chaos-postgres@example.com"
+RETRY_INFO = "+RetryInfo"  # marks an answer whose status body carried one
 DATABASE_SERVICES = tuple(spec.name for spec in SERVICES if spec.database)
 
 
@@ -43,11 +44,13 @@ async def test_postgres_down_for_10_s_gives_503s_and_not_serving_then_recovers_b
         assert existing.status_code == 200, existing.text
         delivery_id = existing.json()["delivery"]["deliveryId"]
 
-        outage = asyncio.create_task(hold_postgres_down(mesh, OUTAGE_SECONDS))
+        outage = PostgresOutage(mesh)
+        await outage.begin()
+        holding = asyncio.create_task(outage.hold(OUTAGE_SECONDS))
         answers: Counter[str] = Counter()  # "create 503", "me 503", ...
         not_serving: set[str] = set()
         pricing_statuses: set[str] = set()
-        while not outage.done():
+        while not holding.done():
             for call, answer in await customer.every_call(delivery_id):
                 answers[f"{call} {answer}"] += 1
             for name in DATABASE_SERVICES:
@@ -56,24 +59,27 @@ async def test_postgres_down_for_10_s_gives_503s_and_not_serving_then_recovers_b
                     not_serving.add(name)
             pricing_statuses.add(await health(mesh, "pricing", SPECS["pricing"].health_service))
             await asyncio.sleep(PROBE_PAUSE_SECONDS)
-        postmasters_killed = await outage
+        await holding
 
         recovered_after = await customer.seconds_until_a_create_succeeds()
         await all_serving(mesh)
         after = [await customer.create() for _ in range(5)]
-    statuses = Counter(answer.split()[1] for answer in answers.elements())
+    statuses = Counter(answer.split()[1].removesuffix(RETRY_INFO) for answer in answers.elements())
+    without_retry_info = sum(n for answer, n in answers.items() if answer.endswith(" 503"))
     figures.record(
         outage_seconds=OUTAGE_SECONDS,
-        postmasters_killed=postmasters_killed,
+        postmasters_killed=len(outage.postmasters_killed),
         calls_during_outage=sum(answers.values()),
         answers_during_outage=dict(sorted(answers.items())),
         other_than_503=sum(n for status, n in statuses.items() if status != "503"),
+        without_retry_info=without_retry_info,
         not_serving_seen=sorted(not_serving),
         recovered_after_seconds=round(recovered_after, 1),
-        creates_after_recovery=Counter(str(r.status_code) for r in after),
+        creates_after_recovery=dict(Counter(str(r.status_code) for r in after)),
     )
 
     assert set(statuses) == {"503"}, f"answers while PostgreSQL was down: {answers}"
+    assert without_retry_info == 0, f"503s without RetryInfo: {answers}"
     assert not_serving == set(DATABASE_SERVICES)
     assert pricing_statuses == {"SERVING"}, "pricing needs no database"
     assert [r.status_code for r in after] == [200] * 5
@@ -105,7 +111,9 @@ class Customer:
         answers = []
         for name, call in calls.items():
             try:
-                answers.append((name, str((await call()).status_code)))
+                response = await call()
+                retry_info = response.status_code == 503 and has_retry_info(response)
+                answers.append((name, f"{response.status_code}{RETRY_INFO * retry_info}"))
             except httpx.TimeoutException:
                 answers.append((name, "timeout"))
             except httpx.TransportError:
