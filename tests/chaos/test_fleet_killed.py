@@ -86,6 +86,11 @@ def test_fleet_killed_mid_delivery_couriers_reconnect_and_each_delivery_is_deliv
         if city not in picked_up:
             confirm_pickup(app, deliveries[city])
         confirm_dropoff(app, deliveries[city])
+    # Back at work: the restarted fleet offers each courier the next delivery of its city.
+    offered_after_restart = 0
+    for city, (app, _) in sessions.items():
+        next_delivery = create_in(mesh, customer, city)
+        offered_after_restart += accept_next_offer(app) == next_delivery
         app.close()
 
     final = {city: delivery_of(mesh, customer, d) for city, d in deliveries.items()}
@@ -99,6 +104,7 @@ def test_fleet_killed_mid_delivery_couriers_reconnect_and_each_delivery_is_deliv
         reconnect_attempts=dict(attempts),
         reconnected=len(sessions),
         resumed_with_assignment=resumed_with_assignment,
+        offered_after_restart=offered_after_restart,
         delivered=sum(1 for d in final.values() if d["status"] == "DELIVERY_STATUS_DELIVERED"),
         delivered_events=sum(delivered[d] for d in ids),
         assigned_events=sum(assigned[d] for d in ids),
@@ -106,6 +112,7 @@ def test_fleet_killed_mid_delivery_couriers_reconnect_and_each_delivery_is_deliv
     )
 
     assert resumed_with_assignment == len(CITIES), "a new session lost the courier's delivery"
+    assert offered_after_restart == len(CITIES)
     for city, delivery in final.items():
         assert (delivery["status"], delivery["courierId"]) == (
             "DELIVERY_STATUS_DELIVERED", couriers[city][2],

@@ -18,7 +18,7 @@ from services.simulator.simulation import simulate
 from services.simulator.vehicles import Vehicle, VehicleMix
 from tests.chaos.edge_log import EdgeAnswers
 from tests.chaos.figures import FaultFigures
-from tests.chaos.mesh_faults import all_serving, kill, restarted
+from tests.chaos.mesh_faults import all_serving, kill, restarted, until
 from tests.e2e.conftest import RunningMesh
 
 pytestmark = [pytest.mark.slow, pytest.mark.chaos(ci=False), pytest.mark.timeout(900)]
@@ -42,7 +42,17 @@ async def test_a_rolling_restart_of_every_service_under_the_simulator_fails_no_c
 ) -> None:
     await all_serving(mesh)
     answers = EdgeAnswers(mesh)
-    simulation = asyncio.create_task(simulate(city(mesh), asyncio.Event()))
+    settings = city(mesh)
+    simulation = asyncio.create_task(simulate(settings, asyncio.Event()))
+
+    def city_started() -> bool:
+        """Every simulated account has logged in, and creates flow."""
+        logged_in = answers.answered("POST", "/v1/sessions", 200)
+        created = answers.answered("POST", "/v1/deliveries", 200)
+        everyone = settings.couriers + settings.customers
+        return (logged_in >= everyone and created > 0) or simulation.done()
+
+    await until(city_started, 120, "the simulated city starting")
     restarts: dict[str, int] = {}
     for spec in SERVICES:
         assert not simulation.done(), "the simulation ended before the roll did"
@@ -51,7 +61,7 @@ async def test_a_rolling_restart_of_every_service_under_the_simulator_fails_no_c
     rolled_while_creating = not simulation.done()
     summary = await simulation
     deliveries = summary["deliveries"]
-    seen = answers.since_start()
+    seen = answers.statuses()
     figures.record(
         restarts=restarts,
         rolled_while_creating=rolled_while_creating,
