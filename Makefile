@@ -71,10 +71,10 @@ test-unit: $(STAMP) ## Only the fast tests (no external processes)
 chaos: $(STAMP) ## Every fault test on the local mesh (kill -9 orders/NATS/fleet, PostgreSQL down, rolling restart); CI runs a subset
 	LASTMILE_CHAOS=all $(BIN)/pytest -q -m chaos tests/chaos
 
-bench: $(STAMP) ## Benchmarks (not tests): print req/s, p50, p99 (installs h2load and wrk via apt if missing)
+bench: $(STAMP) ## Benchmarks (not tests): print req/s, p50, p99 (BENCH=soak: the 30-minute soak; installs h2load, wrk via apt)
 	@command -v h2load >/dev/null || (apt-get update -qq && apt-get install -y -qq nghttp2-client)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	$(BIN)/python -m tests.bench
+	$(BIN)/python -m tests.bench $(BENCH)
 
 run: $(STAMP) ## Run the whole mesh locally (FRESH=1 wipes .state/; ONLY=a,b a subset; MESH=sidecars mTLS sidecars)
 	$(BIN)/python -m services.devstack run $(if $(FRESH),--fresh) $(if $(ONLY),--only $(ONLY)) \
