@@ -76,14 +76,14 @@ bench: $(STAMP) ## Benchmarks (not tests): print req/s, p50, p99 (BENCH=soak: th
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m tests.bench $(BENCH)
 
-run: $(STAMP) ## Run the whole mesh locally (FRESH=1 wipes .state/; ONLY=a,b a subset; MESH=sidecars mTLS sidecars)
+run: $(STAMP) ## Run the whole mesh locally (FRESH=1 wipes .state/; ONLY=a,b a subset; MESH=sidecars mTLS sidecars; RESTART=never|on-failure)
 	$(BIN)/python -m services.devstack run $(if $(FRESH),--fresh) $(if $(ONLY),--only $(ONLY)) \
-	    $(if $(MESH),--mesh $(MESH))
+	    $(if $(MESH),--mesh $(MESH)) $(if $(RESTART),--restart $(RESTART))
 
-stop: $(STAMP) ## Stop a mesh started by `make run` (from another terminal)
+stop: $(STAMP) ## Stop a mesh started by `make run` (from another terminal), even if its launcher was killed
 	$(BIN)/python -m services.devstack stop
 
-status: $(STAMP) ## Show each component of the running mesh: pid, address, log file
+status: $(STAMP) ## Show each component of the running mesh: state, pid, restarts, last exit, address, log
 	$(BIN)/python -m services.devstack status
 
 simulate: $(STAMP) ## Simulated couriers and customers against `make run` (ARGS="--couriers 50 --rate 5")

@@ -238,7 +238,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         args.state_dir = Path(args.state_dir).resolve()
         if args.fresh:
-            reset_state(args.state_dir)
+            try:
+                reset_state(args.state_dir)
+            except DevstackError as refused:
+                print(f"lastmile: {refused}", file=sys.stderr)
+                return 1
         return asyncio.run(run(args))
     if args.command == "stop":
         return stop(args)

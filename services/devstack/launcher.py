@@ -16,14 +16,19 @@ PostgreSQL's stale lock files are removed before a restart once their pid is pro
 The interface fault tests use: `<state dir>/run.json` (run_file.py), rewritten atomically on
 every change. `components` lists, in start order, `{name, pid, address, log, state,
 restarts, pid_start_time, up_since, last_exit, last_exit_code, last_exit_time, stop}`:
-- the current pid of `name` is its `pid` (null while it is down);
+- the current pid of `name` is its `pid` (null while it is down; while `restarting`, the pid of
+  the new process once it is spawned, before it is healthy);
 - `restarts` counts the times it was started again;
 - `state` is `starting`, `up`, `restarting` (exited, waiting out its backoff or starting
   again), `crashed` (exited, and the policy keeps it down), `stopping` or `stopped`;
 - so, after killing a component whose `restarts` was n, it is back once its entry shows
-  `state == "up"` and `restarts > n` (and then a new `pid`);
+  `state == "up"` and `restarts > n` (and then a new `pid`); tests/e2e/conftest.py's
+  `RunningMesh.wait_until_back(name, n)` waits for exactly that;
 - `supervisor_pid` is the launcher (SIGTERM stops the mesh); the file is gone once the mesh
   has stopped. `python -m services.devstack status` prints the same table.
+To keep a component down for a while (an outage rather than a blip), create the file
+`<state dir>/hold/<name>` before killing it: it stays `restarting` until the file is removed,
+and is then started again at once.
 """
 
 from __future__ import annotations
@@ -52,8 +57,9 @@ from services.devstack.nats import LocalNats
 from services.devstack.ports import ensure_port_free
 from services.devstack.postgres import LocalPostgres
 from services.devstack.process import SupervisedProcess
-from services.devstack.process_identity import STATE_DIR_VARIABLE
+from services.devstack.process_identity import STATE_DIR_VARIABLE, is_same_process
 from services.devstack.restart_policy import RestartPolicy
+from services.devstack.run_file import RunRecord
 from services.devstack.sidecars import LocalSidecars
 from services.devstack.supervisor import Component, Supervisor
 
@@ -95,6 +101,7 @@ class LocalMesh:
         return self.supervisor.components
 
     async def start(self) -> None:
+        ensure_not_running(self.state_dir)
         self.logs.mkdir(parents=True, exist_ok=True)
         self._check_ports()
         if self.sidecars is not None:
@@ -185,7 +192,18 @@ class LocalMesh:
         await self.supervisor.stop_all()
 
 
+def ensure_not_running(state_dir: Path) -> None:
+    """Refuse to start (or wipe) a state dir whose mesh runs: its run.json would be lost."""
+    record = RunRecord.read(state_dir)
+    if record is not None and is_same_process(record.supervisor_pid, record.supervisor_start_time):
+        raise DevstackError(
+            f"a mesh already runs on {state_dir} (launcher pid {record.supervisor_pid}); "
+            "stop it first (make stop)"
+        )
+
+
 def reset_state(state_dir: Path) -> None:
     """Start fresh: remove databases, broker storage and logs of earlier runs."""
+    ensure_not_running(state_dir)
     if state_dir.exists():
         shutil.rmtree(state_dir)

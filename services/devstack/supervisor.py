@@ -25,6 +25,7 @@ from services.devstack.restart_policy import Backoff, CrashLoop, RestartPolicy
 from services.devstack.run_file import ComponentRecord, RunRecord, StopPlan, remove_run_file
 
 log = logging.getLogger("lastmile.devstack")
+HOLD_DIR = "hold"
 
 
 class ComponentState(StrEnum):
@@ -148,7 +149,8 @@ class Supervisor:
     def _exited(self, component: Component) -> None:
         # `running` polled the process, so it is reaped already: no zombie is left behind.
         code = component.process.exit_code
-        assert code is not None
+        if code is None:
+            return
         ran_for = time.monotonic() - (component.up_since or time.monotonic())
         self._record_exit(component, code)
         self.report(
@@ -180,14 +182,29 @@ class Supervisor:
             self._restart(component, delay), name=f"restart-{component.name}"
         )
 
+    def hold_file(self, name: str) -> Path | None:
+        """While this file exists, `name` is not started again (fault tests make outages)."""
+        return None if self.state_dir is None else self.state_dir / HOLD_DIR / name
+
+    async def _wait_while_held(self, component: Component) -> None:
+        hold = self.hold_file(component.name)
+        if hold is None or not hold.exists():
+            return
+        self.report(f"-- {component.name} is held down until {hold} is removed")
+        while True:  # a file, not an Event: tests in other processes remove it
+            await asyncio.sleep(self.interval)
+            if not hold.exists():
+                return
+
     async def _restart(self, component: Component, delay: float) -> None:
         while True:
             await asyncio.sleep(delay)
+            await self._wait_while_held(component)
             component.restarts += 1
             self.save()
             try:
                 await component.server.start()
-            except DevstackError as failure:
+            except (DevstackError, OSError) as failure:
                 code = component.process.exit_code
                 if code is not None:
                     self._record_exit(component, code)
@@ -235,7 +252,8 @@ class Supervisor:
                 log.warning("stopping %s failed: %s", component.name, failure)
             component.state = ComponentState.STOPPED
             self.save()
-        if self.state_dir is not None:
+        if self.state_dir is not None and self._written:
+            # Only ours: a launcher refused for a busy state dir leaves the running one's.
             remove_run_file(self.state_dir)
             self._written = ""
 
@@ -252,5 +270,9 @@ class Supervisor:
         )
         text = record.to_json()
         if text != self._written:
-            record.write(self.state_dir)
+            try:
+                record.write(self.state_dir)
+            except OSError as failure:  # e.g. a full disk: supervising goes on regardless
+                log.warning("could not write run.json: %s", failure)
+                return
             self._written = text

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from google.rpc import code_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from lastmile.fleet.v1 import courier_session_pb2
 from services.simulator.courier_state import CourierState, Sent, SessionState
@@ -54,6 +54,21 @@ class CourierReplies:
             self._session.go_online_due = self._observations.clock() + 5.0
         elif kind is Sent.CONFIRM and errand is not None and errand.delivery_id == delivery_id:
             if status.code == code_pb2.UNAVAILABLE:
-                errand.confirmation_lost()
+                # Not processed: the same id again, after the delay fleet asks for.
+                self._observations.confirmation_retried()
+                errand.confirmation_lost(resend_at=self._observations.clock() + retry_delay(status))
             else:  # cancelled meanwhile, or lost a race: the errand is over for this courier
                 self._state.errand = None
+
+
+# Without RetryInfo, wait this long before re-sending a refused confirmation.
+DEFAULT_RESEND_SECONDS = 0.5
+
+
+def retry_delay(status: status_pb2.Status) -> float:
+    """The RetryInfo delay in `status`, else DEFAULT_RESEND_SECONDS."""
+    retry = error_details_pb2.RetryInfo()
+    for detail in status.details:
+        if detail.Unpack(retry):
+            return max(float(retry.retry_delay.ToTimedelta().total_seconds()), 0.0)
+    return DEFAULT_RESEND_SECONDS

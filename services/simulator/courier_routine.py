@@ -31,7 +31,7 @@ class CourierRoutine:
 
     def due(self, now: float) -> list[Request]:
         self._move(now)
-        due = [*self._go_online(now), *self._answer(now), *self._confirm()]
+        due = [*self._go_online(now), *self._answer(now), *self._confirm(now)]
         session, state = self._session, self._state
         if (state.online or state.busy) and now - session.last_ping >= self._settings.ping_interval:
             session.last_ping = now
@@ -87,9 +87,9 @@ class CourierRoutine:
         assert reason is not None  # a decline always carries one
         return [self._expecting(Sent.DECLINE, lambda i: messages.decline(i, offer_id, reason))]
 
-    def _confirm(self) -> list[Request]:
+    def _confirm(self, now: float) -> list[Request]:
         errand = self._state.errand
-        if errand is None or errand.awaiting_answer:
+        if errand is None or errand.awaiting_answer or now < errand.resend_at:
             return []
         if self._state.traveller.position != errand.target:
             return []

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import random
 import uuid
+from collections.abc import Awaitable, Callable
 
 import httpx
 
@@ -19,7 +20,10 @@ from services.simulator.observations import Observations
 log = logging.getLogger("lastmile.simulator.customer")
 
 CREATE_TIMEOUT_SECONDS = 15.0
-ATTEMPTS = 3
+# How long, in waits between attempts, one create keeps retrying: longer than a service's
+# restart or a database blip, so that a 503 asking to retry (RetryInfo) is retried through.
+RETRY_BUDGET_SECONDS = 30.0
+MAX_BACKOFF_SECONDS = 5.0
 # Statuses worth a retry with the same idempotency key: rate limited, or not processed.
 _RETRYABLE = frozenset({429, 502, 503, 504})
 
@@ -38,10 +42,12 @@ class CustomerAgent:
         observations: Observations,
         rng: random.Random,
         max_in_flight: int = 64,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.name = name
         self._tokens, self._client, self._box = tokens, client, box
         self._rate, self._observations, self._rng = rate_per_second, observations, rng
+        self._sleep = sleep
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._creating: set[asyncio.Task[None]] = set()
 
@@ -62,7 +68,9 @@ class CustomerAgent:
                     task.add_done_callback(self._creating.discard)
         finally:
             if self._creating:
-                await asyncio.wait(self._creating, timeout=CREATE_TIMEOUT_SECONDS * ATTEMPTS)
+                await asyncio.wait(
+                    self._creating, timeout=CREATE_TIMEOUT_SECONDS * 2 + RETRY_BUDGET_SECONDS
+                )
 
     async def _create_one(self) -> None:
         try:
@@ -72,10 +80,14 @@ class CustomerAgent:
 
     async def create_delivery(self) -> None:
         """POST one delivery; retries reuse the request id as the Idempotency-Key, so a
-        retry never creates a second delivery."""
+        retry never creates a second delivery. A retryable answer is retried after the wait
+        it asks for (Retry-After, RetryInfo), else with exponential backoff, until the waits
+        would pass RETRY_BUDGET_SECONDS."""
         body, request_id = random_delivery(self._box, self.name, self._rng), str(uuid.uuid4())
-        renew, failure = False, "network"
-        for attempt in range(ATTEMPTS):
+        renew, failure, waited, attempt = False, "network", 0.0, 0
+        while True:
+            backoff = min(0.5 * 2**attempt, MAX_BACKOFF_SECONDS)
+            attempt += 1
             try:
                 token = await self._tokens.access_token(renew=renew)
                 response = await self._client.post(
@@ -84,14 +96,20 @@ class CustomerAgent:
                 )  # fmt: skip
             except (httpx.TransportError, AccountError) as error:
                 failure = "network" if isinstance(error, httpx.TransportError) else "log-in"
-                await asyncio.sleep(0.5 * 2**attempt)
-                continue
-            if response.status_code == 200:
-                self._observations.delivery_created(response.json()["delivery"]["deliveryId"])
-                return
-            failure, renew = str(response.status_code), response.status_code == 401
-            if response.status_code not in _RETRYABLE and not renew:
+                wait = backoff
+            else:
+                if response.status_code == 200:
+                    delivery_id = response.json()["delivery"]["deliveryId"]
+                    self._observations.delivery_created(delivery_id)
+                    return
+                failure, renew = str(response.status_code), response.status_code == 401
+                if response.status_code not in _RETRYABLE and not (renew and attempt == 1):
+                    break
+                wait = retry_after_seconds(response, default=backoff)
+            if waited + wait > RETRY_BUDGET_SECONDS:
                 break
-            await asyncio.sleep(retry_after_seconds(response, default=0.5 * 2**attempt))
+            waited += wait
+            self._observations.create_retried()
+            await self._sleep(wait)
         log.debug("%s: creating a delivery failed: %s", self.name, failure)
         self._observations.create_failed(failure)

@@ -83,6 +83,8 @@ class Errand:
     picked_up: bool = False
     confirmation_id: str | None = None
     awaiting_answer: bool = False
+    # Not before this (monotonic) time: the delay fleet's RetryInfo asked for.
+    resend_at: float = 0.0
 
     @property
     def target(self) -> GeoPoint:
@@ -92,9 +94,11 @@ class Errand:
         self.confirmation_id = message_id
         self.awaiting_answer = True
 
-    def confirmation_lost(self) -> None:
-        """The answer will not come (UNAVAILABLE, broken stream): send the same id again."""
+    def confirmation_lost(self, resend_at: float = 0.0) -> None:
+        """The answer will not come (UNAVAILABLE, broken stream): send the same id again,
+        not before `resend_at`."""
         self.awaiting_answer = False
+        self.resend_at = resend_at
 
     def pickup_confirmed(self) -> None:
         self.picked_up = True

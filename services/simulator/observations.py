@@ -26,6 +26,12 @@ class Observations:
         self.counters.created += 1
         self.ledger.created(delivery_id, self.clock())
 
+    def create_retried(self) -> None:
+        self.counters.create_retries += 1
+
+    def confirmation_retried(self) -> None:
+        self.counters.confirmation_retries += 1
+
     def create_failed(self, why: str) -> None:
         self.counters.failed_creates[why] += 1
 

@@ -28,6 +28,10 @@ def summarize(observations: Observations, elapsed: float) -> dict[str, Any]:
             "still_open": ledger.open_count,
         },
         "failed_creates": dict(sorted(counters.failed_creates.items())),
+        "retries": {
+            "creates": counters.create_retries,
+            "confirmations": counters.confirmation_retries,
+        },
         "offers": {
             "accepted": counters.accepted,
             "declined": counters.declined,
@@ -51,7 +55,7 @@ def summarize(observations: Observations, elapsed: float) -> dict[str, Any]:
 def table(summary: dict[str, Any]) -> str:
     """The summary as aligned, readable lines."""
     lines = [f"Simulation finished after {summary['elapsed_seconds']:.0f} s", ""]
-    for section in ("deliveries", "offers", "sessions"):
+    for section in ("deliveries", "offers", "sessions", "retries"):
         lines.append(section)
         lines += [
             f"  {name.replace('_', ' '):<16}{value:>10}" for name, value in summary[section].items()

@@ -77,6 +77,10 @@ class Counters:
     created: int = 0
     # Keyed by HTTP status ("503") or "network" when no response came back.
     failed_creates: Counter[str] = field(default_factory=Counter)
+    # Attempts repeated after a retryable answer (429, 503 with RetryInfo, a network error),
+    # with the same idempotency key; and confirmations re-sent after UNAVAILABLE.
+    create_retries: int = 0
+    confirmation_retries: int = 0
     offered: int = 0
     accepted: int = 0
     declined: int = 0

@@ -38,6 +38,7 @@ from gateway.sidecar.topology import (
     STATS_PORT,
     MeshTopology,
 )
+from services.runtime.readiness import LIVENESS
 from tests.contract.real_envoy import http_get, running_envoy
 
 Manifest = dict[str, Any]
@@ -215,7 +216,8 @@ def test_apps_are_probed_over_grpc_health_by_service_name_through_the_sidecar(
         probe = {"port": HEALTH_PORT, "service": health_name}
         assert container["startupProbe"]["grpc"] == probe, app
         assert container["readinessProbe"]["grpc"] == probe, app
-        assert container["livenessProbe"]["grpc"] == {"port": HEALTH_PORT, "service": ""}, app
+        # Liveness never follows a dependency: its own health name, not "" or the service's.
+        assert container["livenessProbe"]["grpc"] == {"port": HEALTH_PORT, "service": LIVENESS}, app
 
 
 @pytest.mark.slow

@@ -66,9 +66,24 @@ class RunningMesh:
         loaded: dict[str, Any] = json.loads((self.state_dir / "run.json").read_text())
         return loaded
 
+    def component(self, name: str) -> dict[str, Any]:
+        """`name`'s entry in run.json: pid, state, restarts, last_exit, ... (launcher.py)."""
+        [entry] = [c for c in self.status()["components"] if c["name"] == name]
+        return dict(entry)
+
     def pid_of(self, name: str) -> int:
-        [pid] = [c["pid"] for c in self.status()["components"] if c["name"] == name]
-        return int(pid)
+        return int(self.component(name)["pid"])
+
+    def wait_until_back(self, name: str, restarts_before: int, limit: float = 120) -> int:
+        """After killing `name` (whose restarts count was `restarts_before`): wait until the
+        supervisor reports it up again, healthy; its new pid."""
+        give_up = time.monotonic() + limit
+        while True:
+            entry = self.component(name)
+            if entry["state"] == "up" and entry["restarts"] > restarts_before:
+                return int(entry["pid"])
+            assert time.monotonic() < give_up, f"{name} is not back: {entry}"
+            time.sleep(0.1)
 
 
 def free_port_block(size: int = 600) -> int:
@@ -80,13 +95,19 @@ def free_port_block(size: int = 600) -> int:
     raise AssertionError("no block of free ports for the sidecars")
 
 
-def start_mesh(mode: str, state: Path, environment: Mapping[str, str] | None = None) -> RunningMesh:
+def start_mesh(
+    mode: str,
+    state: Path,
+    environment: Mapping[str, str] | None = None,
+    restart: str = "always",
+) -> RunningMesh:
     """`environment` adds to (or overrides) MESH_ENVIRONMENT for the launcher and, through
-    it, every service, e.g. LASTMILE_OTLP_ENDPOINT."""
+    it, every service, e.g. LASTMILE_OTLP_ENDPOINT. `restart` is the launcher's restart
+    policy (as `make run`: always; never leaves a killed component down)."""
     ports = Ports(**{port.name: free_port() for port in fields(Ports)})
     output = state / "launcher.out"
     flags = [f"--{p.name.replace('_', '-')}-port={getattr(ports, p.name)}" for p in fields(Ports)]
-    flags.append(f"--mesh={mode}")
+    flags += [f"--mesh={mode}", f"--restart={restart}"]
     if mode == "sidecars":
         flags.append(f"--sidecar-port-base={free_port_block()}")
     with output.open("wb") as sink:

@@ -40,7 +40,8 @@ BEFORE_KILL, AFTER_KILL = 6, 4
 
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningMesh]:
-    running = start_mesh("direct", tmp_path_factory.mktemp("mesh-failover"))
+    # never: the killed dispatch must stay down, its replacement is the test's own.
+    running = start_mesh("direct", tmp_path_factory.mktemp("mesh-failover"), restart="never")
     try:
         yield running
     finally:

@@ -32,6 +32,7 @@ from tenacity import (
 from lastmile.events.v1 import envelope_pb2
 from services.runtime.background import finish, keep_running
 from services.runtime.database import Database
+from services.runtime.dependencies import unreachable_dependency
 from services.runtime.events import broker, streams
 
 log = logging.getLogger("lastmile.outbox")
@@ -229,6 +230,11 @@ class OutboxRelay:
 
 def _log_retry(state: RetryCallState) -> None:
     failure = state.outcome.exception() if state.outcome else None
+    if failure is not None and unreachable_dependency(failure) is not None:
+        # The relay just lags while the broker (or the database) is away; the outage itself
+        # is reported once, by the broker connection's callbacks or the dependency monitor.
+        log.info("the outbox waits: %r", failure, extra={"attempt": state.attempt_number})
+        return
     log.warning(
         "publishing the outbox failed; will retry",
         extra={"attempt": state.attempt_number, "error": repr(failure)},

@@ -27,12 +27,19 @@ class FakeEdge:
     statuses: list[int] = field(default_factory=list)
     received: list[SentRequest] = field(default_factory=list)
     base_url: str = ""
+    # The RetryInfo delay ("0.25s") a failure's google.rpc.Status carries, as the edge
+    # transcodes it; none when unset.
+    retry_delay: str | None = None
 
     def answer(self, request: SentRequest) -> tuple[int, dict[str, Any]]:
         self.received.append(request)
         status = self.statuses.pop(0) if self.statuses else 200
         if status != 200:
-            return status, {"code": 14, "message": "scripted failure", "details": []}
+            details = []
+            if self.retry_delay is not None:
+                details.append({"@type": "type.googleapis.com/google.rpc.RetryInfo",
+                                "retryDelay": self.retry_delay})  # fmt: skip
+            return status, {"code": 14, "message": "scripted failure", "details": details}
         if request.path == "/v1/accounts":
             return 200, {"account": {**request.body["account"], "accountId": "account-1"}}
         if request.path == "/v1/sessions":

@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import grpc
+from google.protobuf import any_pb2
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
-from google.rpc import code_pb2, status_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from lastmile.common.v1 import geo_pb2, parcel_pb2, stop_pb2
 from lastmile.fleet.v1 import courier_pb2, courier_session_pb2, courier_session_pb2_grpc, offer_pb2
@@ -86,7 +87,12 @@ class FakeFleet(courier_session_pb2_grpc.CourierSessionServiceServicer):
         if kind == "location_update":
             return []
         if kind == "confirm_pickup" and self.fail_first_pickup and _count(received, kind) == 1:
-            status = status_pb2.Status(code=code_pb2.UNAVAILABLE, message="orders did not answer")
+            # As fleet answers it: not processed, with the delay to wait before re-sending.
+            retry = any_pb2.Any()
+            retry.Pack(error_details_pb2.RetryInfo(retry_delay=Duration(nanos=10**8)))
+            status = status_pb2.Status(
+                code=code_pb2.UNAVAILABLE, message="orders did not answer", details=[retry]
+            )
             error = courier_session_pb2.MessageError(
                 client_message_id=request.client_message_id, status=status
             )

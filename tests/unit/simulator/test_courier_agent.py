@@ -10,11 +10,14 @@ from dataclasses import dataclass
 
 import grpc
 import pytest
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from lastmile.fleet.v1 import courier_pb2, courier_session_pb2_grpc
 from services.shared_kernel.geo import GeoPoint
 from services.simulator.city import CITIES
 from services.simulator.courier_agent import CourierAgent
+from services.simulator.courier_replies import DEFAULT_RESEND_SECONDS, retry_delay
 from services.simulator.courier_state import CourierSettings, CourierState
 from services.simulator.observations import Observations
 from services.simulator.vehicles import Vehicle
@@ -137,3 +140,13 @@ async def test_a_pickup_refused_as_unavailable_is_sent_again_with_the_same_id(
     assert len(pickups) == 2
     assert pickups[0] == pickups[1]
     assert flaky_orders.observations.counters.message_errors == 1
+    assert flaky_orders.observations.counters.confirmation_retries == 1
+
+
+def test_a_refusal_s_retry_info_sets_the_delay_before_the_confirmation_is_sent_again() -> None:
+    retry = any_pb2.Any()
+    retry.Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=2)))
+    with_delay = status_pb2.Status(code=code_pb2.UNAVAILABLE, details=[retry])
+
+    assert retry_delay(with_delay) == 2.0
+    assert retry_delay(status_pb2.Status(code=code_pb2.UNAVAILABLE)) == DEFAULT_RESEND_SECONDS

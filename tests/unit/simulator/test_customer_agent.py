@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from services.simulator.city import CITIES
-from services.simulator.customer_agent import CustomerAgent
+from services.simulator.customer_agent import RETRY_BUDGET_SECONDS, CustomerAgent
 from services.simulator.observations import Observations
 from tests.unit.simulator.fake_edge import FakeEdge, serving_edge
 
@@ -32,10 +32,22 @@ async def client(edge: FakeEdge) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def customer(client: httpx.AsyncClient, observations: Observations) -> CustomerAgent:
+class RecordedWaits:
+    """Stands in for asyncio.sleep: records each wait the agent asks for, returns at once."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def customer(
+    client: httpx.AsyncClient, observations: Observations, waits: RecordedWaits | None = None
+) -> CustomerAgent:
     return CustomerAgent(
         "customer-1", FixedToken(), client, CITIES["berlin"], rate_per_second=200.0,
-        observations=observations, rng=random.Random(4),
+        observations=observations, rng=random.Random(4), sleep=waits or asyncio.sleep,
     )  # fmt: skip
 
 
@@ -83,6 +95,35 @@ async def test_a_retry_after_503_reuses_the_request_id(
     assert (len(edge.received), len(keys)) == (3, 1)
     assert observations.counters.created == 1
     assert not observations.counters.failed_creates
+
+
+async def test_a_503_with_retry_info_is_retried_after_its_delay_with_the_same_key(
+    edge: FakeEdge, client: httpx.AsyncClient
+) -> None:
+    edge.statuses, edge.retry_delay = [503] * 5, "0.25s"
+    observations, waits = Observations(), RecordedWaits()
+    await customer(client, observations, waits).create_delivery()
+
+    assert len(edge.received) == 6
+    assert len({request.headers["idempotency-key"] for request in edge.received}) == 1
+    assert waits.waits == [0.25] * 5
+    assert observations.counters.created == 1
+    assert observations.counters.create_retries == 5
+    assert not observations.counters.failed_creates
+
+
+async def test_retries_stop_once_their_waits_would_pass_the_budget(
+    edge: FakeEdge, client: httpx.AsyncClient
+) -> None:
+    edge.statuses, edge.retry_delay = [503] * 10, "10s"
+    observations, waits = Observations(), RecordedWaits()
+    await customer(client, observations, waits).create_delivery()
+
+    assert sum(waits.waits) <= RETRY_BUDGET_SECONDS
+    assert waits.waits == [10.0, 10.0, 10.0]
+    assert len(edge.received) == 4
+    assert observations.counters.failed_creates == {"503": 1}
+    assert observations.counters.create_retries == 3
 
 
 async def test_a_refused_create_is_counted_by_its_status(
