@@ -133,51 +133,147 @@ def _access_log(path: Path | None) -> Config:
     }
 
 
+# Edge 400s whose own text is empty or bare ("Bad Request"), and what to tell the client.
+_MALFORMED_PATH = (
+    "malformed request path: it holds an escaped slash or backslash, an escaped NUL, a '#', "
+    "or '..' segments that climb above the root; encode identifiers without them"
+)
+_MALFORMED_HTTP = (
+    "malformed HTTP request (%RESPONSE_CODE_DETAILS%): the request line or a header holds a "
+    "byte HTTP does not allow there (percent-encode the path as UTF-8), or a header name holds "
+    "an underscore"
+)
+# Any other 400 the edge answers without the transcoder, which always explains its own.
+_REFUSED = "the edge refused the request (%RESPONSE_CODE_DETAILS%)"
+_NOT_ALLOWED = "method %REQ(:METHOD)% is not allowed here: %LOCAL_REPLY_BODY%"
+_INVALID_ARGUMENT = 3
+_UNIMPLEMENTED = 12
+
+
 def _local_replies_as_status() -> Config:
     # Native gRPC callers get the plain message in grpc-message instead; a REST call keeps the
     # original path header after the transcoder has made it look like gRPC.
+    grpc_content_type = {
+        "name": "content-type",
+        "string_match": {"prefix": "application/grpc"},
+    }
+    transcoded = {"name": "x-envoy-original-path", "present_match": True}
     not_native_grpc = {
         "or_filter": {
             "filters": [
                 {
                     "header_filter": {
                         "header": {
-                            "name": "content-type",
-                            "string_match": {"prefix": "application/grpc"},
+                            **grpc_content_type,
                             "invert_match": True,
                             "treat_missing_header_as_empty": True,
                         }
                     }
                 },
-                {
-                    "header_filter": {
-                        "header": {"name": "x-envoy-original-path", "present_match": True}
-                    }
-                },
+                {"header_filter": {"header": transcoded}},
+            ]
+        }
+    }
+    native_grpc = {
+        "and_filter": {
+            "filters": [
+                {"header_filter": {"header": grpc_content_type}},
+                {"header_filter": {"header": {**transcoded, "invert_match": True}}},
             ]
         }
     }
 
-    def mapper(op: str, status: int, code: int) -> Config:
+    def status_is(op: str, status: int) -> Config:
         comparison = {"op": op, "value": {"default_value": status, "runtime_key": "edge_unused"}}
-        status_filter = {"status_code_filter": {"comparison": comparison}}
+        return {"status_code_filter": {"comparison": comparison}}
+
+    def all_of(*conditions: Config) -> Config:
+        return {"and_filter": {"filters": list(conditions)}}
+
+    def as_status(code: int, message: str = "%LOCAL_REPLY_BODY%") -> Config:
         return {
-            "filter": {"and_filter": {"filters": [status_filter, not_native_grpc]}},
-            "body_format_override": {
-                "json_format": {"code": code, "message": "%LOCAL_REPLY_BODY%"},
-                "content_type": "application/json",
-            },
+            "json_format": {"code": code, "message": message},
+            "content_type": "application/json",
+        }
+
+    def mapper(op: str, status: int, code: int) -> Config:
+        return {
+            "filter": all_of(status_is(op, status), not_native_grpc),
+            "headers_to_add": [_grpc_status_header(code)],
+            "body_format_override": as_status(code),
         }
 
     # jwt_authn answers a token for another audience with 403; it is as invalid as an expired
     # one (RFC 6750 invalid_token), and the edge sends no other 403 of its own.
     wrong_audience = {"status_code": 401, **mapper("EQ", 403, _UNAUTHENTICATED)}
-    native_wrong_audience = {
-        "filter": wrong_audience["filter"]["and_filter"]["filters"][0],
-        "status_code": 401,
-    }
-    mappers = [wrong_audience, native_wrong_audience]
+    native_wrong_audience = {"filter": status_is("EQ", 403), "status_code": 401}
+    path_rejected = _code_details("== 'path_normalization_failed'")
+    # The HTTP/1 codec's own text is a bare "Bad Request".
+    codec_rejected = _code_details(".startsWith('http1.')")
+    not_transcoder = _code_details(".contains('grpc_json_transcode_failure') == false")
+    mappers = [
+        wrong_audience,
+        native_wrong_audience,
+        # The connection manager rejects such paths before any filter, with an empty body.
+        {
+            "filter": all_of(path_rejected, not_native_grpc),
+            "headers_to_add": [_grpc_status_header(_INVALID_ARGUMENT)],
+            "body_format_override": as_status(_INVALID_ARGUMENT, _MALFORMED_PATH),
+        },
+        # Without a grpc-status of its own, a gRPC local reply's status is derived from the
+        # HTTP code, and 400 maps to INTERNAL; the caller sent a bad request.
+        {
+            "filter": all_of(path_rejected, native_grpc),
+            "headers_to_add": [_grpc_status_header(_INVALID_ARGUMENT)],
+            "body_format_override": {"text_format": _MALFORMED_PATH},
+        },
+        {
+            "filter": all_of(status_is("EQ", 400), native_grpc),
+            "headers_to_add": [_grpc_status_header(_INVALID_ARGUMENT)],
+            "body_format_override": {"text_format": _REFUSED},
+        },
+        {
+            "filter": all_of(status_is("EQ", 400), codec_rejected),
+            "headers_to_add": [_grpc_status_header(_INVALID_ARGUMENT)],
+            "body_format_override": as_status(_INVALID_ARGUMENT, _MALFORMED_HTTP),
+        },
+        {
+            "filter": all_of(status_is("EQ", 400), not_transcoder, not_native_grpc),
+            "headers_to_add": [_grpc_status_header(_INVALID_ARGUMENT)],
+            "body_format_override": as_status(_INVALID_ARGUMENT, _REFUSED),
+        },
+        {
+            "filter": all_of(status_is("EQ", 405), not_native_grpc),
+            "headers_to_add": [_grpc_status_header(_UNIMPLEMENTED)],
+            "body_format_override": as_status(_UNIMPLEMENTED, _NOT_ALLOWED),
+        },
+    ]
     mappers += [mapper("EQ", status, code) for status, code in _GRPC_CODE_OF_HTTP_STATUS.items()]
     # Anything else at or above 400; successful direct responses (documents) stay as they are.
     mappers.append(mapper("GE", 400, _UNKNOWN))
     return {"mappers": mappers}
+
+
+def _code_details(condition: str) -> Config:
+    """A filter on %RESPONSE_CODE_DETAILS% (a CEL `condition` on it), the only trace some
+    rejections leave."""
+    return {
+        "extension_filter": {
+            "name": "envoy.access_loggers.extension_filters.cel",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3"
+                ".ExpressionFilter",
+                "expression": f"response.code_details{condition}",
+            },
+        }
+    }
+
+
+def _grpc_status_header(code: int) -> Config:
+    """The status the reply stands for: a gRPC caller's status, and for REST the same code as
+    the body's, so that the access log's %GRPC_STATUS% names it rather than guessing from the
+    HTTP code (a transcoder 400 is INVALID_ARGUMENT, not INTERNAL)."""
+    return {
+        "header": {"key": "grpc-status", "value": str(code)},
+        "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+    }

@@ -18,6 +18,7 @@ BUFFER = "envoy.filters.http.buffer"
 TRANSCODER = "envoy.filters.http.grpc_json_transcoder"
 RATE_LIMIT = "envoy.filters.http.local_ratelimit"
 JWT_AUTHN = "envoy.filters.http.jwt_authn"
+GRPC_STATUS_CAPTURE = "envoy.filters.http.header_to_metadata"
 
 JWT_PROVIDER = "identity"
 # Only the edge may set these: the identity it verified, and the original REST request line.
@@ -54,6 +55,8 @@ def http_filters(
         # Buckets are per route class; routes and the virtual host carry them.
         (RATE_LIMIT, typed(_LOCAL_RATE_LIMIT, stat_prefix="edge_rate_limit")),
         (JWT_AUTHN, _jwt_authn(settings, surface, open_paths)),
+        # Last, so that it sees the upstream's reply before the transcoder rewrites it.
+        (GRPC_STATUS_CAPTURE, _grpc_status_capture()),
     ]
     return [*({"name": name, "typed_config": config} for name, config in chain), router()]
 
@@ -61,8 +64,44 @@ def http_filters(
 def _header_sanitizer() -> Config:
     return typed(
         "envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
-        mutations={"request_mutations": [{"remove": header} for header in SPOOFABLE_HEADERS]},
+        mutations={
+            "request_mutations": [{"remove": header} for header in SPOOFABLE_HEADERS],
+            "response_mutations": [_grpc_status_restored()],
+        },
     )
+
+
+# With convert_grpc_status the transcoder turns an error the upstream answered trailers-only
+# into a JSON body and drops its grpc-status, so the access log's %GRPC_STATUS% would fall back
+# to the HTTP code (400 -> Internal). The last filter remembers the upstream's grpc-status and
+# the first puts it back where the transcoder took it away, as a transcoded success keeps its
+# own `grpc-status: 0`.
+_GRPC_STATUS_METADATA = ("lastmile.edge", "grpc_status")
+
+
+def _grpc_status_capture() -> Config:
+    namespace, key = _GRPC_STATUS_METADATA
+    return typed(
+        "envoy.extensions.filters.http.header_to_metadata.v3.Config",
+        response_rules=[
+            {
+                "header": "grpc-status",
+                "on_header_present": {"metadata_namespace": namespace, "key": key},
+                "remove": False,
+            }
+        ],
+    )
+
+
+def _grpc_status_restored() -> Config:
+    namespace, key = _GRPC_STATUS_METADATA
+    return {
+        "append": {
+            "header": {"key": "grpc-status", "value": f"%DYNAMIC_METADATA({namespace}:{key})%"},
+            # Only where it is missing; an empty value (nothing remembered) adds nothing.
+            "append_action": "ADD_IF_ABSENT",
+        }
+    }
 
 
 def _buffer(max_request_bytes: int) -> Config:

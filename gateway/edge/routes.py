@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.edge import filters
@@ -13,8 +13,9 @@ from gateway.envoy_config import Config
 
 # Routes match gRPC paths: REST requests reach the router after the transcoder has rewritten the
 # path. The filters before the transcoder (CORS, buffer) see the original REST path instead, so
-# every REST path has a route too: CORS answers a preflight only on a route that forwards, and a
-# client-streaming body (a JSON array) gets its larger limit there.
+# every REST path has routes too: CORS answers a preflight only on a route that forwards, a
+# client-streaming body (a JSON array) gets its larger limit there, and a method the path does
+# not declare is answered there with 405.
 
 
 @dataclass(frozen=True)
@@ -94,27 +95,81 @@ def _not_found_route() -> Config:
 
 
 def _rest_routes(settings: EdgeSettings, surface: EdgeSurface) -> list[Config]:
-    """One route per REST path, for any HTTP method (a preflight is an OPTIONS)."""
-    routes: dict[str, Config] = {}
+    """Per REST path: a route for its declared methods and browser preflights, then one that
+    answers any other method with 405 and the `Allow` list."""
+    paths: dict[str, _RestPath] = {}
     for service, method in ((s, m) for s in surface.public for m in s.methods):
         for binding in method.rest:
-            route = routes.setdefault(
+            rest_path = paths.setdefault(
                 binding.path_regex,
-                {
-                    "name": f"REST {binding.path_regex}",
-                    "match": {"safe_regex": {"regex": binding.path_regex}},
-                    "route": _action(settings, service, method),
-                },
+                _RestPath(binding.path_regex, _action(settings, service, method)),
             )
-            if method.client_streaming:
-                # A JSON array of many messages; the transcoder streams its elements.
-                route["typed_per_filter_config"] = {
-                    filters.BUFFER: filters.buffer_limit(settings.max_streaming_request_bytes)
-                }
+            rest_path.methods.add(binding.http_method)
+            rest_path.client_streaming |= method.client_streaming
     # `{id}` would also take `d-1:cancel`; like the transcoder, try custom verbs first.
-    return sorted(
-        routes.values(), key=lambda route: ":" not in route["match"]["safe_regex"]["regex"]
-    )
+    ordered = sorted(paths.values(), key=lambda rest_path: ":" not in rest_path.regex)
+    return [route for rest_path in ordered for route in rest_path.routes(settings)]
+
+
+@dataclass
+class _RestPath:
+    """One REST path template (as its regex), the HTTP methods bound to it, and where it goes."""
+
+    regex: str
+    action: Config
+    methods: set[str] = field(default_factory=set)
+    client_streaming: bool = False
+
+    @property
+    def allow(self) -> str:
+        return ", ".join(sorted(self.methods))
+
+    def routes(self, settings: EdgeSettings) -> list[Config]:
+        path = {"safe_regex": {"regex": self.regex}}
+        method = {"string_match": {"safe_regex": {"regex": "|".join(sorted(self.methods))}}}
+        declared: Config = {
+            "name": f"REST {self.regex}",
+            "match": {**path, "headers": [{"name": ":method", **method}]},
+            "route": self.action,
+        }
+        if self.client_streaming:
+            # A JSON array of many messages; the transcoder streams its elements.
+            declared["typed_per_filter_config"] = {
+                filters.BUFFER: filters.buffer_limit(settings.max_streaming_request_bytes)
+            }
+        # CORS answers a preflight only on a route that forwards, so preflights get their own.
+        preflight = {
+            "name": f"preflight {self.regex}",
+            "match": {
+                **path,
+                "headers": [
+                    {"name": ":method", "string_match": {"exact": "OPTIONS"}},
+                    {"name": "access-control-request-method", "present_match": True},
+                ],
+            },
+            "route": self.action,
+        }
+        not_allowed = {
+            "name": f"405 {self.regex}",
+            "match": path,
+            # The local reply mapper wraps this in a google.rpc.Status naming the method.
+            "direct_response": {
+                "status": 405,
+                "body": {"inline_string": f"this path takes {self.allow}"},
+            },
+            "response_headers_to_add": [
+                {
+                    "header": {"key": "allow", "value": self.allow},
+                    "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+                }
+            ],
+            # Answered here: no RPC to transcode, and a wrong method is wrong with any token.
+            "typed_per_filter_config": {
+                filters.TRANSCODER: filters.filter_disabled(),
+                filters.JWT_AUTHN: filters.filter_disabled(),
+            },
+        }
+        return [declared, preflight, not_allowed]
 
 
 def _method_route(settings: EdgeSettings, service: PublicService, method: PublicMethod) -> Config:

@@ -89,7 +89,15 @@ def unavailable(dependency: str) -> Unavailable:
     )
 
 
+class DependencyLost(Exception):
+    """Our own code noticed that a dependency went away (a connection it holds closed)."""
+
+    dependency: str = DATABASE
+
+
 def _classify(error: BaseException) -> str | None:
+    if isinstance(error, DependencyLost):
+        return error.dependency
     if isinstance(error, asyncpg.PostgresError):
         sqlstate = getattr(error, "sqlstate", None) or ""
         if sqlstate in _NOT_AN_OUTAGE_SQLSTATES:

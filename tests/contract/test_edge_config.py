@@ -178,6 +178,33 @@ def test_a_rest_import_has_the_larger_body_limit(config: Config) -> None:
     assert http_filter(config, "envoy.filters.http.buffer")["max_request_bytes"] == 64 * 1024
 
 
+def test_each_rest_path_answers_its_undeclared_methods_with_405_and_its_allow_list(
+    config: Config, surface: EdgeSurface
+) -> None:
+    declared: dict[str, set[str]] = {}
+    for binding in (binding for method in surface.methods for binding in method.rest):
+        declared.setdefault(binding.path_regex, set()).add(binding.http_method)
+    names = [route["name"] for route in routes(config)]
+    not_allowed = {
+        route["match"]["safe_regex"]["regex"]: route
+        for route in routes(config)
+        if route.get("direct_response", {}).get("status") == 405
+    }
+
+    assert set(not_allowed) == set(declared)
+    for regex, methods in declared.items():
+        route = not_allowed[regex]
+        [allow] = route["response_headers_to_add"]
+        assert allow["header"] == {"key": "allow", "value": ", ".join(sorted(methods))}
+        assert set(route["typed_per_filter_config"]) == {
+            "envoy.filters.http.grpc_json_transcoder",
+            "envoy.filters.http.jwt_authn",
+        }
+        # After the routes that take the declared methods and the preflights.
+        assert names.index(f"REST {regex}") < names.index(f"405 {regex}")
+        assert names.index(f"preflight {regex}") < names.index(f"405 {regex}")
+
+
 def test_each_upstream_is_an_http2_cluster_with_grpc_health_checks(config: Config) -> None:
     clusters = {c["name"]: c for c in config["static_resources"]["clusters"]}
 

@@ -1,5 +1,6 @@
-"""pricing as a real process, driven by real clients: buf curl through reflection, the
-health service, and a graceful SIGTERM that drains and exits 0 leaving nothing behind."""
+"""pricing as a real process, driven by real clients: buf curl and the README's grpcurl
+commands through reflection, the health service, and a graceful SIGTERM that drains and
+exits 0 leaving nothing behind."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tests.readme_commands import readme_commands, run_grpcurl
 from tests.servers import free_port, wait_until_serving
 
 pytestmark = pytest.mark.slow
@@ -100,6 +102,35 @@ def test_buf_curl_checks_health_and_gets_a_quote(pricing: RunningPricing) -> Non
         )
     )
     assert reply["quote"]["price"] == {"amountMinor": "500", "currencyCode": "EUR"}
+
+
+def test_the_readmes_grpcurl_commands_list_check_health_and_quote_through_reflection(
+    pricing: RunningPricing,
+) -> None:
+    direct = {
+        words[-1]: words for words in readme_commands("grpcurl") if "127.0.0.1:50051" in words
+    }
+    assert set(direct) == {
+        "list",
+        "grpc.health.v1.Health/Check",
+        "lastmile.pricing.v1.PricingService/CreateQuote",
+    }
+    outputs = {}
+    for last, command in direct.items():
+        result = run_grpcurl(command, {"127.0.0.1:50051": f"127.0.0.1:{pricing.port}"})
+        assert result.returncode == 0, result.stderr
+        outputs[last] = result.stdout
+
+    assert set(outputs["list"].split()) == {
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+        "lastmile.pricing.v1.PricingInternalService",
+        "lastmile.pricing.v1.PricingService",
+    }
+    assert json.loads(outputs["grpc.health.v1.Health/Check"]) == {"status": "SERVING"}
+    quote = json.loads(outputs["lastmile.pricing.v1.PricingService/CreateQuote"])["quote"]
+    # grpcurl prints the proto's own field names (buf curl prints the JSON names).
+    assert quote["price"] == {"amount_minor": "500", "currency_code": "EUR"}
 
 
 def test_sigterm_reports_not_serving_drains_and_exits_zero(pricing: RunningPricing) -> None:

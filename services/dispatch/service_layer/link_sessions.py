@@ -60,11 +60,16 @@ class LinkSession:
         if not self._ended.is_set():
             getting = asyncio.ensure_future(self._outbound.get())
             ending = asyncio.ensure_future(self._ended.wait())
-            await asyncio.wait({getting, ending}, return_when=asyncio.FIRST_COMPLETED)
-            ending.cancel()
+            try:
+                await asyncio.wait({getting, ending}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                # Also when the Link's handler is cancelled (fleet went away) while waiting:
+                # left pending, both would be reported as destroyed once collected.
+                ending.cancel()
+                if not getting.done():
+                    getting.cancel()
             if getting.done() and not self._ended.is_set():
                 return getting.result()
-            getting.cancel()
         if self._error is not None:
             raise self._error
         return None

@@ -8,6 +8,10 @@ with exponential backoff and jitter after a Link that failed early. The outbound
 is bounded: position batches are shed first; a change that does not fit forces a
 reconnect, whose snapshot carries it. Messages from dispatch are handed to the offer
 desk, which never makes this reader wait for a courier.
+
+grpc.aio sends the requests from a task of its own that iterates `LinkRequests`; the
+Link that opened them ends them whenever its call ends, however it ends (dispatch's
+status, a cut connection, a resync, stop), so that task always finishes.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import contextlib
 import itertools
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import grpc
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
@@ -39,7 +43,6 @@ log = logging.getLogger("lastmile.fleet.link")
 HEALTHY_SECONDS = 1.0
 _POSITION_DROPS = metrics.QUEUE_DROPS.labels("link_position")
 _CHANGE_DROPS = metrics.QUEUE_DROPS.labels("link_change")
-_END = link_pb2.LinkRequest()  # ends the request stream (never sent)
 
 
 class LinkDown(Exception):
@@ -50,12 +53,18 @@ class DispatchLink(DispatchFeed):
     """Feeds dispatch; `bind` it to what it reports and whom it tells, then `start`."""
 
     def __init__(
-        self, channels: ChannelPool, targets: Sequence[str], *, replica_id: str, queue_size: int
+        self,
+        channels: ChannelPool,
+        targets: Sequence[str],
+        *,
+        replica_id: str,
+        queue_size: int,
+        healthy_seconds: float = HEALTHY_SECONDS,
     ) -> None:
         if not targets:
             raise ValueError("the Link needs at least one dispatch target")
         self._channels, self._targets, self._replica_id = channels, tuple(targets), replica_id
-        self._queue_size = queue_size
+        self._queue_size, self._healthy_seconds = queue_size, healthy_seconds
         self._queue: SheddingQueue[link_pb2.LinkRequest] = SheddingQueue(queue_size)
         self._open = False  # accepting messages for the current Link
         self._call: (
@@ -121,9 +130,10 @@ class DispatchLink(DispatchFeed):
         # Taken together, synchronously: every change after the snapshot is queued after it.
         self._queue = SheddingQueue(self._queue_size)
         snapshot, self._open, self._resyncing = self._snapshot(), True, False
+        requests = LinkRequests(self._opening(snapshot), self._queue)
         loop = asyncio.get_running_loop()
         started, outcome = loop.time(), "ended"
-        call = self._call = stub.Link(self._requests(self._queue, snapshot))
+        call = self._call = stub.Link(requests)
         try:
             async for response in call:
                 self._receive(response)
@@ -138,22 +148,21 @@ class DispatchLink(DispatchFeed):
                 raise
             outcome = "resync" if self._resyncing else "stopping"
         finally:
+            # A call that dispatch ended leaves grpc's sender waiting for the next request:
+            # ending the requests releases it.
+            requests.end()
             self._open, self._call = False, None
             metrics.LINK_CONNECTED.set(0)
         log.warning("link to dispatch ended", extra={"target": target, "outcome": outcome})
-        if loop.time() - started < HEALTHY_SECONDS and not self._stopping.is_set():
+        if loop.time() - started < self._healthy_seconds and not self._stopping.is_set():
             raise LinkDown(f"{target}: {outcome}")
 
-    async def _requests(
-        self, queue: SheddingQueue[link_pb2.LinkRequest], snapshot: list[CourierView]
-    ) -> AsyncIterator[link_pb2.LinkRequest]:
+    def _opening(self, snapshot: list[CourierView]) -> Iterator[link_pb2.LinkRequest]:
         yield link_messages.hello(self._replica_id)
-        for chunk in link_messages.snapshot_chunks(str(uuid.uuid4()), snapshot):
-            yield chunk
+        yield from link_messages.snapshot_chunks(str(uuid.uuid4()), snapshot)
+        # Reached when grpc asks for what follows the last chunk, so the snapshot is out.
         metrics.LINK_CONNECTED.set(1)
         log.info("link to dispatch up", extra={"couriers": len(snapshot)})
-        while (request := await queue.get()) is not _END:
-            yield request
 
     def _receive(self, response: link_pb2.LinkResponse) -> None:
         if self._inbound is not None:
@@ -169,13 +178,48 @@ class DispatchLink(DispatchFeed):
 
     def _close_current(self) -> None:
         self._open = False
-        self._queue.finish(_END, discard_pending=True)
+        self._queue.finish(LinkRequests.END, discard_pending=True)
         if self._call is not None:
             self._call.cancel()
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+
+class LinkRequests:
+    """What one Link sends, in order: the opening (hello and the snapshot), then the
+    queue, until `END` is taken from it. An iterator rather than an async generator, so
+    that a Link that ends while grpc's sender waits on it leaves nothing to finalize."""
+
+    END = link_pb2.LinkRequest()  # ends the request stream (never sent)
+
+    def __init__(
+        self,
+        opening: Iterator[link_pb2.LinkRequest],
+        queue: SheddingQueue[link_pb2.LinkRequest],
+    ) -> None:
+        self._opening: Iterator[link_pb2.LinkRequest] | None = opening
+        self._queue = queue
+
+    def __aiter__(self) -> LinkRequests:
+        return self
+
+    async def __anext__(self) -> link_pb2.LinkRequest:
+        if self._opening is not None:
+            request = next(self._opening, None)
+            if request is not None:
+                return request
+            self._opening = None
+        request = await self._queue.get()
+        if request is self.END:
+            raise StopAsyncIteration
+        return request
+
+    def end(self) -> None:
+        """Send nothing more: a pending or later `__anext__` ends the iteration."""
+        self._opening = None
+        self._queue.finish(self.END, discard_pending=True)
 
 
 def _log_backoff(state: RetryCallState) -> None:

@@ -9,7 +9,7 @@ import grpc
 
 from lastmile.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 from services.contracts import common_v1
-from services.orders.domain.quote import Quote
+from services.orders.domain.quote import Quote, QuoteExpired, QuoteInvalid
 from services.orders.domain.request import DeliveryRequest
 from services.orders.service_layer.ports import Pricing
 from services.runtime.errors import (
@@ -25,7 +25,6 @@ CREATE_QUOTE = "/lastmile.pricing.v1.PricingService/CreateQuote"
 VERIFY_QUOTE = "/lastmile.pricing.v1.PricingInternalService/VerifyQuote"
 # Quoting is a pure function of the terms, so both calls are safe to retry.
 IDEMPOTENT_METHODS = (CREATE_QUOTE, VERIFY_QUOTE)
-_NOT_HONOURED = frozenset({"QUOTE_INVALID", "QUOTE_EXPIRED"})
 # pricing's terms paths -> where the same fields sit in a CreateDeliveryRequest.
 _FIELD_PATHS = (
     ("terms.pickup", "delivery.pickup.point"),
@@ -42,7 +41,9 @@ class GrpcPricing(Pricing):
         self._internal = pricing_pb2_grpc.PricingInternalServiceStub(channel)
         self._deadline = deadline_seconds
 
-    async def verify(self, quote_id: str, request: DeliveryRequest) -> Quote | None:
+    async def verify(self, quote_id: str, request: DeliveryRequest) -> Quote:
+        # pricing holds the signing key, so its verdict is the decision (issue 11 moves it
+        # into orders with public keys; this method is the one to replace).
         try:
             reply = await self._internal.VerifyQuote(
                 pricing_pb2.VerifyQuoteRequest(quote_id=quote_id, terms=_terms(request)),
@@ -50,9 +51,7 @@ class GrpcPricing(Pricing):
             )
         except grpc.aio.AioRpcError as failure:
             error = _domain_error(failure)
-            if error.reason in _NOT_HONOURED:
-                return None
-            raise error from failure
+            raise _quote_refusal(error) or error from failure
         return _quote(reply.quote)
 
     async def quote(self, request: DeliveryRequest) -> Quote:
@@ -97,6 +96,17 @@ def _domain_error(failure: grpc.aio.AioRpcError) -> DomainError:
         f"pricing did not answer ({failure.code().name}); retry with the same idempotency key",
         retry_after=timedelta(seconds=1),
     )
+
+
+def _quote_refusal(error: DomainError) -> QuoteInvalid | QuoteExpired | None:
+    """pricing's refusal of a quote, in orders' words and field paths; None for any other
+    failure (the terms themselves, or pricing being away)."""
+    if error.reason == "QUOTE_INVALID" and isinstance(error, InvalidArgument):
+        why = "; ".join(v.description for v in error.violations) or error.message
+        return QuoteInvalid(why)
+    if error.reason == "QUOTE_EXPIRED":
+        return QuoteExpired(error.metadata.get("expire_time", "an earlier time"))
+    return None
 
 
 def _field_path(path: str) -> str:

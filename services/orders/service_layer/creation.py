@@ -1,9 +1,9 @@
-"""Creating deliveries: pricing (an honoured quote, else a fresh one), idempotency keys
-that converge under concurrency, and the delivery.created event in the same commit."""
+"""Creating deliveries: pricing (the presented quote, honoured or refused; else a fresh one),
+idempotency keys that converge under concurrency, and the delivery.created event in the same
+commit."""
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,8 +16,6 @@ from services.orders.service_layer.commands import CreateDelivery
 from services.orders.service_layer.errors import CustomerNotYours, DeliveryNotFound
 from services.orders.service_layer.ports import Clock, Pricing, UnitOfWork, UnitOfWorkFactory
 from services.runtime.context import Caller, Role
-
-log = logging.getLogger("lastmile.orders")
 
 
 def new_delivery_id() -> str:
@@ -78,13 +76,10 @@ class DeliveryCreation:
         return Created(delivery)
 
     async def _price(self, request: DeliveryRequest) -> Quote:
+        # A presented quote is honoured or the create is refused, never silently re-priced:
+        # the client may have shown that price to someone.
         if request.quote_id:
-            honoured = await self.pricing.verify(request.quote_id, request)
-            if honoured is not None:
-                return honoured
-            log.info(
-                "presented quote not honoured (expired, forged or for other terms); re-pricing"
-            )
+            return await self.pricing.verify(request.quote_id, request)
         return await self.pricing.quote(request)
 
 

@@ -116,9 +116,11 @@ class Pricing(abc.ABC):
     """pricing, as orders needs it: confirm a presented quote, or quote afresh."""
 
     @abc.abstractmethod
-    async def verify(self, quote_id: str, request: DeliveryRequest) -> Quote | None:
-        """The quote if pricing honours it for these terms; None if it is forged, for
-        other terms or expired."""
+    async def verify(self, quote_id: str, request: DeliveryRequest) -> Quote:
+        """The quote, if it holds for these terms now. This is the one place that decides
+        whether a presented quote is honoured: QuoteInvalid if it is forged, altered,
+        malformed or for other terms, QuoteExpired once it has expired, Unavailable if
+        no verdict could be had in time."""
 
     @abc.abstractmethod
     async def quote(self, request: DeliveryRequest) -> Quote:

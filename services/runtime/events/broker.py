@@ -16,8 +16,12 @@ log = logging.getLogger("lastmile.events")
 
 
 async def connect(url: str, *, name: str) -> Client:
+    client: Client | None = None
+
     async def disconnected() -> None:
-        log.warning("broker connection lost; reconnecting", extra={"broker": url})
+        # nats-py calls this for a close we asked for too; only a lost connection is news.
+        if client is None or not client.is_closed:
+            log.warning("broker connection lost; reconnecting", extra={"broker": url})
 
     async def reconnected() -> None:
         log.info("broker connection restored", extra={"broker": url})
@@ -31,7 +35,7 @@ async def connect(url: str, *, name: str) -> Client:
         ),
     ):
         with attempt:
-            return await nats.connect(
+            client = await nats.connect(
                 url,
                 name=name,
                 connect_timeout=2,
@@ -41,6 +45,7 @@ async def connect(url: str, *, name: str) -> Client:
                 disconnected_cb=disconnected,
                 reconnected_cb=reconnected,
             )
+            return client
     raise AssertionError("unreachable: AsyncRetrying retries forever")
 
 

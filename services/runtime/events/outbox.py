@@ -32,7 +32,7 @@ from tenacity import (
 from lastmile.events.v1 import envelope_pb2
 from services.runtime.background import finish, keep_running
 from services.runtime.database import Database
-from services.runtime.dependencies import unreachable_dependency
+from services.runtime.dependencies import DependencyLost, unreachable_dependency
 from services.runtime.events import broker, streams
 
 log = logging.getLogger("lastmile.outbox")
@@ -77,6 +77,13 @@ async def append(connection: asyncpg.Connection, envelope: envelope_pb2.EventEnv
     await connection.execute(f"NOTIFY {_CHANNEL}")
 
 
+class LeaderConnectionLost(DependencyLost):
+    """The connection that held the relay's advisory lock closed, and the lock with it."""
+
+    def __str__(self) -> str:
+        return f"{self.args[0]} lost the database connection that held its lock"
+
+
 class OutboxRelay:
     """Publishes a service's outbox to JetStream until stopped."""
 
@@ -101,8 +108,12 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self._nats: Client | None = None
         self._last_cleanup = 0.0
-        # Advisory lock key: stable per service, so one relay per database publishes.
-        self._lock_key = zlib.crc32(f"lastmile-outbox-{service}".encode())
+        self._lock_key = self.lock_key(service)
+
+    @staticmethod
+    def lock_key(service: str) -> int:
+        """The advisory lock key: stable per service, so one relay per database publishes."""
+        return zlib.crc32(f"lastmile-outbox-{service}".encode())
 
     def start(self) -> None:
         name = f"outbox-relay-{self._service}"
@@ -122,17 +133,32 @@ class OutboxRelay:
             while not await leader.fetchval("SELECT pg_try_advisory_lock($1)", self._lock_key):
                 if await self._sleep(self._poll_seconds * 5):
                     return
+            # The lock and the LISTEN live as long as this connection's session. When the
+            # database closes it (a restart), both are gone: the relay must start over
+            # rather than publish without the lock, and nothing is left to release.
+            lost = asyncio.Event()
+
+            def connection_lost(_: object) -> None:
+                lost.set()
+                self._wake.set()
+
+            leader.add_termination_listener(connection_lost)
             await leader.add_listener(_CHANNEL, self._notified)
             try:
-                await self._relay()
+                await self._relay(lost)
             finally:
-                await leader.remove_listener(_CHANNEL, self._notified)
-                await leader.execute("SELECT pg_advisory_unlock($1)", self._lock_key)
+                # asyncpg reports a termination with call_soon: let one that has just
+                # happened reach connection_lost before deciding what is left to release.
+                await asyncio.sleep(0)
+                if not lost.is_set():
+                    leader.remove_termination_listener(connection_lost)
+                    await leader.remove_listener(_CHANNEL, self._notified)
+                    await leader.execute("SELECT pg_advisory_unlock($1)", self._lock_key)
 
     def _notified(self, *_: object) -> None:
         self._wake.set()
 
-    async def _relay(self) -> None:
+    async def _relay(self, lost: asyncio.Event) -> None:
         if self._nats is not None:
             await self._nats.close()
         self._nats = await broker.connect(self._nats_url, name=f"{self._service}-outbox")
@@ -140,6 +166,8 @@ class OutboxRelay:
         for spec in streams.ALL_STREAMS:
             await streams.ensure_stream(js, spec)
         while not self._stopping.is_set():
+            if lost.is_set():
+                raise LeaderConnectionLost(f"outbox-relay-{self._service}")
             async for attempt in AsyncRetrying(
                 wait=wait_exponential_jitter(multiplier=0.2, max=10),
                 retry=retry_if_exception_type((NatsError, JetStreamError, TimeoutError, OSError)),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
 
 import grpc
 
@@ -14,15 +15,23 @@ from lastmile.dispatch.v1 import dispatch_internal_pb2_grpc as link_pb2_grpc
 from services.runtime.grpc_types import ServicerContext
 
 
+@dataclass(frozen=True)
+class EndLink:
+    """Pushed like a response: the Link that takes it ends, with OK or `code`."""
+
+    code: grpc.StatusCode | None = None
+    details: str = ""
+
+
 class FakeDispatch(link_pb2_grpc.DispatchInternalServiceServicer):
     """Serves Links; `received` holds every request of every Link, in order."""
 
     def __init__(self) -> None:
         self.received: list[link_pb2.LinkRequest] = []
         self.links = 0
-        self._to_fleet: asyncio.Queue[link_pb2.LinkResponse] = asyncio.Queue()
+        self._to_fleet: asyncio.Queue[link_pb2.LinkResponse | EndLink] = asyncio.Queue()
 
-    def push(self, response: link_pb2.LinkResponse) -> None:
+    def push(self, response: link_pb2.LinkResponse | EndLink) -> None:
         self._to_fleet.put_nowait(response)
 
     def of_kind(self, kind: str) -> list[link_pb2.LinkRequest]:
@@ -34,10 +43,13 @@ class FakeDispatch(link_pb2_grpc.DispatchInternalServiceServicer):
         self.links += 1
         reader = asyncio.create_task(self._record(request_iterator))
         try:
-            while True:
-                yield await self._to_fleet.get()
+            while not isinstance(pushed := await self._to_fleet.get(), EndLink):
+                yield pushed
+            if pushed.code is not None:
+                await context.abort(pushed.code, pushed.details)
         finally:
             reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
 
     async def _record(self, requests: AsyncIterable[link_pb2.LinkRequest]) -> None:
         with contextlib.suppress(Exception):

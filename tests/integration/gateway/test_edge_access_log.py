@@ -7,9 +7,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 
 from tests.integration.gateway.conftest import Edge
+from tests.integration.gateway.raw_grpc import raw_unary
 
 pytestmark = pytest.mark.slow
 
@@ -49,3 +51,37 @@ def test_a_call_refused_at_the_edge_is_logged_with_why(edge: Edge) -> None:
     assert entry["status"] == 401
     assert entry["path"] == "/v1/deliveries/d-9"
     assert "jwt" in entry["details"].lower()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # Refused by pricing, whose trailers-only reply the transcoder turns into JSON.
+        {"terms": {"pickup": {"latitude": 123, "longitude": 13.4}}},
+        # Refused by the transcoder itself.
+        b'{"terms": ',
+    ],
+    ids=["by the service", "by the transcoder"],
+)
+def test_a_transcoded_invalid_argument_is_logged_as_invalid_argument(
+    edge: Edge, body: object
+) -> None:
+    reply = edge.call("POST", "/v1/quotes", body)
+    assert (reply.status, reply.json()["code"]) == (400, 3)
+
+    entry = _logged(edge.access_log, reply.headers["x-request-id"])
+
+    assert entry["rpc"] == "/lastmile.pricing.v1.PricingService/CreateQuote"
+    assert entry["grpc_status"] == "InvalidArgument"
+
+
+def test_a_native_grpc_call_is_logged_with_its_grpc_status(edge: Edge) -> None:
+    with grpc.insecure_channel(edge.grpc_target) as channel:
+        _, call = raw_unary(channel, "/lastmile.orders.v1.OrdersService/GetDelivery").with_call(
+            b"", timeout=5, metadata=tuple(edge.bearer().items())
+        )
+    request_id = dict(call.initial_metadata())["x-request-id"]
+
+    entry = _logged(edge.access_log, str(request_id))
+
+    assert (entry["protocol"], entry["status"], entry["grpc_status"]) == ("HTTP/2", 200, "OK")

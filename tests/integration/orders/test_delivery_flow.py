@@ -1,10 +1,11 @@
 """The customer's path at the gRPC level: quote, create, get, list page by page, cancel;
-and how orders prices a delivery whatever quote (or none) it is given."""
+and how orders prices a delivery: at the quote it is given, which must hold, or afresh."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+import grpc
 import pytest
 
 from lastmile.common.v1 import parcel_pb2
@@ -12,6 +13,7 @@ from lastmile.orders.v1 import delivery_pb2, orders_pb2
 from lastmile.pricing.v1 import pricing_pb2
 from tests.integration.orders.conftest import OrdersStack
 from tests.orders_examples import account, create_request, delivery
+from tests.status_details import error_info, violations
 
 pytestmark = pytest.mark.slow
 
@@ -137,44 +139,64 @@ async def test_without_a_quote_orders_asks_pricing_for_one(stack: OrdersStack) -
     assert verified.quote.price == created.price
 
 
-async def test_an_expired_quote_is_replaced_by_a_fresh_one(stack: OrdersStack) -> None:
+async def test_an_expired_quote_is_refused_as_a_failed_precondition(stack: OrdersStack) -> None:
+    customer = account("customer")
     quote = await quote_for(stack, delivery())
     stack.pricing_clock.offset = timedelta(hours=1)
     try:
-        created = (
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
             await stack.orders.CreateDelivery(
-                create_request(quote_id=quote.quote_id), metadata=account("customer").metadata
+                create_request("quoted-1", quote_id=quote.quote_id), metadata=customer.metadata
             )
-        ).delivery
     finally:
         stack.pricing_clock.offset = timedelta()
-    assert created.quote_id not in ("", quote.quote_id)
-    assert created.price == quote.price
+    assert raised.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+    info = error_info(raised.value)
+    assert info.reason == "QUOTE_EXPIRED"
+    assert info.metadata["expire_time"] == quote.expire_time.ToJsonString().replace("Z", "+00:00")
+    assert "expired" in (raised.value.details() or "")
+    # The refused call claimed nothing: the same key creates the delivery without the quote.
+    created = await stack.orders.CreateDelivery(
+        create_request("quoted-1"), metadata=customer.metadata
+    )
+    assert created.delivery.status == delivery_pb2.DELIVERY_STATUS_PENDING
+    assert created.delivery.price == quote.price
 
 
 @pytest.mark.parametrize(
-    "forged",
-    ["not-a-quote", "eyJhbGciOiJIUzI1NiJ9.eyJhdWQiOiJ4In0.AAAA"],
+    ("forged", "why"),
+    [
+        ("not-a-quote", "was not issued by pricing or has been altered"),
+        ("eyJhbGciOiJIUzI1NiJ9.eyJhdWQiOiJ4In0.AAAA", "was not issued by pricing"),
+    ],
     ids=["garbage", "unsigned"],
 )
-async def test_a_forged_quote_is_never_honoured_and_the_delivery_is_priced_afresh(
-    stack: OrdersStack, forged: str
+async def test_a_forged_quote_is_refused_as_invalid(
+    stack: OrdersStack, forged: str, why: str
 ) -> None:
-    created = (
+    customer = account("customer")
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stack.orders.CreateDelivery(
-            create_request(quote_id=forged), metadata=account("customer").metadata
+            create_request(quote_id=forged), metadata=customer.metadata
         )
-    ).delivery
-    assert created.quote_id not in ("", forged)
-    assert created.price.amount_minor == 500
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert error_info(raised.value).reason == "QUOTE_INVALID"
+    assert violations(raised.value)["delivery.quote_id"].startswith(why)
+    listed = await stack.orders.ListDeliveries(
+        orders_pb2.ListDeliveriesRequest(), metadata=customer.metadata
+    )
+    assert list(listed.deliveries) == []
 
 
-async def test_a_quote_for_other_terms_does_not_set_the_price(stack: OrdersStack) -> None:
+async def test_a_quote_for_other_terms_is_refused_as_invalid(stack: OrdersStack) -> None:
     express = await quote_for(stack, delivery(service_level=parcel_pb2.SERVICE_LEVEL_EXPRESS))
-    created = (
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stack.orders.CreateDelivery(
             create_request(quote_id=express.quote_id), metadata=account("customer").metadata
         )
-    ).delivery
-    assert created.quote_id != express.quote_id
-    assert created.price.amount_minor == 500 < express.price.amount_minor
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert error_info(raised.value).reason == "QUOTE_INVALID"
+    assert violations(raised.value) == {
+        "delivery.quote_id": "was issued for different delivery terms; "
+        "ask for a new quote or omit quote_id"
+    }

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from services.orders.domain.delivery import Delivery, DeliveryStatus
 from services.orders.domain.events import DeliveryEvent
 from services.orders.domain.idempotency import IdempotencyRecord
-from services.orders.domain.quote import Quote
+from services.orders.domain.quote import Quote, QuoteExpired, QuoteInvalid
 from services.orders.domain.request import DeliveryRequest
 from services.orders.service_layer.access import Audience
 from services.orders.service_layer.ports import (
@@ -124,7 +124,8 @@ class FakeUnitOfWork(UnitOfWork):
 
 
 class FakePricing(Pricing):
-    """Honours quotes it issued ("quote-N") until `now`; prices everything at 5.00 EUR."""
+    """Honours quotes it issued ("quote-N") until `now` and refuses any other; prices everything
+    at 5.00 EUR."""
 
     def __init__(self) -> None:
         self.issued = 0
@@ -132,12 +133,14 @@ class FakePricing(Pricing):
         self.out_of_area = False
         self.calls: list[str] = []
 
-    async def verify(self, quote_id: str, request: DeliveryRequest) -> Quote | None:
+    async def verify(self, quote_id: str, request: DeliveryRequest) -> Quote:
         self.calls.append(f"verify {quote_id}")
         if not quote_id.startswith("quote-"):
-            return None
+            raise QuoteInvalid("was not issued by pricing or has been altered")
         expires_at = NOW + timedelta(minutes=15)
-        return Quote(quote_id, Money(500, "EUR"), expires_at) if self.now < expires_at else None
+        if self.now >= expires_at:
+            raise QuoteExpired(expires_at.isoformat())
+        return Quote(quote_id, Money(500, "EUR"), expires_at)
 
     async def quote(self, request: DeliveryRequest) -> Quote:
         self.calls.append("quote")

@@ -1,5 +1,5 @@
-"""The pricing adapter against the real pricing servicers in process: honoured, expired
-and forged quotes, pricing's field paths in orders' terms, and pricing being away."""
+"""The pricing adapter against the real pricing servicers in process: honoured quotes, and
+expired and forged ones refused, pricing's field paths in orders' terms, and pricing being away."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import grpc
 import pytest
 
 from services.orders.adapters.grpc_pricing import GrpcPricing
+from services.orders.domain.quote import QuoteExpired, QuoteInvalid
 from services.pricing.bootstrap import bootstrap
 from services.pricing.config import PricingSettings
 from services.runtime.errors import InvalidArgument, Unavailable
@@ -49,16 +50,32 @@ async def test_a_fresh_quote_is_verified_until_it_expires(
     assert (quote.price.amount_minor, quote.price.currency) == (500, "EUR")
     assert await pricing.verify(quote.quote_id, request_with()) == quote
     clock.now += timedelta(minutes=16)
-    assert await pricing.verify(quote.quote_id, request_with()) is None
+    with pytest.raises(QuoteExpired) as expired:
+        await pricing.verify(quote.quote_id, request_with())
+    assert expired.value.reason == "QUOTE_EXPIRED"
+    assert expired.value.metadata == {"expire_time": quote.expires_at.isoformat()}
+    assert quote.expires_at.isoformat() in expired.value.message
 
 
-async def test_forged_quotes_and_quotes_for_other_terms_are_not_honoured(
-    pricing: GrpcPricing,
+@pytest.mark.parametrize(
+    ("quote_id", "why"),
+    [
+        ("forged", "was not issued by pricing or has been altered"),
+        (None, "was issued for different delivery terms"),
+    ],
+    ids=["forged", "other-terms"],
+)
+async def test_forged_quotes_and_quotes_for_other_terms_are_invalid_at_orders_field_path(
+    pricing: GrpcPricing, quote_id: str | None, why: str
 ) -> None:
     quote = await pricing.quote(request_with())
     heavier = request_with(parcel=Parcel(ParcelSize.SMALL, 9000))
-    assert await pricing.verify(quote.quote_id, heavier) is None
-    assert await pricing.verify("forged", request_with()) is None
+    with pytest.raises(QuoteInvalid) as invalid:
+        await pricing.verify(quote_id or quote.quote_id, heavier)
+    assert invalid.value.reason == "QUOTE_INVALID"
+    [violation] = invalid.value.violations
+    assert violation.field == "delivery.quote_id"
+    assert violation.description.startswith(why)
 
 
 async def test_out_of_area_is_reported_at_orders_field_path(pricing: GrpcPricing) -> None:

@@ -20,6 +20,7 @@ from services.orders.config import OrdersSettings
 from services.orders.service_layer.ports import UnitOfWork
 from tests.orders_examples import account, create_request, delivery
 from tests.servers import serving
+from tests.status_details import error_info, violations
 from tests.unit.orders.fakes import Clock, FakePricing, FakeStore, FakeUnitOfWork
 
 
@@ -60,6 +61,23 @@ async def test_roles_are_checked_before_the_request_is_read(channel: grpc.aio.Ch
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await orders.CreateDelivery(orders_pb2.CreateDeliveryRequest(), metadata=metadata)
         assert raised.value.code() is code
+
+
+async def test_a_forged_quote_is_invalid_argument_naming_the_quote_id(
+    channel: grpc.aio.Channel,
+) -> None:
+    orders = orders_pb2_grpc.OrdersServiceStub(channel)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await orders.CreateDelivery(
+            create_request(quote_id="forged"), metadata=account("customer").metadata
+        )
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert error_info(raised.value).reason == "QUOTE_INVALID"
+    assert violations(raised.value) == {
+        "delivery.quote_id": "was not issued by pricing or has been altered; "
+        "ask for a new quote or omit quote_id"
+    }
+    assert "delivery.quote_id" in (raised.value.details() or "")
 
 
 async def test_an_import_reports_failed_items_with_their_full_status(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 
+from services.orders.domain.quote import QuoteInvalid
 from services.orders.service_layer.commands import CreateDelivery, ImportItem
 from services.runtime.context import Caller, Role
 from services.runtime.errors import (
@@ -46,6 +47,15 @@ async def test_each_item_is_created_or_reported_once_in_stream_order(orders: Ord
         FieldViolation("idempotency_key", "repeats the key of item 0")
     ]
     assert len(orders.store.deliveries) == 3
+
+
+async def test_an_item_with_a_forged_quote_fails_alone_as_quote_invalid(orders: Orders) -> None:
+    forged = ImportItem("f", CreateDelivery(request_with(quote_id="forged"), "f"))
+    summary = await orders.imports.import_deliveries(MERCHANT, stream([valid("a"), forged]))
+    assert [c.index for c in summary.created] == [0]
+    [failed] = summary.failed
+    assert isinstance(failed.error, QuoteInvalid)
+    assert (failed.index, failed.error.reason) == (1, "QUOTE_INVALID")
 
 
 async def test_items_beyond_the_cap_are_each_refused_as_resource_exhausted(

@@ -9,6 +9,7 @@ import pytest
 
 from services.orders.domain.events import DeliveryCreated
 from services.orders.domain.idempotency import IdempotencyKeyReused
+from services.orders.domain.quote import QuoteExpired, QuoteInvalid
 from services.orders.service_layer.commands import CreateDelivery
 from services.orders.service_layer.errors import CustomerNotYours
 from services.runtime.context import Caller, Role
@@ -55,17 +56,52 @@ async def test_an_honoured_quote_sets_the_price_without_asking_for_another(order
     assert orders.pricing.calls == ["verify quote-5"]
 
 
-@pytest.mark.parametrize("quote_id", ["forged", "quote-expired"])
-async def test_a_quote_pricing_does_not_honour_is_replaced_by_a_fresh_one(
-    orders: Orders, quote_id: str
+async def test_a_forged_quote_refuses_the_create_instead_of_pricing_it_again(
+    orders: Orders,
 ) -> None:
-    if quote_id == "quote-expired":
-        orders.pricing.now += timedelta(hours=1)
-    created = await orders.creation.create(
-        CUSTOMER, CreateDelivery(request_with(quote_id=quote_id))
-    )
-    assert created.delivery.quote_id == "quote-1"
-    assert orders.pricing.calls == [f"verify {quote_id}", "quote"]
+    with pytest.raises(QuoteInvalid) as refused:
+        await orders.creation.create(CUSTOMER, CreateDelivery(request_with(quote_id="forged")))
+    assert refused.value.reason == "QUOTE_INVALID"
+    assert [v.field for v in refused.value.violations] == ["delivery.quote_id"]
+    assert orders.pricing.calls == ["verify forged"]
+    assert orders.store.deliveries == {}
+    assert orders.store.events == []
+
+
+async def test_an_expired_quote_refuses_the_create_and_says_when_it_expired(
+    orders: Orders,
+) -> None:
+    orders.pricing.now += timedelta(hours=1)
+    with pytest.raises(QuoteExpired) as refused:
+        await orders.creation.create(CUSTOMER, CreateDelivery(request_with(quote_id="quote-5")))
+    assert refused.value.reason == "QUOTE_EXPIRED"
+    assert "expired at 2026" in refused.value.message
+    assert orders.pricing.calls == ["verify quote-5"]
+    assert orders.store.deliveries == {}
+
+
+async def test_a_refused_quote_leaves_its_idempotency_key_free_for_the_corrected_request(
+    orders: Orders,
+) -> None:
+    with pytest.raises(QuoteInvalid):
+        await orders.creation.create(
+            CUSTOMER, CreateDelivery(request_with(quote_id="forged"), "key-1")
+        )
+    created = await orders.creation.create(CUSTOMER, CreateDelivery(REQUEST, "key-1"))
+    assert not created.replayed
+    assert orders.store.deliveries == {created.delivery.id: created.delivery}
+
+
+async def test_a_replay_returns_the_delivery_even_after_its_quote_has_expired(
+    orders: Orders,
+) -> None:
+    quoted = CreateDelivery(request_with(quote_id="quote-5"), "key-1")
+    first = await orders.creation.create(CUSTOMER, quoted)
+    orders.pricing.now += timedelta(hours=1)
+    again = await orders.creation.create(CUSTOMER, quoted)
+    assert again.replayed
+    assert again.delivery == first.delivery
+    assert orders.pricing.calls == ["verify quote-5"]
 
 
 async def test_terms_pricing_cannot_serve_create_nothing(orders: Orders) -> None:
