@@ -1,11 +1,10 @@
 """Faults injected into a running local mesh, and the waits for its supervisor to heal them:
-kill a component by the pid run.json gives, then wait until run.json shows it running again
-under a new pid and, for a service, until it answers its health check SERVING."""
+kill a component by the pid run.json gives, then wait until run.json shows it up again and,
+for a service, until it answers its health check SERVING."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import time
@@ -36,14 +35,8 @@ class ComponentState:
 
 
 def component(mesh: RunningMesh, name: str) -> ComponentState:
-    """The component's entry in run.json, which the launcher rewrites as things change."""
-    while True:
-        try:
-            status = mesh.status()
-            break
-        except (json.JSONDecodeError, FileNotFoundError):
-            time.sleep(0.05)  # caught between the launcher's truncate and write
-    [entry] = [c for c in status["components"] if c["name"] == name]
+    """The component's entry in run.json, which the supervisor rewrites on every change."""
+    entry = mesh.component(name)
     pid = entry.get("pid")
     return ComponentState(
         name, None if pid is None else int(pid), entry.get("state"), int(entry.get("restarts", 0))
@@ -59,29 +52,15 @@ def kill(mesh: RunningMesh, name: str, signum: signal.Signals = signal.SIGKILL) 
 
 
 async def restarted(mesh: RunningMesh, victim: ComponentState) -> ComponentState:
-    """Wait until the supervisor has started the component again (run.json: `up`, more
-    `restarts` than before, a new pid) and, for a service, until it reports SERVING on its
-    port; fails with what run.json says if it never is."""
-    give_up = time.monotonic() + RESTART_LIMIT_SECONDS
-    while not _back(now := component(mesh, victim.name), victim):
-        assert time.monotonic() < give_up, (
-            f"the supervisor did not restart {victim.name} within {RESTART_LIMIT_SECONDS:g} s;"
-            f" run.json says {now}"
-        )
-        await asyncio.sleep(POLL_SECONDS)
+    """Wait until the supervisor reports the component up again, healthy, with one more
+    restart (RunningMesh.wait_until_back) and, for a service, until it answers SERVING on
+    its own port too; returns its new entry."""
+    await asyncio.to_thread(mesh.wait_until_back, victim.name, victim.restarts)
     if victim.name in SPECS:
-        await serving(mesh, SPECS[victim.name], limit=give_up - time.monotonic())
-    return now
-
-
-def _back(now: ComponentState, victim: ComponentState) -> bool:
-    return (
-        now.state == "up"
-        and now.restarts > victim.restarts
-        and now.pid is not None
-        and now.pid != victim.pid
-        and _alive(now.pid)
-    )
+        await serving(mesh, SPECS[victim.name], limit=RESTART_LIMIT_SECONDS)
+    back = component(mesh, victim.name)
+    assert back.pid != victim.pid, f"{victim.name} is up under the pid that was killed"
+    return back
 
 
 async def serving(mesh: RunningMesh, spec: ServiceSpec, limit: float = 60.0) -> None:
@@ -123,11 +102,3 @@ async def until(condition: Callable[[], bool], limit: float, what: str) -> None:
 
 def nats_url(mesh: RunningMesh) -> str:
     return f"nats://127.0.0.1:{mesh.ports.nats}"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True

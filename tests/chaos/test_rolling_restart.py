@@ -70,6 +70,7 @@ async def test_a_rolling_restart_of_every_service_under_the_simulator_fails_no_c
         cancelled=deliveries["cancelled"],
         still_open=deliveries["still_open"],
         failed_creates=summary["failed_creates"],
+        retries=summary["retries"],
         edge_answers=dict(sorted(seen.items())),
         reconnects=summary["sessions"]["reconnects"],
     )
