@@ -23,16 +23,18 @@ from tests.e2e.conftest import RunningMesh
 
 pytestmark = [pytest.mark.slow, pytest.mark.chaos(ci=False), pytest.mark.timeout(900)]
 
-# Long enough that customers keep creating while the whole roll happens.
-CREATE_SECONDS = 150.0
+# Long enough that customers keep creating while the whole roll happens (about 30 s here).
+CREATE_SECONDS = 90.0
 DRAIN_SECONDS = 180.0
+# Enough couriers, fast enough, for the rate: 20 couriers, each done in ~15 s, carry
+# more than one delivery a second, so the drain ends once the deliveries are done.
 
 
 def city(mesh: RunningMesh) -> SimulationSettings:
     return SimulationSettings(
-        edge=mesh.base, grpc_target=mesh.grpc_target, couriers=12, customers=3, rate=2.0,
+        edge=mesh.base, grpc_target=mesh.grpc_target, couriers=20, customers=3, rate=1.0,
         duration=CREATE_SECONDS, drain_timeout=DRAIN_SECONDS, connect_timeout=60,
-        box=CITIES["hamburg"], speedup=60, accept_probability=1.0, ping_interval=1.0,
+        box=CITIES["hamburg"], speedup=150, accept_probability=1.0, ping_interval=1.0,
         seed=1010, vehicle_mix=VehicleMix({Vehicle.CAR: 1.0}), json_path=None, quiet=True,
     )  # fmt: skip
 
