@@ -1,10 +1,10 @@
-"""Holding the mesh's PostgreSQL down: kill -9 the postmaster and its backends, and again
-whenever the supervisor brings a new one up (a crash loop, as its backoff sees it), until
-the outage has lasted long enough.
+"""A PostgreSQL outage on the mesh: the supervisor is told to hold PostgreSQL down (its
+hold file), the postmaster and its backends are killed with SIGKILL, and once the outage
+ends the hold is lifted and the supervisor starts PostgreSQL again by itself.
 
-The postmaster is found through /proc by the mesh's own data directory on its command line
-(`postgres -D <pgdata>`), and the backends as its children, so a restarted postmaster is
-killed as soon as it exists, before it can answer a query, whatever run.json says yet."""
+The processes are found through /proc: the postmaster by the mesh's own data directory
+on its command line (`postgres -D <pgdata>`), the backends as its children. Killing the
+backends too makes the outage start at once for every connection."""
 
 from __future__ import annotations
 
@@ -12,13 +12,11 @@ import asyncio
 import contextlib
 import os
 import signal
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.devstack.supervisor import HOLD_DIR
 from tests.e2e.conftest import RunningMesh
-
-KILL_POLL_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -43,31 +41,26 @@ def cluster(pgdata: Path) -> Cluster:
     return Cluster(frozenset(postmasters), frozenset(backends))
 
 
-def pgdata_of(mesh: RunningMesh) -> Path:
-    return mesh.state_dir / "postgres" / "pgdata"
-
-
 class PostgresOutage:
-    """`begin` kills the cluster; `hold` kills every postmaster the supervisor starts again
-    until the outage has lasted long enough."""
+    """`begin` holds PostgreSQL down and kills it; `end` lets the supervisor restart it."""
 
     def __init__(self, mesh: RunningMesh) -> None:
-        self._pgdata = pgdata_of(mesh)
-        self.postmasters_killed: set[int] = set()
+        self._pgdata = mesh.state_dir / "postgres" / "pgdata"
+        self._hold = mesh.state_dir / HOLD_DIR / "postgres"
 
-    async def begin(self) -> None:
-        assert await self._kill(), f"no PostgreSQL runs on {self._pgdata}"
-
-    async def hold(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            await self._kill()
-            await asyncio.sleep(KILL_POLL_SECONDS)
-
-    async def _kill(self) -> bool:
+    async def begin(self) -> int:
+        """Returns how many processes (postmaster and backends) were killed."""
+        self._hold.parent.mkdir(exist_ok=True)
+        self._hold.touch()
         found = await asyncio.to_thread(cluster, self._pgdata)
+        assert len(found.postmasters) == 1, f"PostgreSQL on {self._pgdata}: {found}"
         for pid in found.postmasters | found.backends:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        self.postmasters_killed |= found.postmasters
-        return bool(found.postmasters)
+        return len(found.postmasters | found.backends)
+
+    async def is_down(self) -> bool:
+        return not (await asyncio.to_thread(cluster, self._pgdata)).postmasters
+
+    def end(self) -> None:
+        self._hold.unlink(missing_ok=True)

@@ -1,8 +1,9 @@
-"""Fault: PostgreSQL is killed (postmaster and backends, kill -9) and kept down for 10 s.
-Meanwhile every call that needs the database answers 503 (never 500), the services that
-need it report NOT_SERVING on their own ports while pricing stays SERVING, and afterwards
-the mesh recovers by itself: the supervisor restarts PostgreSQL, the services reconnect,
-report SERVING again and creates succeed."""
+"""Fault: PostgreSQL is killed (postmaster and backends, kill -9) and kept down for 10 s
+by the supervisor's hold file. Meanwhile every call that needs the database answers 503
+with RetryInfo (never 500), the services that need it report NOT_SERVING on their own
+ports while pricing stays SERVING, and afterwards the mesh recovers by itself: the
+supervisor restarts PostgreSQL, the services reconnect, report SERVING again and creates
+succeed."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import pytest
 from services.devstack.components import SERVICES
 from tests.chaos.figures import FaultFigures
 from tests.chaos.keyed_creates import edge_client, has_retry_info
-from tests.chaos.mesh_faults import SPECS, all_serving, health
+from tests.chaos.mesh_faults import SPECS, all_serving, component, health, restarted
 from tests.chaos.postgres_outage import PostgresOutage
 from tests.e2e.conftest import RunningMesh
 from tests.e2e.rest import PASSWORD, delivery_request, sign_up
@@ -44,31 +45,39 @@ async def test_postgres_down_for_10_s_gives_503s_and_not_serving_then_recovers_b
         assert existing.status_code == 200, existing.text
         delivery_id = existing.json()["delivery"]["deliveryId"]
 
-        outage = PostgresOutage(mesh)
-        await outage.begin()
-        holding = asyncio.create_task(outage.hold(OUTAGE_SECONDS))
-        answers: Counter[str] = Counter()  # "create 503", "me 503", ...
+        outage, before = PostgresOutage(mesh), component(mesh, "postgres")
+        killed = await outage.begin()
+        answers: Counter[str] = Counter()  # "create 503+RetryInfo", "me 503+RetryInfo", ...
         not_serving: set[str] = set()
         pricing_statuses: set[str] = set()
-        while not holding.done():
-            for call, answer in await customer.every_call(delivery_id):
-                answers[f"{call} {answer}"] += 1
-            for name in DATABASE_SERVICES:
-                status = await health(mesh, name, SPECS[name].health_service)
-                if status == "NOT_SERVING":
-                    not_serving.add(name)
-            pricing_statuses.add(await health(mesh, "pricing", SPECS["pricing"].health_service))
-            await asyncio.sleep(PROBE_PAUSE_SECONDS)
-        await holding
+        stayed_down = True
+        try:
+            end = time.monotonic() + OUTAGE_SECONDS
+            while time.monotonic() < end:
+                for call, answer in await customer.every_call(delivery_id):
+                    answers[f"{call} {answer}"] += 1
+                for name in DATABASE_SERVICES:
+                    status = await health(mesh, name, SPECS[name].health_service)
+                    if status == "NOT_SERVING":
+                        not_serving.add(name)
+                pricing = await health(mesh, "pricing", SPECS["pricing"].health_service)
+                pricing_statuses.add(pricing)
+                stayed_down &= await outage.is_down()
+                await asyncio.sleep(PROBE_PAUSE_SECONDS)
+        finally:
+            outage.end()
 
         recovered_after = await customer.seconds_until_a_create_succeeds()
+        postgres = await restarted(mesh, before)
         await all_serving(mesh)
         after = [await customer.create() for _ in range(5)]
     statuses = Counter(answer.split()[1].removesuffix(RETRY_INFO) for answer in answers.elements())
     without_retry_info = sum(n for answer, n in answers.items() if answer.endswith(" 503"))
     figures.record(
         outage_seconds=OUTAGE_SECONDS,
-        postmasters_killed=len(outage.postmasters_killed),
+        processes_killed=killed,
+        stayed_down=stayed_down,
+        postgres_restarts=postgres.restarts,
         calls_during_outage=sum(answers.values()),
         answers_during_outage=dict(sorted(answers.items())),
         other_than_503=sum(n for status, n in statuses.items() if status != "503"),
@@ -78,6 +87,7 @@ async def test_postgres_down_for_10_s_gives_503s_and_not_serving_then_recovers_b
         creates_after_recovery=dict(Counter(str(r.status_code) for r in after)),
     )
 
+    assert stayed_down, "PostgreSQL came back while the supervisor was told to hold it"
     assert set(statuses) == {"503"}, f"answers while PostgreSQL was down: {answers}"
     assert without_retry_info == 0, f"503s without RetryInfo: {answers}"
     assert not_serving == set(DATABASE_SERVICES)
