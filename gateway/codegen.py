@@ -38,6 +38,13 @@ class ContractCheckFailed(Exception):
     """A contract check (lint, breaking change or drift) found a problem."""
 
 
+# Vendored (committed, with its LICENSE) and compiled with the contract, so that the
+# lastmile messages' generated code can import `buf.validate.validate_pb2`.
+VENDORED_PROTOS = ("buf/validate/validate.proto",)
+# Top-level packages that protoc writes into gen/; each is replaced on every build.
+GENERATED_PACKAGES = ("lastmile", "buf")
+
+
 def lastmile_protos() -> list[str]:
     return sorted(str(p.relative_to(PROTOS)) for p in PROTOS.glob("lastmile/**/*.proto"))
 
@@ -68,9 +75,9 @@ def _protoc(args: Iterable[str]) -> None:
 def generate(out: Path) -> None:
     """Regenerate every artefact into `out`, replacing what was there."""
     prepare_proto_deps()
-    package_root = out / "lastmile"
-    if package_root.exists():
-        shutil.rmtree(package_root)
+    for package in GENERATED_PACKAGES:
+        if (out / package).exists():
+            shutil.rmtree(out / package)
     for artefact in (DESCRIPTOR_SET, OPENAPI_DOC):
         (out / artefact).parent.mkdir(parents=True, exist_ok=True)
     protos = lastmile_protos()
@@ -81,6 +88,7 @@ def generate(out: Path) -> None:
         f"--plugin=protoc-gen-mypy_grpc={BIN / 'protoc-gen-mypy_grpc'}",
         f"--mypy_out={out}",
         f"--mypy_grpc_out={out}",
+        *VENDORED_PROTOS,
         *protos,
     ])  # fmt: skip
     _protoc([
@@ -90,10 +98,12 @@ def generate(out: Path) -> None:
         *protos,
         *EXTRA_DESCRIPTOR_FILES,
     ])  # fmt: skip
-    for directory in [package_root, *package_root.rglob("*")]:
-        if directory.is_dir():
-            (directory / "__init__.py").touch()
-    (package_root / "py.typed").touch()
+    for package in GENERATED_PACKAGES:
+        package_root = out / package
+        for directory in [package_root, *package_root.rglob("*")]:
+            if directory.is_dir():
+                (directory / "__init__.py").touch()
+        (package_root / "py.typed").touch()
     document = openapi.build_document((out / DESCRIPTOR_SET).read_bytes())
     (out / OPENAPI_DOC).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
 

@@ -11,6 +11,7 @@ from typing import Any
 from google.api import field_behavior_pb2
 from google.protobuf import descriptor_pb2
 
+from gateway import openapi_rules
 from gateway.proto_catalog import ProtoCatalog, field_behaviors, json_name
 
 Schema = dict[str, Any]
@@ -125,6 +126,12 @@ class SchemaRegistry:
     def __init__(self, catalog: ProtoCatalog) -> None:
         self._catalog = catalog
         self._wanted: set[str] = set()
+        # Request messages: only their schemas narrow nested enums to what may be sent.
+        self._requests = {
+            method.input_type.lstrip(".")
+            for service in catalog.services.values()
+            for method in service.method
+        }
 
     def named_schema(self, full_name: str) -> Schema:
         """The schema of a message or enum: inline for well-known types, else a $ref."""
@@ -164,6 +171,8 @@ class SchemaRegistry:
                 path.removeprefix(prefix) for path in omit if path.startswith(prefix)
             )
             properties[json_name(field)] = self.field_schema(full_name, field, nested_omit)
+            if full_name in self._requests:
+                self._narrow_nested_enums(properties[json_name(field)], field)
             if is_required(field):
                 required.append(json_name(field))
         schema: Schema = {"type": "object", "properties": properties}
@@ -172,6 +181,17 @@ class SchemaRegistry:
             schema["description"] = description
         if required:
             schema["required"] = required
+        exactly_one = [
+            [json_name(member) for member in members if member.name not in omit]
+            for index, members in sorted(_oneof_members(message).items())
+            if openapi_rules.oneof_is_required(message.oneof_decl[index])
+        ]
+        if len(exactly_one) == 1:
+            schema["oneOf"] = [{"required": [name]} for name in exactly_one[0]]
+        elif exactly_one:
+            schema["allOf"] = [
+                {"oneOf": [{"required": [name]} for name in names]} for names in exactly_one
+            ]
         if message.options.deprecated:
             schema["deprecated"] = True
         return schema
@@ -182,7 +202,7 @@ class SchemaRegistry:
             schema = self.message_schema(field.type_name.lstrip("."), omit)
             schema.pop("description", None)
         else:
-            schema = self.value_schema(field)
+            schema = self.value_schema(field, narrow_enums=owner in self._requests)
         description = paragraphs(
             self._catalog.comment(f"{owner}.{field.name}"),
             self._oneof_membership(owner, field),
@@ -199,8 +219,46 @@ class SchemaRegistry:
             schema["deprecated"] = True
         return schema
 
-    def value_schema(self, field: _Field) -> Schema:
-        """The JSON value of a field, without its documentation."""
+    def value_schema(self, field: _Field, *, narrow_enums: bool = True) -> Schema:
+        """The JSON value of a field with the contract's rules, without its documentation."""
+        schema = self._plain_value_schema(field)
+        if self.is_map(field):
+            return schema
+        return openapi_rules.constrain(
+            schema, field, self._enum_of(field), narrow_enums=narrow_enums
+        )
+
+    def _enum_of(self, field: _Field) -> descriptor_pb2.EnumDescriptorProto | None:
+        if field.type != _Field.TYPE_ENUM:
+            return None
+        return self._catalog.enums.get(field.type_name.lstrip("."))
+
+    def _narrow_nested_enums(
+        self, schema: Schema, field: _Field, visiting: frozenset[str] = frozenset()
+    ) -> None:
+        """Beside a request field's $ref, the `in` lists of the message it refers to (a
+        shared component, which responses use too), as sibling `properties`."""
+        if field.type != _Field.TYPE_MESSAGE or field.label == _Field.LABEL_REPEATED:
+            return
+        name = field.type_name.lstrip(".")
+        message = self._catalog.messages.get(name)
+        if message is None or name in visiting or name in WELL_KNOWN:
+            return
+        narrowed: dict[str, Schema] = {}
+        for nested in message.field:
+            enum = self._enum_of(nested)
+            allowed = openapi_rules.narrowed_enum(nested, enum) if enum is not None else None
+            if allowed is not None:
+                narrowed[json_name(nested)] = {"enum": allowed}
+                continue
+            inner: Schema = {}
+            self._narrow_nested_enums(inner, nested, visiting | {name})
+            if inner:
+                narrowed[json_name(nested)] = inner
+        if narrowed:
+            schema["properties"] = narrowed
+
+    def _plain_value_schema(self, field: _Field) -> Schema:
         if self.is_map(field):
             entry = self._catalog.message(field.type_name)
             key, value = entry.field
@@ -262,13 +320,16 @@ class SchemaRegistry:
 
 def _oneof_rule(message: descriptor_pb2.DescriptorProto, index: int) -> str:
     names = ", ".join(f"`{json_name(member)}`" for member in _oneof_members(message)[index])
-    return f"At most one of {names} is set (oneof `{message.oneof_decl[index].name}`)."
+    oneof = message.oneof_decl[index]
+    how_many = "Exactly one" if openapi_rules.oneof_is_required(oneof) else "At most one"
+    return f"{how_many} of {names} is set (oneof `{oneof.name}`)."
 
 
 def is_required(field: _Field) -> bool:
     return (
         field_behavior_pb2.REQUIRED in field_behaviors(field)
         or field.label == _Field.LABEL_REQUIRED
+        or openapi_rules.is_rule_required(field)
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from lastmile.common.v1 import geo_pb2, parcel_pb2, stop_pb2
 from lastmile.orders.v1 import delivery_pb2, orders_pb2
@@ -56,3 +57,30 @@ def delivery(**overrides: object) -> delivery_pb2.Delivery:
 
 def create_request(key: str = "", /, **overrides: object) -> orders_pb2.CreateDeliveryRequest:
     return orders_pb2.CreateDeliveryRequest(delivery=delivery(**overrides), idempotency_key=key)
+
+
+# Every text field a client writes into a Delivery, by its path: each refuses control
+# characters, NUL included, by the contract's one `text` rule.
+DELIVERY_TEXT_FIELDS = (
+    "pickup.address",
+    "pickup.instructions",
+    "pickup.contact.name",
+    "dropoff.address",
+    "dropoff.instructions",
+    "dropoff.contact.name",
+    "parcel.description",
+    "quote_id",
+    "customer_id",
+)
+
+
+def with_text(message: delivery_pb2.Delivery, path: str, text: str) -> delivery_pb2.Delivery:
+    """A copy of `message` whose field at `path` (dotted) holds `text`."""
+    edited = delivery_pb2.Delivery()
+    edited.CopyFrom(message)
+    *parents, name = path.split(".")
+    target: Any = edited
+    for parent in parents:
+        target = getattr(target, parent)
+    setattr(target, name, text)
+    return edited

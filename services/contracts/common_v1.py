@@ -1,7 +1,8 @@
 """lastmile.common.v1 <-> shared kernel: points, stops, parcels, service levels and money.
 
-Readers validate as they translate and record every violation with its request path,
-so that one INVALID_ARGUMENT names every bad field at once.
+Readers only translate: the request rules (required fields, lengths, ranges, E.164,
+no `*_UNSPECIFIED`) are the contract's `buf.validate` annotations, which the runtime
+checks before any handler runs, so a reader only ever sees a valid message.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from lastmile.common.v1 import geo_pb2, money_pb2, parcel_pb2, stop_pb2
-from services.runtime.errors import Violations
 from services.shared_kernel.geo import GeoPoint
 from services.shared_kernel.money import Money
 from services.shared_kernel.parcel import Parcel, ParcelSize, ServiceLevel
@@ -31,86 +31,30 @@ _LEVELS = {
 _LEVEL_VALUES = {level: value for value, level in _LEVELS.items()}
 
 
-def _one_of(names: list[str]) -> str:
-    return "must be one of " + ", ".join(names)
-
-
-def read_point(
-    message: geo_pb2.GeoPoint, present: bool, violations: Violations, path: str
-) -> GeoPoint | None:
-    if not present:
-        violations.add(path, "is required")
-        return None
-    nested = violations.nested(path)
-    before = len(violations.found)
-    GeoPoint.check(message.latitude, message.longitude, nested)
-    if len(violations.found) > before:
-        return None
+def read_point(message: geo_pb2.GeoPoint) -> GeoPoint:
     return GeoPoint(message.latitude, message.longitude)
 
 
-def read_contact(
-    message: stop_pb2.Contact, present: bool, violations: Violations, path: str
-) -> Contact | None:
-    if not present:
-        violations.add(path, "is required")
-        return None
-    before = len(violations.found)
-    Contact.check(message.name, message.phone, violations.nested(path))
-    if len(violations.found) > before:
-        return None
+def read_contact(message: stop_pb2.Contact) -> Contact:
     return Contact(message.name, message.phone)
 
 
-def read_stop(
-    message: stop_pb2.Stop,
-    present: bool,
-    violations: Violations,
-    path: str,
-    *,
-    contact_required: bool = True,
-) -> Stop | None:
-    """A validated stop; its contact may be left unset only where `contact_required` is
-    False (offers to couriers)."""
-    if not present:
-        violations.add(path, "is required")
-        return None
-    nested = violations.nested(path)
-    before = len(violations.found)
-    Stop.check_address(message.address, nested)
-    Stop.check_instructions(message.instructions, nested)
-    point = read_point(message.point, message.HasField("point"), nested, "point")
-    contact = None
-    if contact_required or message.HasField("contact"):
-        contact = read_contact(message.contact, message.HasField("contact"), nested, "contact")
-    if point is None or len(violations.found) > before:
-        return None
-    return Stop(message.address, point, contact, message.instructions)
+def read_stop(message: stop_pb2.Stop) -> Stop:
+    """The stop; its contact is None where the message has none (offers to couriers)."""
+    contact = read_contact(message.contact) if message.HasField("contact") else None
+    return Stop(message.address, read_point(message.point), contact, message.instructions)
 
 
-def read_parcel(
-    message: parcel_pb2.Parcel, present: bool, violations: Violations, path: str
-) -> Parcel | None:
-    if not present:
-        violations.add(path, "is required")
-        return None
-    nested = violations.nested(path)
-    before = len(violations.found)
-    size = _SIZES.get(message.size)
-    if size is None:
-        nested.add("size", _one_of([parcel_pb2.ParcelSize.Name(v) for v in _SIZES]))
-    Parcel.check_weight(message.weight_grams, nested)
-    Parcel.check_description(message.description, nested)
-    if size is None or len(violations.found) > before:
-        return None
-    return Parcel(size=size, weight_grams=message.weight_grams, description=message.description)
+def read_parcel(message: parcel_pb2.Parcel) -> Parcel:
+    return Parcel(
+        size=_SIZES[message.size],
+        weight_grams=message.weight_grams,
+        description=message.description,
+    )
 
 
-def read_service_level(value: int, violations: Violations, path: str) -> ServiceLevel | None:
-    level: ServiceLevel | None = _LEVELS.get(value)  # type: ignore[call-overload]
-    if level is None:
-        violations.add(path, _one_of([parcel_pb2.ServiceLevel.Name(v) for v in _LEVELS]))
-    return level
+def read_service_level(value: int) -> ServiceLevel:
+    return _LEVELS[value]  # type: ignore[index]
 
 
 def point_message(point: GeoPoint) -> geo_pb2.GeoPoint:

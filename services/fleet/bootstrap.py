@@ -129,6 +129,8 @@ def bootstrap(
                 CourierSessionServicer(sessions, inbox, clock, error_domain=error_domain),
                 courier_session_pb2_grpc.add_CourierSessionServiceServicer_to_server,
                 untraced_methods=frozenset({"Connect"}),
+                # A bad message gets its own MessageError; the session goes on.
+                per_message_methods=frozenset({"Connect"}),
             ),
             ServiceBinding(
                 fleet_internal_pb2.DESCRIPTOR.services_by_name["FleetInternalService"].full_name,

@@ -74,6 +74,8 @@ def bootstrap(
                 orders_pb2.DESCRIPTOR.services_by_name["OrdersService"].full_name,
                 public,
                 orders_pb2_grpc.add_OrdersServiceServicer_to_server,
+                # A bad item gets its own ImportError in the summary; the import goes on.
+                per_message_methods=frozenset({"ImportDeliveries"}),
             ),
             ServiceBinding(
                 orders_internal_pb2.DESCRIPTOR.services_by_name["OrdersInternalService"].full_name,

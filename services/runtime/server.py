@@ -21,7 +21,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from services.runtime import metrics, tracing
+from services.runtime import metrics, tracing, validation
 from services.runtime.config import ServiceSettings
 from services.runtime.dependency_monitor import DependencyMonitor
 from services.runtime.draining import Drain
@@ -63,9 +63,16 @@ class ServiceBinding:
     # The dependencies (`dependencies.DATABASE`, `BROKER`) without which this service cannot
     # serve; None: every dependency the host monitors.
     needs: frozenset[str] | None = None
+    # Streaming methods (bare names) that answer each request message on its own, so an
+    # invalid message reaches the handler as a validation.InvalidMessage instead of
+    # failing the whole call.
+    per_message_methods: frozenset[str] = frozenset()
 
     def untraced(self) -> set[str]:
         return {f"/{self.name}/{method}" for method in self.untraced_methods}
+
+    def per_message(self) -> set[str]:
+        return {f"/{self.name}/{method}" for method in self.per_message_methods}
 
 
 Hook = Callable[[], Awaitable[None]]
@@ -85,11 +92,12 @@ def runtime_interceptors(
     settings: ServiceSettings,
     untraced: Collection[str] = (),
     dependencies: DependencyMonitor | None = None,
+    per_message: Collection[str] = (),
 ) -> list[ServerInterceptor]:
     """Tracing (opentelemetry-instrumentation-grpc) outermost, so every log line carries
     the trace id; then one pipeline: request context + access log, metrics, auth context,
-    and error mapping innermost (which tells `dependencies` of calls that could not reach
-    one)."""
+    the contract's request rules, and error mapping innermost (which tells `dependencies`
+    of calls that could not reach one)."""
     return [
         tracing.server_interceptor(untraced),
         CallPipeline(
@@ -97,6 +105,8 @@ def runtime_interceptors(
             errors=ErrorMapping(
                 domain=f"{settings.service_name}.lastmile.dev", dependencies=dependencies
             ),
+            validation=validation.REQUESTS,
+            per_message=per_message,
         ),
     ]
 
@@ -151,6 +161,7 @@ class ServiceHost:
                     settings,
                     {m for binding in self.bindings for m in binding.untraced()},
                     self.dependencies,
+                    {m for binding in self.bindings for m in binding.per_message()},
                 )
                 if self.interceptors is None
                 else self.interceptors

@@ -8,7 +8,6 @@ from enum import StrEnum
 from services.runtime.errors import Violations
 
 MAX_WEIGHT_GRAMS = 30_000
-MAX_DESCRIPTION_LENGTH = 500
 
 
 class ParcelSize(StrEnum):
@@ -29,7 +28,9 @@ class ServiceLevel(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Parcel:
-    """A parcel's size class, weight and a note for the courier."""
+    """A parcel's size class, weight and a note for the courier. The weight is a domain
+    invariant (what a courier may carry; pricing's weight surcharge assumes it); the
+    note's rules (length, no control characters) are the contract's."""
 
     size: ParcelSize
     weight_grams: int
@@ -38,7 +39,6 @@ class Parcel:
     def __post_init__(self) -> None:
         violations = Violations()
         self.check_weight(self.weight_grams, violations)
-        self.check_description(self.description, violations)
         violations.raise_if_any()
 
     @staticmethod
@@ -48,12 +48,4 @@ class Parcel:
             weight_grams <= MAX_WEIGHT_GRAMS,
             "weight_grams",
             f"must be at most {MAX_WEIGHT_GRAMS} (30 kg)",
-        )
-
-    @staticmethod
-    def check_description(description: str, violations: Violations) -> None:
-        violations.check(
-            len(description) <= MAX_DESCRIPTION_LENGTH,
-            "description",
-            f"must be at most {MAX_DESCRIPTION_LENGTH} characters",
         )

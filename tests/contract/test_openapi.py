@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -536,3 +537,81 @@ def _hand_built_descriptor_set() -> bytes:
     )
     method.options.Extensions[HTTP_RULE].CopyFrom(http_pb2.HttpRule(get="/v1/pings/{ping_id}"))
     return descriptor_pb2.FileDescriptorSet(file=[file]).SerializeToString()
+
+
+# The contract's buf.validate rules, carried into the document the edge serves.
+TEXT = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+
+
+def property_of(document: Document, message: str, name: str) -> Document:
+    found: Document = schema(document, message)["properties"][name]
+    return found
+
+
+def test_text_fields_carry_the_no_control_characters_pattern_and_their_lengths(
+    lastmile: Document,
+) -> None:
+    address = property_of(lastmile, "lastmile.common.v1.Stop", "address")
+    assert (address["minLength"], address["maxLength"], address["pattern"]) == (1, 500, TEXT)
+    assert address["allOf"] == [{"pattern": "^$|\\S"}]  # not blank
+    instructions = property_of(lastmile, "lastmile.common.v1.Stop", "instructions")
+    assert (instructions["maxLength"], instructions["pattern"]) == (500, TEXT)
+    assert "minLength" not in instructions
+    description = property_of(lastmile, "lastmile.common.v1.Parcel", "description")
+    assert (description["maxLength"], description["pattern"]) == (500, TEXT)
+    cancel = request_schema(lastmile, "/v1/deliveries/{delivery_id}:cancel", "post")
+    reason = cancel["properties"]["reason"]
+    assert (reason["maxLength"], reason["pattern"]) == (500, TEXT)
+    # The pattern means what the CEL rule means (Python's re reads \\u escapes too).
+    assert re.search(TEXT, "Torstraße 1, ring twice") is not None
+    assert all(re.search(TEXT, f"a{c}b") is None for c in ("\x00", "\n", "\x7f", "\x9f"))
+
+
+def test_phones_are_e164_and_required_fields_are_required(lastmile: Document) -> None:
+    contact = schema(lastmile, "lastmile.common.v1.Contact")
+    assert contact["properties"]["phone"]["pattern"] == "^\\+[1-9][0-9]{6,14}$"
+    assert contact["required"] == ["name", "phone"]
+    assert schema(lastmile, "lastmile.common.v1.Parcel")["required"] == ["size", "weightGrams"]
+    weight = property_of(lastmile, "lastmile.common.v1.Parcel", "weightGrams")
+    assert (weight["exclusiveMinimum"], weight["maximum"]) == (0, 30000)
+
+
+def test_coordinates_carry_their_ranges(lastmile: Document) -> None:
+    latitude = property_of(lastmile, "lastmile.common.v1.GeoPoint", "latitude")
+    longitude = property_of(lastmile, "lastmile.common.v1.GeoPoint", "longitude")
+    assert (latitude["minimum"], latitude["maximum"]) == (-90, 90)
+    assert (longitude["minimum"], longitude["maximum"]) == (-180, 180)
+
+
+def test_enums_leave_out_their_unspecified_value_where_requests_carry_them(
+    lastmile: Document,
+) -> None:
+    size = property_of(lastmile, "lastmile.common.v1.Parcel", "size")
+    assert "PARCEL_SIZE_UNSPECIFIED" not in size["enum"]
+    assert "PARCEL_SIZE_SMALL" in size["enum"]
+    statuses = {
+        p["name"]: p["schema"] for p in operation(lastmile, "/v1/deliveries", "get")["parameters"]
+    }
+    assert "DELIVERY_STATUS_UNSPECIFIED" not in statuses["statuses"]["items"]["enum"]
+    assert statuses["pageSize"]["minimum"] == 0
+
+
+def test_registration_allows_only_self_service_roles_but_responses_any_role(
+    lastmile: Document,
+) -> None:
+    account = property_of(lastmile, "lastmile.identity.v1.CreateAccountRequest", "account")
+    assert account["properties"]["role"]["enum"] == [
+        "ROLE_CUSTOMER",
+        "ROLE_MERCHANT",
+        "ROLE_COURIER",
+    ]
+    assert "enum" not in property_of(lastmile, "lastmile.identity.v1.Account", "role")
+
+
+def test_a_required_oneof_is_exactly_one_of_its_members(lastmile: Document) -> None:
+    connect = schema(lastmile, "lastmile.fleet.v1.ConnectRequest")
+    assert {"required": ["heartbeat"]} in connect["oneOf"]
+    assert len(connect["oneOf"]) == 8
+    assert "Exactly one of" in connect["description"]
+    locations = property_of(lastmile, "lastmile.fleet.v1.LocationUpdate", "locations")
+    assert (locations["minItems"], locations["maxItems"]) == (1, 100)

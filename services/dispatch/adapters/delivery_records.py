@@ -5,30 +5,30 @@ from __future__ import annotations
 from lastmile.orders.v1 import delivery_pb2
 from services.contracts import common_v1
 from services.dispatch.domain.deliveries import DeliveryTerms
-from services.runtime.errors import Violations
+from services.runtime import validation
+from services.runtime.errors import FieldViolation, InvalidArgument
 
 
 def terms_of(delivery: delivery_pb2.Delivery) -> DeliveryTerms:
-    """The terms of a published delivery; INVALID_ARGUMENT naming every bad field."""
-    violations = Violations(prefix="delivery.")
-    violations.check(bool(delivery.delivery_id), "delivery_id", "is required")
-    pickup = common_v1.read_stop(delivery.pickup, delivery.HasField("pickup"), violations, "pickup")
-    dropoff = common_v1.read_stop(
-        delivery.dropoff, delivery.HasField("dropoff"), violations, "dropoff"
-    )
-    parcel = common_v1.read_parcel(
-        delivery.parcel, delivery.HasField("parcel"), violations, "parcel"
-    )
-    level = common_v1.read_service_level(delivery.service_level, violations, "service_level")
-    violations.raise_if_any()
-    if pickup is None or dropoff is None or parcel is None or level is None:
-        raise ValueError("a reader returned nothing without recording a violation")
+    """The terms of a published delivery; INVALID_ARGUMENT naming every bad field.
+
+    orders published it from a request that met the contract's rules; they are checked
+    again here, with the same rules, so that a malformed event never reaches matching.
+    """
+    found: list[FieldViolation] = []
+    if not delivery.delivery_id:  # output-only in the contract, so no rule covers it
+        found.append(FieldViolation("delivery_id", "is required"))
+    invalid = validation.REQUESTS.error(delivery)
+    if invalid is not None:
+        found.extend(invalid.violations)
+    if found:
+        raise InvalidArgument([FieldViolation(f"delivery.{v.field}", v.description) for v in found])
     return DeliveryTerms(
         delivery_id=delivery.delivery_id,
-        pickup=pickup,
-        dropoff=dropoff,
-        parcel=parcel,
-        service_level=level,
+        pickup=common_v1.read_stop(delivery.pickup),
+        dropoff=common_v1.read_stop(delivery.dropoff),
+        parcel=common_v1.read_parcel(delivery.parcel),
+        service_level=common_v1.read_service_level(delivery.service_level),
         price=common_v1.read_money(delivery.price),
         created_at=common_v1.read_timestamp(delivery.create_time),
     )

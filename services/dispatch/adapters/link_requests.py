@@ -40,7 +40,9 @@ class LinkRequestReader:
             return PositionFixes(_fixes(request.positions))
         if kind == "courier_changed":
             changed = request.courier_changed
-            if not changed.HasField("courier") or not changed.courier.courier_id:
+            # Courier is fleet's resource, all output-only in the contract: the Link's
+            # need of its id is the Link's own rule.
+            if not changed.courier.courier_id:
                 raise LinkProtocolViolation("courier_changed.courier.courier_id is required")
             return CourierUpdate(self._courier(changed.courier))
         if kind == "offer_response":
@@ -52,7 +54,8 @@ class LinkRequestReader:
         if kind == "hello":
             self.fleet_replica_id = request.hello.fleet_replica_id
             return Hello(request.hello.fleet_replica_id)
-        raise LinkProtocolViolation("a LinkRequest must set one message")
+        # The contract requires one member of the oneof; this is one it added later.
+        raise LinkProtocolViolation(f"dispatch does not know LinkRequest member {kind!r}")
 
     def _courier(self, message: courier_pb2.Courier) -> Courier:
         courier = Courier(

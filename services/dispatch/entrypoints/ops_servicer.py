@@ -8,7 +8,6 @@ from services.dispatch.service_layer.overview import DispatchViews
 from services.dispatch.service_layer.ports import Clock
 from services.runtime.auth import require_role
 from services.runtime.context import Role
-from services.runtime.errors import FieldViolation, InvalidArgument
 from services.runtime.grpc_types import ServicerContext
 from services.runtime.page_tokens import Cursor, PageTokens
 
@@ -35,8 +34,6 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         self, request: dispatch_pb2.ListQueuedDeliveriesRequest, context: ServicerContext
     ) -> dispatch_pb2.ListQueuedDeliveriesResponse:
         require_role(Role.OPS)
-        if request.page_size < 0:
-            raise InvalidArgument([FieldViolation("page_size", "must not be negative")])
         after = None
         if request.page_token:
             cursor = self._tokens.read(request.page_token, QUEUE_SCOPE)

@@ -1,5 +1,7 @@
 """The order fleet keeps on every Link: hello, then the snapshot's chunks, then changes,
-positions and answers. Anything else ends the Link with INVALID_ARGUMENT."""
+positions and answers. Anything else ends the Link with INVALID_ARGUMENT. (What a single
+message must hold, such as hello's fleet_replica_id, is the contract's rule, checked by
+the runtime before the message gets here.)"""
 
 from __future__ import annotations
 
@@ -36,8 +38,6 @@ class LinkProtocol:
     def hello(self, fleet_replica_id: str) -> None:
         if self._stage is not _Stage.HELLO:
             raise LinkProtocolViolation("hello may only be the first message of a Link")
-        if not fleet_replica_id:
-            raise LinkProtocolViolation("hello.fleet_replica_id is required")
         self._stage = _Stage.SNAPSHOT
 
     def snapshot(self, chunk: SnapshotChunk) -> list[Courier] | None:
@@ -47,8 +47,6 @@ class LinkProtocol:
             raise LinkProtocolViolation(
                 "a snapshot may only follow hello; open a new Link to resnapshot"
             )
-        if not chunk.snapshot_id:
-            raise LinkProtocolViolation("snapshot.snapshot_id is required")
         if self._snapshot_id and chunk.snapshot_id != self._snapshot_id:
             raise LinkProtocolViolation(
                 f"snapshot chunk of {chunk.snapshot_id!r} while {self._snapshot_id!r} is unfinished"

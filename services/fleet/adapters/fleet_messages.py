@@ -1,11 +1,11 @@
 """lastmile.fleet.v1 <-> fleet's domain: couriers, locations, offers and assignments.
 
-Readers validate as they translate and record every violation with its request path.
+Readers only translate: the request rules are the contract's `buf.validate`
+annotations, checked by the runtime before a message reaches fleet.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from lastmile.fleet.v1 import courier_pb2, offer_pb2
@@ -13,7 +13,6 @@ from services.contracts import common_v1
 from services.fleet.domain.offers import DeclineReason, WithdrawalReason
 from services.fleet.domain.values import CourierStatus, Fix, HeldDelivery, HeldOffer, VehicleType
 from services.fleet.service_layer.ports import CourierView
-from services.runtime.errors import Violations
 
 STATUS_VALUES = {
     CourierStatus.OFFLINE: courier_pb2.COURIER_STATUS_OFFLINE,
@@ -47,82 +46,26 @@ WITHDRAWAL_REASON_VALUES = {
 WITHDRAWAL_REASONS_BY_VALUE = {value: reason for reason, value in WITHDRAWAL_REASON_VALUES.items()}
 
 
-# The range a google.protobuf.Timestamp may hold: 0001-01-01T00:00:00Z to
-# 9999-12-31T23:59:59.999999999Z.
-_MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799
 _NANOS = 1_000_000_000
-_INF = math.inf
 
 
-def read_location(location: courier_pb2.Location, violations: Violations) -> Fix | None:
-    """A validated fix; None (with violations recorded) if the location is malformed."""
-    fix = location_fix(location)
-    if fix is None:
-        _check_location(location, violations)
-    return fix
+def location_fix(location: courier_pb2.Location) -> Fix:
+    """The fix of a location the runtime has checked against the contract's rules.
 
-
-def location_fix(location: courier_pb2.Location) -> Fix | None:
-    """The fix of a well-formed location; None if anything is missing or out of range.
-
-    The hot path of every ping: plain comparisons, no violation objects and no datetime
-    (NaN fails every comparison, so it is refused too). `read_location` names what is
-    wrong when this says None.
+    The hot path of every ping: plain attribute reads, no datetime.
     """
-    if not (location.HasField("point") and location.HasField("recorded_time")):
-        return None
     point, recorded = location.point, location.recorded_time
-    latitude, longitude = point.latitude, point.longitude
-    seconds, nanos = recorded.seconds, recorded.nanos
-    accuracy = location.accuracy_meters
-    if not (
-        -90 <= latitude <= 90
-        and -180 <= longitude <= 180
-        and 0 <= accuracy < _INF
-        and _MIN_SECONDS <= seconds <= _MAX_SECONDS
-        and 0 <= nanos < _NANOS
-    ):
-        return None
-    heading = speed = None
-    if location.HasField("heading_degrees"):
-        heading = location.heading_degrees
-        if not 0 <= heading < 360:
-            return None
-    if location.HasField("speed_meters_per_second"):
-        speed = location.speed_meters_per_second
-        if not 0 <= speed < _INF:
-            return None
-    return Fix(latitude, longitude, seconds * _NANOS + nanos, accuracy, heading, speed)
-
-
-def _check_location(location: courier_pb2.Location, violations: Violations) -> None:
-    """Record every violation of a location that `location_fix` refused (it refuses
-    exactly what these checks find)."""
-    common_v1.read_point(location.point, location.HasField("point"), violations, "point")
-    if not location.HasField("recorded_time"):
-        violations.add("recorded_time", "is required")
-    else:
-        recorded = location.recorded_time
-        violations.check(
-            _MIN_SECONDS <= recorded.seconds <= _MAX_SECONDS and 0 <= recorded.nanos < _NANOS,
-            "recorded_time",
-            "must be a valid timestamp (0001-01-01 to 9999-12-31, nanos in [0, 1e9))",
-        )
-    accuracy = location.accuracy_meters
-    violations.check(
-        math.isfinite(accuracy) and accuracy >= 0, "accuracy_meters", "must be at least 0"
-    )
     heading = location.heading_degrees if location.HasField("heading_degrees") else None
-    violations.check(
-        heading is None or 0 <= heading < 360, "heading_degrees", "must be in [0, 360)"
-    )
     speed = (
         location.speed_meters_per_second if location.HasField("speed_meters_per_second") else None
     )
-    violations.check(
-        speed is None or (math.isfinite(speed) and speed >= 0),
-        "speed_meters_per_second",
-        "must be at least 0",
+    return Fix(
+        point.latitude,
+        point.longitude,
+        recorded.seconds * _NANOS + recorded.nanos,
+        location.accuracy_meters,
+        heading,
+        speed,
     )
 
 

@@ -16,10 +16,9 @@ import logging
 from collections.abc import AsyncIterable, Callable
 from datetime import datetime
 
-from lastmile.fleet.v1 import courier_session_pb2 as session_pb2
 from lastmile.fleet.v1 import courier_session_pb2_grpc as session_pb2_grpc
 from services.contracts import common_v1
-from services.fleet.entrypoints.session_requests import read_request
+from services.fleet.entrypoints.session_requests import SessionRequest, read_request
 from services.fleet.entrypoints.session_responses import response_message
 from services.fleet.service_layer.courier_inbox import CourierInbox
 from services.fleet.service_layer.session import Session
@@ -49,7 +48,7 @@ class CourierSessionServicer(session_pb2_grpc.CourierSessionServiceServicer):
 
     async def Connect(  # type: ignore[override]  # writes with context.write()
         self,
-        request_iterator: AsyncIterable[session_pb2.ConnectRequest],
+        request_iterator: AsyncIterable[SessionRequest],
         context: ServicerContext,
     ) -> None:
         # Written with context.write() rather than yielded: a cancelled call then always
@@ -80,9 +79,7 @@ class CourierSessionServicer(session_pb2_grpc.CourierSessionServiceServicer):
             writer.cancel()
             self._sessions.ended(session)
 
-    async def _read(
-        self, session: Session, requests: AsyncIterable[session_pb2.ConnectRequest]
-    ) -> None:
+    async def _read(self, session: Session, requests: AsyncIterable[SessionRequest]) -> None:
         inbox = self._inbox
         try:
             async for request in requests:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from services.fleet.service_layer.ports import CourierStore, CourierView
 from services.fleet.service_layer.roster import Roster
-from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
+from services.runtime.errors import NotFound
 
 
 class CourierQueries:
@@ -15,8 +15,6 @@ class CourierQueries:
         self._roster, self._store = roster, store
 
     async def get(self, courier_id: str) -> CourierView:
-        if not courier_id:
-            raise InvalidArgument([FieldViolation("courier_id", "is required")])
         tracked = self._roster.get(courier_id)
         if tracked is not None:
             return tracked.view()

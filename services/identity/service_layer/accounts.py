@@ -10,7 +10,11 @@ from services.identity.domain.account import (
     AccountNotFound,
     EmailAlreadyRegistered,
 )
-from services.identity.domain.credentials import EmailAddress, check_password, read_display_name
+from services.identity.domain.credentials import (
+    EmailAddress,
+    check_password_is_not_the_email,
+    read_display_name,
+)
 from services.identity.service_layer.ports import Clock, PasswordHasher
 from services.identity.service_layer.unit_of_work import UnitOfWorkFactory
 from services.runtime.context import Role
@@ -52,8 +56,10 @@ class AccountHandlers:
     async def register(self, command: RegisterAccount) -> Account:
         violations = Violations()
         email = EmailAddress.read(command.email, violations, "account.email")
-        check_password(command.password, email, violations, "password")
-        name = read_display_name(command.display_name, violations, "account.display_name")
+        check_password_is_not_the_email(command.password, email, violations, "password")
+        name = read_display_name(command.display_name)
+        # The contract refuses ROLE_OPS as well; this stays because registration must
+        # never mint an ops account, whoever calls the handler.
         role = command.role if command.role in SELF_SERVICE_ROLES else None
         if command.role is None:
             violations.add("account.role", "is required")
@@ -62,7 +68,7 @@ class AccountHandlers:
         # resolve() raises one INVALID_ARGUMENT naming every violation found above.
         account = Account.register(
             violations.resolve(email),
-            violations.resolve(name),
+            name,
             violations.resolve(role),
             await self.hasher.hash(command.password),
             self.clock(),

@@ -13,7 +13,7 @@ from services.identity.domain.session import AccessClaims, Session
 from services.identity.domain.signing_key import SigningKey
 from services.identity.service_layer.ports import Clock, PasswordHasher, TokenSigner
 from services.identity.service_layer.unit_of_work import UnitOfWorkFactory
-from services.runtime.errors import Unavailable, Violations
+from services.runtime.errors import Unavailable
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +45,6 @@ class SessionHandlers:
     lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
 
     async def log_in(self, command: LogIn) -> Session:
-        violations = Violations()
-        violations.check(bool(command.email.strip()), "email", "is required")
-        violations.check(bool(command.password), "password", "is required")
-        violations.raise_if_any()
         account = await self._count_attempt(command.email)
         known_hash = account.password_hash if account is not None else None
         if not await self.hasher.verify(known_hash, command.password) or account is None:

@@ -27,8 +27,6 @@ from services.shared_kernel.money import Money
 from services.shared_kernel.parcel import Parcel, ServiceLevel
 from services.shared_kernel.stop import Stop
 
-MAX_CANCEL_REASON_LENGTH = 500
-
 
 class DeliveryStatus(StrEnum):
     """Where a delivery is in its lifecycle; DELIVERED and CANCELLED are final."""

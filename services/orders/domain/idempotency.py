@@ -5,19 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.runtime.errors import FailedPrecondition, Violations
+from services.runtime.errors import FailedPrecondition
 
-MAX_KEY_LENGTH = 128
 # How long a key is remembered; afterwards it may name a new delivery.
 KEY_LIFETIME = timedelta(hours=24)
-
-
-def check_idempotency_key(key: str, violations: Violations, path: str) -> None:
-    """Record a violation unless `key` is 1 to 128 printable ASCII characters."""
-    if not 1 <= len(key) <= MAX_KEY_LENGTH:
-        violations.add(path, f"must be 1 to {MAX_KEY_LENGTH} characters, got {len(key)}")
-    elif not all(" " <= char <= "~" for char in key):
-        violations.add(path, "must be printable ASCII (a UUID is a good choice)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from services.orders.service_layer.commands import (
 from services.orders.service_layer.creation import DeliveryCreation
 from services.orders.service_layer.queries import DeliveryQueries
 from services.orders.service_layer.transitions import DeliveryTransitions
+from services.runtime import validation
 from services.runtime.auth import require_role
 from services.runtime.grpc_types import ServicerContext
 from services.runtime.status import to_rpc_status
@@ -60,7 +61,7 @@ class OrdersServicer(orders_pb2_grpc.OrdersServiceServicer):
         self, request: orders_pb2.GetDeliveryRequest, context: ServicerContext
     ) -> orders_pb2.GetDeliveryResponse:
         caller = require_role(*READERS)
-        delivery = await self._queries.get(caller, requests.read_delivery_id(request.delivery_id))
+        delivery = await self._queries.get(caller, request.delivery_id)
         return orders_pb2.GetDeliveryResponse(delivery=delivery_message(delivery))
 
     async def ListDeliveries(
@@ -82,7 +83,10 @@ class OrdersServicer(orders_pb2_grpc.OrdersServiceServicer):
 
     async def ImportDeliveries(
         self,
-        request_iterator: AsyncIterable[orders_pb2.ImportDeliveriesRequest],
+        request_iterator: AsyncIterable[
+            orders_pb2.ImportDeliveriesRequest
+            | validation.InvalidMessage[orders_pb2.ImportDeliveriesRequest]
+        ],
         context: ServicerContext,
     ) -> orders_pb2.ImportDeliveriesResponse:
         caller = require_role(*CREATORS)
@@ -145,7 +149,10 @@ def _idempotency_header(context: ServicerContext) -> str | None:
 
 
 async def _import_items(
-    stream: AsyncIterable[orders_pb2.ImportDeliveriesRequest],
+    stream: AsyncIterable[
+        orders_pb2.ImportDeliveriesRequest
+        | validation.InvalidMessage[orders_pb2.ImportDeliveriesRequest]
+    ],
 ) -> AsyncIterator[ImportItem]:
     # Translated one at a time as the handler pulls, so no request outlives its item.
     async for request in stream:

@@ -10,7 +10,6 @@ from services.orders.service_layer.commands import ListDeliveries
 from services.orders.service_layer.errors import DeliveryNotFound
 from services.orders.service_layer.ports import UnitOfWorkFactory
 from services.runtime.context import Caller
-from services.runtime.errors import FieldViolation, InvalidArgument
 from services.runtime.page_tokens import Cursor, PageTokens, page_scope
 
 DEFAULT_PAGE_SIZE = 20
@@ -41,8 +40,6 @@ class DeliveryQueries:
         return delivery
 
     async def list(self, caller: Caller, query: ListDeliveries) -> DeliveryPage:
-        if query.page_size < 0:
-            raise InvalidArgument([FieldViolation("page_size", "must not be negative")])
         size = min(query.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         scope = page_scope(caller.account_id, caller.role, query.statuses)
         after = self.page_tokens.read(query.page_token, scope) if query.page_token else None

@@ -5,7 +5,6 @@ from __future__ import annotations
 from lastmile.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 from services.pricing.entrypoints.proto_mapping import quote_message, read_terms
 from services.pricing.service_layer.handlers import CreateQuote, QuoteHandlers, VerifyQuote
-from services.runtime.errors import Violations
 from services.runtime.grpc_types import ServicerContext
 
 
@@ -18,11 +17,7 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
     async def CreateQuote(
         self, request: pricing_pb2.CreateQuoteRequest, context: ServicerContext
     ) -> pricing_pb2.CreateQuoteResponse:
-        violations = Violations()
-        terms = violations.resolve(
-            read_terms(request.terms, request.HasField("terms"), violations, "terms")
-        )
-        quote = self._handlers.create_quote(CreateQuote(terms))
+        quote = self._handlers.create_quote(CreateQuote(read_terms(request.terms)))
         return pricing_pb2.CreateQuoteResponse(quote=quote_message(quote))
 
 
@@ -35,10 +30,6 @@ class PricingInternalServicer(pricing_pb2_grpc.PricingInternalServiceServicer):
     async def VerifyQuote(
         self, request: pricing_pb2.VerifyQuoteRequest, context: ServicerContext
     ) -> pricing_pb2.VerifyQuoteResponse:
-        violations = Violations()
-        violations.check(bool(request.quote_id), "quote_id", "is required")
-        terms = violations.resolve(
-            read_terms(request.terms, request.HasField("terms"), violations, "terms")
-        )
+        terms = read_terms(request.terms)
         quote = self._handlers.verify_quote(VerifyQuote(request.quote_id, terms))
         return pricing_pb2.VerifyQuoteResponse(quote=quote_message(quote))

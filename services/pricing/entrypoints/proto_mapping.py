@@ -7,7 +7,6 @@ from services.contracts import common_v1
 from services.pricing.domain.quote import Quote
 from services.pricing.domain.tariff import PriceComponent
 from services.pricing.domain.terms import DeliveryTerms
-from services.runtime.errors import Violations
 
 _COMPONENTS = {
     PriceComponent.BASE_FEE: pricing_pb2.PRICE_COMPONENT_KIND_BASE_FEE,
@@ -19,21 +18,14 @@ _COMPONENTS = {
 }
 
 
-def read_terms(
-    message: pricing_pb2.DeliveryTerms, present: bool, violations: Violations, path: str
-) -> DeliveryTerms | None:
-    """Validated terms, or None after recording each violation under `path`."""
-    if not present:
-        violations.add(path, "is required")
-        return None
-    nested = violations.nested(path)
-    pickup = common_v1.read_point(message.pickup, message.HasField("pickup"), nested, "pickup")
-    dropoff = common_v1.read_point(message.dropoff, message.HasField("dropoff"), nested, "dropoff")
-    parcel = common_v1.read_parcel(message.parcel, message.HasField("parcel"), nested, "parcel")
-    level = common_v1.read_service_level(message.service_level, nested, "service_level")
-    if pickup is None or dropoff is None or parcel is None or level is None:
-        return None
-    return DeliveryTerms(pickup, dropoff, parcel, level)
+def read_terms(message: pricing_pb2.DeliveryTerms) -> DeliveryTerms:
+    """The terms of a request the runtime has checked against the contract's rules."""
+    return DeliveryTerms(
+        common_v1.read_point(message.pickup),
+        common_v1.read_point(message.dropoff),
+        common_v1.read_parcel(message.parcel),
+        common_v1.read_service_level(message.service_level),
+    )
 
 
 def terms_message(terms: DeliveryTerms) -> pricing_pb2.DeliveryTerms:

@@ -1,6 +1,10 @@
 """The call pipeline: one grpc.aio interceptor that runs every runtime concern around
 each call, for all four RPC kinds.
 
+Requests are checked against the contract's `buf.validate` rules (RequestValidation)
+before the handler runs: a unary or server-stream request up front, the messages of a
+client or bidi stream one by one as the handler reads them.
+
 Each concern stays one class (a `CallObserver`), but they share a single rebuilt
 handler per method and plain try/finally, instead of one interceptor, one handler
 rebuild and one async context manager per concern per call: that nesting cost more
@@ -11,12 +15,13 @@ from __future__ import annotations
 
 import abc
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from typing import Any, cast
 
 import grpc
 
 from services.runtime.grpc_types import RpcMethodHandler, ServerInterceptor, ServicerContext
+from services.runtime.validation import RequestValidation, tolerant
 
 Behaviour = Callable[[Any, Any], Any]
 
@@ -71,12 +76,26 @@ _PASS_THROUGH = (grpc.aio.AbortError, GeneratorExit)
 
 
 class CallPipeline(ServerInterceptor):
-    """Wraps each method's handler once with the observers and the error translator."""
+    """Wraps each method's handler once with the observers, request validation and the
+    error translator.
 
-    def __init__(self, observers: Sequence[CallObserver], errors: ErrorTranslator) -> None:
+    `per_message` names the streaming methods ("/package.Service/Method") that answer
+    each request message on its own (a courier's session, a bulk import): an invalid
+    message reaches their handler as an InvalidMessage instead of failing the call.
+    """
+
+    def __init__(
+        self,
+        observers: Sequence[CallObserver],
+        errors: ErrorTranslator,
+        validation: RequestValidation | None = None,
+        per_message: Collection[str] = (),
+    ) -> None:
         self._observers = tuple(observers)
         self._reversed = tuple(reversed(self._observers))
         self._errors = errors
+        self._validation = validation
+        self._per_message = frozenset(per_message)
         self._wrapped: dict[str, RpcMethodHandler] = {}
 
     async def intercept_service(
@@ -120,9 +139,13 @@ class CallPipeline(ServerInterceptor):
                 cast(Behaviour, handler.unary_stream or handler.stream_stream),
                 method, service, method_name, kind,
             )  # fmt: skip
+        deserializer = handler.request_deserializer
         return factory(
             behaviour,
-            request_deserializer=handler.request_deserializer,
+            # With validation, undecodable bytes become INVALID_ARGUMENT, not UNKNOWN.
+            request_deserializer=deserializer
+            if self._validation is None
+            else tolerant(deserializer),
             response_serializer=handler.response_serializer,
         )
 
@@ -130,6 +153,7 @@ class CallPipeline(ServerInterceptor):
         self, inner: Behaviour, method: str, service: str, method_name: str, kind: str
     ) -> Behaviour:
         observers, in_reverse, errors = self._observers, self._reversed, self._errors
+        validate = self._request_validator(method, kind)
 
         async def behaviour(request: Any, context: ServicerContext) -> Any:
             call = Call(method, service, method_name, kind, context)
@@ -137,7 +161,7 @@ class CallPipeline(ServerInterceptor):
             error: BaseException | None = None
             try:
                 try:
-                    return await inner(request, context)
+                    return await inner(validate(request), context)
                 except _PASS_THROUGH:
                     raise
                 except Exception as failure:
@@ -156,6 +180,7 @@ class CallPipeline(ServerInterceptor):
         self, inner: Behaviour, method: str, service: str, method_name: str, kind: str
     ) -> Behaviour:
         observers, in_reverse, errors = self._observers, self._reversed, self._errors
+        validate = self._request_validator(method, kind)
 
         async def behaviour(request: Any, context: ServicerContext) -> AsyncIterator[Any]:
             call = Call(method, service, method_name, kind, context)
@@ -163,7 +188,7 @@ class CallPipeline(ServerInterceptor):
             error: BaseException | None = None
             try:
                 try:
-                    result = inner(request, context)
+                    result = inner(validate(request), context)
                     if inspect.isasyncgen(result):
                         async for response in result:
                             yield response
@@ -183,6 +208,26 @@ class CallPipeline(ServerInterceptor):
                     observer.end(call, started[-1 - index], error)
 
         return behaviour
+
+    def _request_validator(self, method: str, kind: str) -> Callable[[Any], Any]:
+        """What the handler gets instead of the request: the request itself once it is
+        checked (INVALID_ARGUMENT raised otherwise), or its stream validated as read."""
+        validation = self._validation
+        if validation is None:
+            return _unchanged
+        if kind in ("client_stream", "bidi_stream"):
+            per_message = method in self._per_message
+            return lambda requests: validation.stream(requests, per_message=per_message)
+
+        def checked(request: Any) -> Any:
+            validation.check(request)
+            return request
+
+        return checked
+
+
+def _unchanged(request: Any) -> Any:
+    return request
 
 
 _STATUS_BY_NUMBER = {status.value[0]: status for status in grpc.StatusCode}

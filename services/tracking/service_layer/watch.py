@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from services.runtime.context import Caller
-from services.runtime.errors import FieldViolation, InvalidArgument
 from services.tracking.domain.progress import CourierFix, DeliveryProgress, StatusChange
 from services.tracking.service_layer.hub import DeliveryHub, DeliveryHubs, Watcher
 from services.tracking.service_layer.ports import DeliveryLookup
@@ -47,8 +46,6 @@ class DeliveryWatch:
     ) -> AsyncIterator[AsyncIterator[WatchUpdate]]:
         """The watch's updates; leaving the block lets go of the hub, whether or not the
         updates were read to the end (the stream may be cancelled mid-read)."""
-        if not delivery_id:
-            raise InvalidArgument([FieldViolation("delivery_id", "is required")])
         # Join before asking orders, so that no change published meanwhile is missed;
         # whatever the snapshot already covers is dropped by its version.
         hub, watcher = await self._hubs.join(delivery_id)

@@ -79,6 +79,18 @@ async def test_a_malformed_message_gets_invalid_argument_and_the_session_goes_on
     assert (await app.ask(heartbeat=session_pb2.Heartbeat())).HasField("ack")
 
 
+async def test_a_nul_in_a_decline_note_is_refused_alone_and_the_session_goes_on(
+    fleet: FleetStack,
+) -> None:
+    app = fleet.courier()
+    await app.next("session_started")
+    decline = session_pb2.DeclineOffer(offer_id="o-1", note="too\x00far")
+    rejected = (await app.ask(decline_offer=decline)).error
+    assert rejected.status.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert field_violations(rejected.status) == {"decline_offer.note"}
+    assert (await app.ask(heartbeat=session_pb2.Heartbeat())).HasField("ack")
+
+
 async def test_a_resent_message_is_answered_the_same_and_applied_once(fleet: FleetStack) -> None:
     app = fleet.courier()
     await app.next("session_started")

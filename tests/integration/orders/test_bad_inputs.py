@@ -13,7 +13,13 @@ import pytest
 from lastmile.common.v1 import geo_pb2, parcel_pb2, stop_pb2
 from lastmile.orders.v1 import delivery_pb2, orders_internal_pb2, orders_pb2
 from tests.integration.orders.conftest import OrdersStack
-from tests.orders_examples import Account, account, create_request
+from tests.orders_examples import (
+    DELIVERY_TEXT_FIELDS,
+    Account,
+    account,
+    create_request,
+    with_text,
+)
 from tests.status_details import error_info, field_violations
 
 pytestmark = pytest.mark.slow
@@ -229,3 +235,76 @@ async def test_a_cancel_reason_longer_than_500_characters_is_invalid(stack: Orde
             metadata=account("customer").metadata,
         )
     assert field_violations(raised.value) == {"reason"}
+
+
+@pytest.mark.parametrize("path", DELIVERY_TEXT_FIELDS)
+@pytest.mark.parametrize("text", ["nul \x00 inside", "\x00", "bell\x07", "c1\x9b"])
+async def test_a_control_character_in_any_text_field_is_invalid_and_names_it(
+    stack: OrdersStack, path: str, text: str
+) -> None:
+    # NUL used to reach PostgreSQL, which refused it: INTERNAL instead of this.
+    request = orders_pb2.CreateDeliveryRequest(
+        delivery=with_text(create_request().delivery, path, text)
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stack.orders.CreateDelivery(request, metadata=account("merchant").metadata)
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert error_info(raised.value).reason == "VALIDATION_FAILED"
+    assert field_violations(raised.value) == {f"delivery.{path}"}
+    assert f"delivery.{path}: must not contain control characters" in (raised.value.details() or "")
+
+
+async def test_a_nul_in_the_cancel_reason_is_invalid(stack: OrdersStack) -> None:
+    owner = account("customer")
+    created = await stack.orders.CreateDelivery(create_request(), metadata=owner.metadata)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stack.orders.CancelDelivery(
+            orders_pb2.CancelDeliveryRequest(
+                delivery_id=created.delivery.delivery_id, reason="changed\x00my mind"
+            ),
+            metadata=owner.metadata,
+        )
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert field_violations(raised.value) == {"reason"}
+    still = await stack.orders.GetDelivery(
+        orders_pb2.GetDeliveryRequest(delivery_id=created.delivery.delivery_id),
+        metadata=owner.metadata,
+    )
+    assert still.delivery.status == delivery_pb2.DELIVERY_STATUS_PENDING
+
+
+@pytest.mark.parametrize("delivery_id", ["\x00", "d\x00-1", "x" * 129])
+async def test_a_malformed_delivery_id_is_invalid_rather_than_not_found(
+    stack: OrdersStack, delivery_id: str
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stack.orders.GetDelivery(
+            orders_pb2.GetDeliveryRequest(delivery_id=delivery_id),
+            metadata=account("customer").metadata,
+        )
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert field_violations(raised.value) == {"delivery_id"}
+
+
+@pytest.mark.parametrize(
+    ("phone", "valid"),
+    [
+        ("+4915112345678", True),
+        ("+12025550123", True),
+        ("4915112345678", False),
+        ("+0151123456", False),
+        ("+49 151 123456", False),
+        ("+4915112345678901", False),
+        ("", False),
+    ],
+)
+async def test_a_contact_phone_must_be_e164(stack: OrdersStack, phone: str, valid: bool) -> None:
+    request = create_request()
+    request.delivery.pickup.contact.phone = phone
+    call = stack.orders.CreateDelivery(request, metadata=account("customer").metadata)
+    if valid:
+        assert (await call).delivery.pickup.contact.phone == phone
+        return
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await call
+    assert field_violations(raised.value) == {"delivery.pickup.contact.phone"}

@@ -13,7 +13,7 @@ from lastmile.common.v1 import parcel_pb2
 from lastmile.orders.v1 import orders_pb2
 from tests.integration.orders.conftest import OrdersStack
 from tests.integration.test_events import eventually
-from tests.orders_examples import Account, account, delivery, stop
+from tests.orders_examples import DELIVERY_TEXT_FIELDS, Account, account, delivery, stop, with_text
 from tests.status_details import field_violations
 
 pytestmark = pytest.mark.slow
@@ -144,3 +144,29 @@ async def test_an_import_without_identity_is_unauthenticated(stack: OrdersStack)
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stack.orders.ImportDeliveries(streamed([item("x")]))
     assert raised.value.code() is grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_an_item_with_a_nul_gets_its_own_invalid_argument_and_the_rest_is_created(
+    stack: OrdersStack,
+) -> None:
+    # It used to reach PostgreSQL, which refused it: the item came back with code 13.
+    merchant = account("merchant")
+    items = [
+        item("n-0"),
+        *(
+            orders_pb2.ImportDeliveriesRequest(
+                delivery=with_text(delivery(), path, "bad\x00text"), idempotency_key=f"n-{index}"
+            )
+            for index, path in enumerate(DELIVERY_TEXT_FIELDS, start=1)
+        ),
+        item("n-last"),
+    ]
+    summary = await stack.orders.ImportDeliveries(streamed(items), metadata=merchant.metadata)
+    assert summary.item_count == len(items)
+    assert [c.index for c in summary.created] == [0, len(items) - 1]
+    assert [e.index for e in summary.errors] == list(range(1, len(items) - 1))
+    assert {e.status.code for e in summary.errors} == {grpc.StatusCode.INVALID_ARGUMENT.value[0]}
+    assert [field_violations(e.status) for e in summary.errors] == [
+        {f"delivery.{path}"} for path in DELIVERY_TEXT_FIELDS
+    ]
+    assert await merchant_deliveries(stack, merchant) == 2

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from services.runtime.context import Caller, Role
-from services.runtime.errors import InvalidArgument, NotFound
+from services.runtime.errors import NotFound
 from services.tracking.domain.progress import DeliveryStatus
 from services.tracking.service_layer.hub import DeliveryHubs
 from services.tracking.service_layer.watch import DeliveryWatch, Heartbeat, Snapshot, WatchUpdate
@@ -71,10 +71,3 @@ async def test_a_caller_orders_does_not_show_the_delivery_to_gets_not_found() ->
         async with watch.watching(Caller("someone-else", Role.CUSTOMER), "d-1") as stream:
             await anext(stream)
     assert (len(hubs), events.open_subscriptions()) == (0, 0)
-
-
-async def test_an_empty_delivery_id_is_refused() -> None:
-    watch, _ = watching(FakeEvents())
-    with pytest.raises(InvalidArgument):
-        async with watch.watching(OWNER, ""):
-            pass

@@ -22,19 +22,27 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
+from lastmile.common.v1 import text_rules_pb2 as lastmile_dot_common_dot_v1_dot_text__rules__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1flastmile/common/v1/parcel.proto\x12\x12lastmile.common.v1\"a\n\x06Parcel\x12,\n\x04size\x18\x01 \x01(\x0e\x32\x1e.lastmile.common.v1.ParcelSize\x12\x14\n\x0cweight_grams\x18\x02 \x01(\x05\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t*\x8c\x01\n\nParcelSize\x12\x1b\n\x17PARCEL_SIZE_UNSPECIFIED\x10\x00\x12\x15\n\x11PARCEL_SIZE_SMALL\x10\x01\x12\x16\n\x12PARCEL_SIZE_MEDIUM\x10\x02\x12\x15\n\x11PARCEL_SIZE_LARGE\x10\x03\x12\x1b\n\x17PARCEL_SIZE_EXTRA_LARGE\x10\x04*d\n\x0cServiceLevel\x12\x1d\n\x19SERVICE_LEVEL_UNSPECIFIED\x10\x00\x12\x1a\n\x16SERVICE_LEVEL_STANDARD\x10\x01\x12\x19\n\x15SERVICE_LEVEL_EXPRESS\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1flastmile/common/v1/parcel.proto\x12\x12lastmile.common.v1\x1a\x1b\x62uf/validate/validate.proto\x1a#lastmile/common/v1/text_rules.proto\"\x88\x01\n\x06Parcel\x12\x38\n\x04size\x18\x01 \x01(\x0e\x32\x1e.lastmile.common.v1.ParcelSizeB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12!\n\x0cweight_grams\x18\x02 \x01(\x05\x42\x0b\xbaH\x08\x1a\x06\x18\xb0\xea\x01 \x00\x12!\n\x0b\x64\x65scription\x18\x03 \x01(\tB\x0c\xbaH\tr\x07\x18\xf4\x03\x88\x88\'\x01*\x8c\x01\n\nParcelSize\x12\x1b\n\x17PARCEL_SIZE_UNSPECIFIED\x10\x00\x12\x15\n\x11PARCEL_SIZE_SMALL\x10\x01\x12\x16\n\x12PARCEL_SIZE_MEDIUM\x10\x02\x12\x15\n\x11PARCEL_SIZE_LARGE\x10\x03\x12\x1b\n\x17PARCEL_SIZE_EXTRA_LARGE\x10\x04*d\n\x0cServiceLevel\x12\x1d\n\x19SERVICE_LEVEL_UNSPECIFIED\x10\x00\x12\x1a\n\x16SERVICE_LEVEL_STANDARD\x10\x01\x12\x19\n\x15SERVICE_LEVEL_EXPRESS\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lastmile.common.v1.parcel_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PARCELSIZE']._serialized_start=155
-  _globals['_PARCELSIZE']._serialized_end=295
-  _globals['_SERVICELEVEL']._serialized_start=297
-  _globals['_SERVICELEVEL']._serialized_end=397
-  _globals['_PARCEL']._serialized_start=55
-  _globals['_PARCEL']._serialized_end=152
+  _globals['_PARCEL'].fields_by_name['size']._loaded_options = None
+  _globals['_PARCEL'].fields_by_name['size']._serialized_options = b'\272H\007\202\001\004\020\001 \000'
+  _globals['_PARCEL'].fields_by_name['weight_grams']._loaded_options = None
+  _globals['_PARCEL'].fields_by_name['weight_grams']._serialized_options = b'\272H\010\032\006\030\260\352\001 \000'
+  _globals['_PARCEL'].fields_by_name['description']._loaded_options = None
+  _globals['_PARCEL'].fields_by_name['description']._serialized_options = b'\272H\tr\007\030\364\003\210\210\'\001'
+  _globals['_PARCELSIZE']._serialized_start=261
+  _globals['_PARCELSIZE']._serialized_end=401
+  _globals['_SERVICELEVEL']._serialized_start=403
+  _globals['_SERVICELEVEL']._serialized_end=503
+  _globals['_PARCEL']._serialized_start=122
+  _globals['_PARCEL']._serialized_end=258
 # @@protoc_insertion_point(module_scope)

@@ -22,11 +22,13 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from lastmile.common.v1 import geo_pb2 as lastmile_dot_common_dot_v1_dot_geo__pb2
+from lastmile.common.v1 import text_rules_pb2 as lastmile_dot_common_dot_v1_dot_text__rules__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dlastmile/common/v1/stop.proto\x12\x12lastmile.common.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1clastmile/common/v1/geo.proto\"2\n\x07\x43ontact\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05phone\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"\xa0\x01\n\x04Stop\x12\x15\n\x07\x61\x64\x64ress\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x31\n\x05point\x18\x02 \x01(\x0b\x32\x1c.lastmile.common.v1.GeoPointB\x04\xe2\x41\x01\x02\x12\x32\n\x07\x63ontact\x18\x03 \x01(\x0b\x32\x1b.lastmile.common.v1.ContactB\x04\xe2\x41\x01\x02\x12\x1a\n\x0cinstructions\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dlastmile/common/v1/stop.proto\x12\x12lastmile.common.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1clastmile/common/v1/geo.proto\x1a#lastmile/common/v1/text_rules.proto\"Q\n\x07\x43ontact\x12%\n\x04name\x18\x01 \x01(\tB\x17\xe2\x41\x01\x02\xbaH\x10r\x0b\x18\xc8\x01\x88\x88\'\x01\x90\x88\'\x01\xc8\x01\x01\x12\x1f\n\x05phone\x18\x02 \x01(\tB\x10\xe2\x41\x01\x02\xbaH\tr\x04\x98\x88\'\x01\xc8\x01\x01\"\xcb\x01\n\x04Stop\x12(\n\x07\x61\x64\x64ress\x18\x01 \x01(\tB\x17\xe2\x41\x01\x02\xbaH\x10r\x0b\x18\xf4\x03\x88\x88\'\x01\x90\x88\'\x01\xc8\x01\x01\x12\x37\n\x05point\x18\x02 \x01(\x0b\x32\x1c.lastmile.common.v1.GeoPointB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12\x38\n\x07\x63ontact\x18\x03 \x01(\x0b\x32\x1b.lastmile.common.v1.ContactB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12&\n\x0cinstructions\x18\x04 \x01(\tB\x10\xe2\x41\x01\x01\xbaH\tr\x07\x18\xf4\x03\x88\x88\'\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,19 +36,19 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lastmile.common.v1.stop_pb2
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CONTACT'].fields_by_name['name']._loaded_options = None
-  _globals['_CONTACT'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_CONTACT'].fields_by_name['name']._serialized_options = b'\342A\001\002\272H\020r\013\030\310\001\210\210\'\001\220\210\'\001\310\001\001'
   _globals['_CONTACT'].fields_by_name['phone']._loaded_options = None
-  _globals['_CONTACT'].fields_by_name['phone']._serialized_options = b'\342A\001\002'
+  _globals['_CONTACT'].fields_by_name['phone']._serialized_options = b'\342A\001\002\272H\tr\004\230\210\'\001\310\001\001'
   _globals['_STOP'].fields_by_name['address']._loaded_options = None
-  _globals['_STOP'].fields_by_name['address']._serialized_options = b'\342A\001\002'
+  _globals['_STOP'].fields_by_name['address']._serialized_options = b'\342A\001\002\272H\020r\013\030\364\003\210\210\'\001\220\210\'\001\310\001\001'
   _globals['_STOP'].fields_by_name['point']._loaded_options = None
-  _globals['_STOP'].fields_by_name['point']._serialized_options = b'\342A\001\002'
+  _globals['_STOP'].fields_by_name['point']._serialized_options = b'\342A\001\002\272H\003\310\001\001'
   _globals['_STOP'].fields_by_name['contact']._loaded_options = None
-  _globals['_STOP'].fields_by_name['contact']._serialized_options = b'\342A\001\002'
+  _globals['_STOP'].fields_by_name['contact']._serialized_options = b'\342A\001\002\272H\003\310\001\001'
   _globals['_STOP'].fields_by_name['instructions']._loaded_options = None
-  _globals['_STOP'].fields_by_name['instructions']._serialized_options = b'\342A\001\001'
-  _globals['_CONTACT']._serialized_start=116
-  _globals['_CONTACT']._serialized_end=166
-  _globals['_STOP']._serialized_start=169
-  _globals['_STOP']._serialized_end=329
+  _globals['_STOP'].fields_by_name['instructions']._serialized_options = b'\342A\001\001\272H\tr\007\030\364\003\210\210\'\001'
+  _globals['_CONTACT']._serialized_start=182
+  _globals['_CONTACT']._serialized_end=263
+  _globals['_STOP']._serialized_start=266
+  _globals['_STOP']._serialized_end=469
 # @@protoc_insertion_point(module_scope)

@@ -22,25 +22,29 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from lastmile.common.v1 import text_rules_pb2 as lastmile_dot_common_dot_v1_dot_text__rules__pb2
 from lastmile.fleet.v1 import courier_pb2 as lastmile_dot_fleet_dot_v1_dot_courier__pb2
 from lastmile.fleet.v1 import offer_pb2 as lastmile_dot_fleet_dot_v1_dot_offer__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,lastmile/dispatch/v1/dispatch_internal.proto\x12\x14lastmile.dispatch.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1flastmile/fleet/v1/courier.proto\x1a\x1dlastmile/fleet/v1/offer.proto\"\xbf\x02\n\x0bLinkRequest\x12\x30\n\x05hello\x18\x01 \x01(\x0b\x32\x1f.lastmile.dispatch.v1.LinkHelloH\x00\x12\x39\n\x08snapshot\x18\x02 \x01(\x0b\x32%.lastmile.dispatch.v1.CourierSnapshotH\x00\x12?\n\x0f\x63ourier_changed\x18\x03 \x01(\x0b\x32$.lastmile.dispatch.v1.CourierChangedH\x00\x12\x38\n\tpositions\x18\x04 \x01(\x0b\x32#.lastmile.dispatch.v1.PositionBatchH\x00\x12=\n\x0eoffer_response\x18\x05 \x01(\x0b\x32#.lastmile.dispatch.v1.OfferResponseH\x00\x42\t\n\x07message\"+\n\tLinkHello\x12\x1e\n\x10\x66leet_replica_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"n\n\x0f\x43ourierSnapshot\x12\x19\n\x0bsnapshot_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12,\n\x08\x63ouriers\x18\x02 \x03(\x0b\x32\x1a.lastmile.fleet.v1.Courier\x12\x12\n\nlast_chunk\x18\x03 \x01(\x08\"C\n\x0e\x43ourierChanged\x12\x31\n\x07\x63ourier\x18\x01 \x01(\x0b\x32\x1a.lastmile.fleet.v1.CourierB\x04\xe2\x41\x01\x02\"F\n\rPositionBatch\x12\x35\n\tpositions\x18\x01 \x03(\x0b\x32\".lastmile.fleet.v1.CourierPosition\"\x8f\x02\n\rOfferResponse\x12\x16\n\x08offer_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\ncourier_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0b\x64\x65livery_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x39\n\x07outcome\x18\x04 \x01(\x0e\x32\".lastmile.dispatch.v1.OfferOutcomeB\x04\xe2\x41\x01\x02\x12>\n\x0e\x64\x65\x63line_reason\x18\x05 \x01(\x0e\x32 .lastmile.fleet.v1.DeclineReasonB\x04\xe2\x41\x01\x01\x12\x36\n\x0crespond_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02\"\xdb\x01\n\x0cLinkResponse\x12\x33\n\x05offer\x18\x01 \x01(\x0b\x32\".lastmile.dispatch.v1.CourierOfferH\x00\x12L\n\x12offer_cancellation\x18\x02 \x01(\x0b\x32..lastmile.dispatch.v1.CourierOfferCancellationH\x00\x12=\n\nassignment\x18\x03 \x01(\x0b\x32\'.lastmile.dispatch.v1.CourierAssignmentH\x00\x42\t\n\x07message\"\xdf\x01\n\x0c\x43ourierOffer\x12\x18\n\ncourier_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12-\n\x05offer\x18\x02 \x01(\x0b\x32\x18.lastmile.fleet.v1.OfferB\x04\xe2\x41\x01\x02\x12Q\n\rtrace_context\x18\x03 \x03(\x0b\x32\x34.lastmile.dispatch.v1.CourierOffer.TraceContextEntryB\x04\xe2\x41\x01\x01\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"v\n\x18\x43ourierOfferCancellation\x12\x18\n\ncourier_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12@\n\x0c\x63\x61ncellation\x18\x02 \x01(\x0b\x32$.lastmile.fleet.v1.OfferCancellationB\x04\xe2\x41\x01\x02\"f\n\x11\x43ourierAssignment\x12\x18\n\ncourier_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x37\n\nassignment\x18\x02 \x01(\x0b\x32\x1d.lastmile.fleet.v1.AssignmentB\x04\xe2\x41\x01\x02*\xa1\x01\n\x0cOfferOutcome\x12\x1d\n\x19OFFER_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n\x16OFFER_OUTCOME_ACCEPTED\x10\x01\x12\x1a\n\x16OFFER_OUTCOME_DECLINED\x10\x02\x12\x19\n\x15OFFER_OUTCOME_EXPIRED\x10\x03\x12\x1f\n\x1bOFFER_OUTCOME_UNDELIVERABLE\x10\x04\x32l\n\x17\x44ispatchInternalService\x12Q\n\x04Link\x12!.lastmile.dispatch.v1.LinkRequest\x1a\".lastmile.dispatch.v1.LinkResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,lastmile/dispatch/v1/dispatch_internal.proto\x12\x14lastmile.dispatch.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#lastmile/common/v1/text_rules.proto\x1a\x1flastmile/fleet/v1/courier.proto\x1a\x1dlastmile/fleet/v1/offer.proto\"\xc6\x02\n\x0bLinkRequest\x12\x30\n\x05hello\x18\x01 \x01(\x0b\x32\x1f.lastmile.dispatch.v1.LinkHelloH\x00\x12\x39\n\x08snapshot\x18\x02 \x01(\x0b\x32%.lastmile.dispatch.v1.CourierSnapshotH\x00\x12?\n\x0f\x63ourier_changed\x18\x03 \x01(\x0b\x32$.lastmile.dispatch.v1.CourierChangedH\x00\x12\x38\n\tpositions\x18\x04 \x01(\x0b\x32#.lastmile.dispatch.v1.PositionBatchH\x00\x12=\n\x0eoffer_response\x18\x05 \x01(\x0b\x32#.lastmile.dispatch.v1.OfferResponseH\x00\x42\x10\n\x07message\x12\x05\xbaH\x02\x08\x01\":\n\tLinkHello\x12-\n\x10\x66leet_replica_id\x18\x01 \x01(\tB\x13\xe2\x41\x01\x02\xbaH\x0cr\x07\x18\x80\x02\x88\x88\'\x01\xc8\x01\x01\"}\n\x0f\x43ourierSnapshot\x12(\n\x0bsnapshot_id\x18\x01 \x01(\tB\x13\xe2\x41\x01\x02\xbaH\x0cr\x07\x18\x80\x01\x88\x88\'\x01\xc8\x01\x01\x12,\n\x08\x63ouriers\x18\x02 \x03(\x0b\x32\x1a.lastmile.fleet.v1.Courier\x12\x12\n\nlast_chunk\x18\x03 \x01(\x08\"I\n\x0e\x43ourierChanged\x12\x37\n\x07\x63ourier\x18\x01 \x01(\x0b\x32\x1a.lastmile.fleet.v1.CourierB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\"F\n\rPositionBatch\x12\x35\n\tpositions\x18\x01 \x03(\x0b\x32\".lastmile.fleet.v1.CourierPosition\"\x8f\x02\n\rOfferResponse\x12\x16\n\x08offer_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\ncourier_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0b\x64\x65livery_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x39\n\x07outcome\x18\x04 \x01(\x0e\x32\".lastmile.dispatch.v1.OfferOutcomeB\x04\xe2\x41\x01\x02\x12>\n\x0e\x64\x65\x63line_reason\x18\x05 \x01(\x0e\x32 .lastmile.fleet.v1.DeclineReasonB\x04\xe2\x41\x01\x01\x12\x36\n\x0crespond_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02\"\xdb\x01\n\x0cLinkResponse\x12\x33\n\x05offer\x18\x01 \x01(\x0b\x32\".lastmile.dispatch.v1.CourierOfferH\x00\x12L\n\x12offer_cancellation\x18\x02 \x01(\x0b\x32..lastmile.dispatch.v1.CourierOfferCancellationH\x00\x12=\n\nassignment\x18\x03 \x01(\x0b\x32\'.lastmile.dispatch.v1.CourierAssignmentH\x00\x42\t\n\x07message\"\xdf\x01\n\x0c\x43ourierOffer\x12\x18\n\ncourier_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12-\n\x05offer\x18\x02 \x01(\x0b\x32\x18.lastmile.fleet.v1.OfferB\x04\xe2\x41\x01\x02\x12Q\n\rtrace_context\x18\x03 \x03(\x0b\x32\x34.lastmile.dispatch.v1.CourierOffer.TraceContextEntryB\x04\xe2\x41\x01\x01\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"v\n\x18\x43ourierOfferCancellation\x12\x18\n\ncourier_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12@\n\x0c\x63\x61ncellation\x18\x02 \x01(\x0b\x32$.lastmile.fleet.v1.OfferCancellationB\x04\xe2\x41\x01\x02\"f\n\x11\x43ourierAssignment\x12\x18\n\ncourier_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x37\n\nassignment\x18\x02 \x01(\x0b\x32\x1d.lastmile.fleet.v1.AssignmentB\x04\xe2\x41\x01\x02*\xa1\x01\n\x0cOfferOutcome\x12\x1d\n\x19OFFER_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n\x16OFFER_OUTCOME_ACCEPTED\x10\x01\x12\x1a\n\x16OFFER_OUTCOME_DECLINED\x10\x02\x12\x19\n\x15OFFER_OUTCOME_EXPIRED\x10\x03\x12\x1f\n\x1bOFFER_OUTCOME_UNDELIVERABLE\x10\x04\x32l\n\x17\x44ispatchInternalService\x12Q\n\x04Link\x12!.lastmile.dispatch.v1.LinkRequest\x1a\".lastmile.dispatch.v1.LinkResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lastmile.dispatch.v1.dispatch_internal_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_LINKREQUEST'].oneofs_by_name['message']._loaded_options = None
+  _globals['_LINKREQUEST'].oneofs_by_name['message']._serialized_options = b'\272H\002\010\001'
   _globals['_LINKHELLO'].fields_by_name['fleet_replica_id']._loaded_options = None
-  _globals['_LINKHELLO'].fields_by_name['fleet_replica_id']._serialized_options = b'\342A\001\002'
+  _globals['_LINKHELLO'].fields_by_name['fleet_replica_id']._serialized_options = b'\342A\001\002\272H\014r\007\030\200\002\210\210\'\001\310\001\001'
   _globals['_COURIERSNAPSHOT'].fields_by_name['snapshot_id']._loaded_options = None
-  _globals['_COURIERSNAPSHOT'].fields_by_name['snapshot_id']._serialized_options = b'\342A\001\002'
+  _globals['_COURIERSNAPSHOT'].fields_by_name['snapshot_id']._serialized_options = b'\342A\001\002\272H\014r\007\030\200\001\210\210\'\001\310\001\001'
   _globals['_COURIERCHANGED'].fields_by_name['courier']._loaded_options = None
-  _globals['_COURIERCHANGED'].fields_by_name['courier']._serialized_options = b'\342A\001\002'
+  _globals['_COURIERCHANGED'].fields_by_name['courier']._serialized_options = b'\342A\001\002\272H\003\310\001\001'
   _globals['_OFFERRESPONSE'].fields_by_name['offer_id']._loaded_options = None
   _globals['_OFFERRESPONSE'].fields_by_name['offer_id']._serialized_options = b'\342A\001\002'
   _globals['_OFFERRESPONSE'].fields_by_name['courier_id']._loaded_options = None
@@ -69,30 +73,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COURIERASSIGNMENT'].fields_by_name['courier_id']._serialized_options = b'\342A\001\002'
   _globals['_COURIERASSIGNMENT'].fields_by_name['assignment']._loaded_options = None
   _globals['_COURIERASSIGNMENT'].fields_by_name['assignment']._serialized_options = b'\342A\001\002'
-  _globals['_OFFEROUTCOME']._serialized_start=1767
-  _globals['_OFFEROUTCOME']._serialized_end=1928
-  _globals['_LINKREQUEST']._serialized_start=201
-  _globals['_LINKREQUEST']._serialized_end=520
-  _globals['_LINKHELLO']._serialized_start=522
-  _globals['_LINKHELLO']._serialized_end=565
-  _globals['_COURIERSNAPSHOT']._serialized_start=567
-  _globals['_COURIERSNAPSHOT']._serialized_end=677
-  _globals['_COURIERCHANGED']._serialized_start=679
-  _globals['_COURIERCHANGED']._serialized_end=746
-  _globals['_POSITIONBATCH']._serialized_start=748
-  _globals['_POSITIONBATCH']._serialized_end=818
-  _globals['_OFFERRESPONSE']._serialized_start=821
-  _globals['_OFFERRESPONSE']._serialized_end=1092
-  _globals['_LINKRESPONSE']._serialized_start=1095
-  _globals['_LINKRESPONSE']._serialized_end=1314
-  _globals['_COURIEROFFER']._serialized_start=1317
-  _globals['_COURIEROFFER']._serialized_end=1540
-  _globals['_COURIEROFFER_TRACECONTEXTENTRY']._serialized_start=1489
-  _globals['_COURIEROFFER_TRACECONTEXTENTRY']._serialized_end=1540
-  _globals['_COURIEROFFERCANCELLATION']._serialized_start=1542
-  _globals['_COURIEROFFERCANCELLATION']._serialized_end=1660
-  _globals['_COURIERASSIGNMENT']._serialized_start=1662
-  _globals['_COURIERASSIGNMENT']._serialized_end=1764
-  _globals['_DISPATCHINTERNALSERVICE']._serialized_start=1930
-  _globals['_DISPATCHINTERNALSERVICE']._serialized_end=2038
+  _globals['_OFFEROUTCOME']._serialized_start=1876
+  _globals['_OFFEROUTCOME']._serialized_end=2037
+  _globals['_LINKREQUEST']._serialized_start=267
+  _globals['_LINKREQUEST']._serialized_end=593
+  _globals['_LINKHELLO']._serialized_start=595
+  _globals['_LINKHELLO']._serialized_end=653
+  _globals['_COURIERSNAPSHOT']._serialized_start=655
+  _globals['_COURIERSNAPSHOT']._serialized_end=780
+  _globals['_COURIERCHANGED']._serialized_start=782
+  _globals['_COURIERCHANGED']._serialized_end=855
+  _globals['_POSITIONBATCH']._serialized_start=857
+  _globals['_POSITIONBATCH']._serialized_end=927
+  _globals['_OFFERRESPONSE']._serialized_start=930
+  _globals['_OFFERRESPONSE']._serialized_end=1201
+  _globals['_LINKRESPONSE']._serialized_start=1204
+  _globals['_LINKRESPONSE']._serialized_end=1423
+  _globals['_COURIEROFFER']._serialized_start=1426
+  _globals['_COURIEROFFER']._serialized_end=1649
+  _globals['_COURIEROFFER_TRACECONTEXTENTRY']._serialized_start=1598
+  _globals['_COURIEROFFER_TRACECONTEXTENTRY']._serialized_end=1649
+  _globals['_COURIEROFFERCANCELLATION']._serialized_start=1651
+  _globals['_COURIEROFFERCANCELLATION']._serialized_end=1769
+  _globals['_COURIERASSIGNMENT']._serialized_start=1771
+  _globals['_COURIERASSIGNMENT']._serialized_end=1873
+  _globals['_DISPATCHINTERNALSERVICE']._serialized_start=2039
+  _globals['_DISPATCHINTERNALSERVICE']._serialized_end=2147
 # @@protoc_insertion_point(module_scope)

@@ -22,16 +22,18 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from lastmile.common.v1 import geo_pb2 as lastmile_dot_common_dot_v1_dot_geo__pb2
 from lastmile.common.v1 import parcel_pb2 as lastmile_dot_common_dot_v1_dot_parcel__pb2
+from lastmile.common.v1 import text_rules_pb2 as lastmile_dot_common_dot_v1_dot_text__rules__pb2
 from lastmile.fleet.v1 import courier_pb2 as lastmile_dot_fleet_dot_v1_dot_courier__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#lastmile/dispatch/v1/dispatch.proto\x12\x14lastmile.dispatch.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1clastmile/common/v1/geo.proto\x1a\x1flastmile/common/v1/parcel.proto\x1a\x1flastmile/fleet/v1/courier.proto\"\xe6\x03\n\x0eQueuedDelivery\x12\x19\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x05state\x18\x02 \x01(\x0e\x32 .lastmile.dispatch.v1.QueueStateB\x04\xe2\x41\x01\x03\x12=\n\rservice_level\x18\x03 \x01(\x0e\x32 .lastmile.common.v1.ServiceLevelB\x04\xe2\x41\x01\x03\x12\x39\n\x0bparcel_size\x18\x04 \x01(\x0e\x32\x1e.lastmile.common.v1.ParcelSizeB\x04\xe2\x41\x01\x03\x12\x38\n\x0cpickup_point\x18\x05 \x01(\x0b\x32\x1c.lastmile.common.v1.GeoPointB\x04\xe2\x41\x01\x03\x12\x36\n\x0c\x65nqueue_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12,\n\x03\x61ge\x18\x07 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x03\x12\x19\n\x0boffer_count\x18\x08 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1b\n\rdecline_count\x18\t \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08offer_id\x18\n \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\ncourier_id\x18\x0b \x01(\tB\x04\xe2\x41\x01\x03\"a\n\x12\x43ourierStatusCount\x12\x36\n\x06status\x18\x01 \x01(\x0e\x32 .lastmile.fleet.v1.CourierStatusB\x04\xe2\x41\x01\x03\x12\x13\n\x05\x63ount\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03\"\x96\x02\n\x0fOfferStatistics\x12\x34\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x15\n\x07offered\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08\x61\x63\x63\x65pted\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08\x64\x65\x63lined\x18\x04 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x17\n\ttimed_out\x18\x05 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1b\n\rundeliverable\x18\x06 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x17\n\tcancelled\x18\x07 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08\x61ssigned\x18\x08 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1f\n\x11\x61ssignment_failed\x18\t \x01(\x03\x42\x04\xe2\x41\x01\x03\"\xfc\x01\n\x0f\x46leetLinkStatus\x12\x1e\n\x10\x66leet_replica_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1b\n\rcourier_count\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x36\n\x0c\x63onnect_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x37\n\rsnapshot_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12;\n\x11last_message_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\xcb\x03\n\x10\x44ispatchOverview\x12\x37\n\rgenerate_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12 \n\x12matcher_replica_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0cqueue_length\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x33\n\noldest_age\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x03\x12:\n\x06oldest\x18\x05 \x03(\x0b\x32$.lastmile.dispatch.v1.QueuedDeliveryB\x04\xe2\x41\x01\x03\x12\x46\n\x0e\x63ourier_counts\x18\x06 \x03(\x0b\x32(.lastmile.dispatch.v1.CourierStatusCountB\x04\xe2\x41\x01\x03\x12\x45\n\x10offer_statistics\x18\x07 \x01(\x0b\x32%.lastmile.dispatch.v1.OfferStatisticsB\x04\xe2\x41\x01\x03\x12@\n\x0b\x66leet_links\x18\x08 \x03(\x0b\x32%.lastmile.dispatch.v1.FleetLinkStatusB\x04\xe2\x41\x01\x03\"\x14\n\x12GetOverviewRequest\"O\n\x13GetOverviewResponse\x12\x38\n\x08overview\x18\x01 \x01(\x0b\x32&.lastmile.dispatch.v1.DispatchOverview\"P\n\x1bListQueuedDeliveriesRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"\x85\x01\n\x1cListQueuedDeliveriesResponse\x12\x38\n\ndeliveries\x18\x01 \x03(\x0b\x32$.lastmile.dispatch.v1.QueuedDelivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05*v\n\nQueueState\x12\x1b\n\x17QUEUE_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13QUEUE_STATE_WAITING\x10\x01\x12\x17\n\x13QUEUE_STATE_OFFERED\x10\x02\x12\x19\n\x15QUEUE_STATE_ASSIGNING\x10\x03\x32\xb1\x02\n\x0f\x44ispatchService\x12\x81\x01\n\x0bGetOverview\x12(.lastmile.dispatch.v1.GetOverviewRequest\x1a).lastmile.dispatch.v1.GetOverviewResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/dispatch/overview\x12\x99\x01\n\x14ListQueuedDeliveries\x12\x31.lastmile.dispatch.v1.ListQueuedDeliveriesRequest\x1a\x32.lastmile.dispatch.v1.ListQueuedDeliveriesResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/dispatch/queueb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#lastmile/dispatch/v1/dispatch.proto\x12\x14lastmile.dispatch.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1clastmile/common/v1/geo.proto\x1a\x1flastmile/common/v1/parcel.proto\x1a#lastmile/common/v1/text_rules.proto\x1a\x1flastmile/fleet/v1/courier.proto\"\xe6\x03\n\x0eQueuedDelivery\x12\x19\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x05state\x18\x02 \x01(\x0e\x32 .lastmile.dispatch.v1.QueueStateB\x04\xe2\x41\x01\x03\x12=\n\rservice_level\x18\x03 \x01(\x0e\x32 .lastmile.common.v1.ServiceLevelB\x04\xe2\x41\x01\x03\x12\x39\n\x0bparcel_size\x18\x04 \x01(\x0e\x32\x1e.lastmile.common.v1.ParcelSizeB\x04\xe2\x41\x01\x03\x12\x38\n\x0cpickup_point\x18\x05 \x01(\x0b\x32\x1c.lastmile.common.v1.GeoPointB\x04\xe2\x41\x01\x03\x12\x36\n\x0c\x65nqueue_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12,\n\x03\x61ge\x18\x07 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x03\x12\x19\n\x0boffer_count\x18\x08 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1b\n\rdecline_count\x18\t \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08offer_id\x18\n \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\ncourier_id\x18\x0b \x01(\tB\x04\xe2\x41\x01\x03\"a\n\x12\x43ourierStatusCount\x12\x36\n\x06status\x18\x01 \x01(\x0e\x32 .lastmile.fleet.v1.CourierStatusB\x04\xe2\x41\x01\x03\x12\x13\n\x05\x63ount\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03\"\x96\x02\n\x0fOfferStatistics\x12\x34\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x15\n\x07offered\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08\x61\x63\x63\x65pted\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08\x64\x65\x63lined\x18\x04 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x17\n\ttimed_out\x18\x05 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1b\n\rundeliverable\x18\x06 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x17\n\tcancelled\x18\x07 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08\x61ssigned\x18\x08 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1f\n\x11\x61ssignment_failed\x18\t \x01(\x03\x42\x04\xe2\x41\x01\x03\"\xfc\x01\n\x0f\x46leetLinkStatus\x12\x1e\n\x10\x66leet_replica_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1b\n\rcourier_count\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x36\n\x0c\x63onnect_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x37\n\rsnapshot_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12;\n\x11last_message_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\xcb\x03\n\x10\x44ispatchOverview\x12\x37\n\rgenerate_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12 \n\x12matcher_replica_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0cqueue_length\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x33\n\noldest_age\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x03\x12:\n\x06oldest\x18\x05 \x03(\x0b\x32$.lastmile.dispatch.v1.QueuedDeliveryB\x04\xe2\x41\x01\x03\x12\x46\n\x0e\x63ourier_counts\x18\x06 \x03(\x0b\x32(.lastmile.dispatch.v1.CourierStatusCountB\x04\xe2\x41\x01\x03\x12\x45\n\x10offer_statistics\x18\x07 \x01(\x0b\x32%.lastmile.dispatch.v1.OfferStatisticsB\x04\xe2\x41\x01\x03\x12@\n\x0b\x66leet_links\x18\x08 \x03(\x0b\x32%.lastmile.dispatch.v1.FleetLinkStatusB\x04\xe2\x41\x01\x03\"\x14\n\x12GetOverviewRequest\"O\n\x13GetOverviewResponse\x12\x38\n\x08overview\x18\x01 \x01(\x0b\x32&.lastmile.dispatch.v1.DispatchOverview\"c\n\x1bListQueuedDeliveriesRequest\x12\x1e\n\tpage_size\x18\x01 \x01(\x05\x42\x0b\xe2\x41\x01\x01\xbaH\x04\x1a\x02(\x00\x12$\n\npage_token\x18\x02 \x01(\tB\x10\xe2\x41\x01\x01\xbaH\tr\x07\x18\x80\x08\x88\x88\'\x01\"\x85\x01\n\x1cListQueuedDeliveriesResponse\x12\x38\n\ndeliveries\x18\x01 \x03(\x0b\x32$.lastmile.dispatch.v1.QueuedDelivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05*v\n\nQueueState\x12\x1b\n\x17QUEUE_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13QUEUE_STATE_WAITING\x10\x01\x12\x17\n\x13QUEUE_STATE_OFFERED\x10\x02\x12\x19\n\x15QUEUE_STATE_ASSIGNING\x10\x03\x32\xb1\x02\n\x0f\x44ispatchService\x12\x81\x01\n\x0bGetOverview\x12(.lastmile.dispatch.v1.GetOverviewRequest\x1a).lastmile.dispatch.v1.GetOverviewResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/dispatch/overview\x12\x99\x01\n\x14ListQueuedDeliveries\x12\x31.lastmile.dispatch.v1.ListQueuedDeliveriesRequest\x1a\x32.lastmile.dispatch.v1.ListQueuedDeliveriesResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/dispatch/queueb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -109,33 +111,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DISPATCHOVERVIEW'].fields_by_name['fleet_links']._loaded_options = None
   _globals['_DISPATCHOVERVIEW'].fields_by_name['fleet_links']._serialized_options = b'\342A\001\003'
   _globals['_LISTQUEUEDDELIVERIESREQUEST'].fields_by_name['page_size']._loaded_options = None
-  _globals['_LISTQUEUEDDELIVERIESREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
+  _globals['_LISTQUEUEDDELIVERIESREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001\272H\004\032\002(\000'
   _globals['_LISTQUEUEDDELIVERIESREQUEST'].fields_by_name['page_token']._loaded_options = None
-  _globals['_LISTQUEUEDDELIVERIESREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
+  _globals['_LISTQUEUEDDELIVERIESREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001\272H\tr\007\030\200\010\210\210\'\001'
   _globals['_DISPATCHSERVICE'].methods_by_name['GetOverview']._loaded_options = None
   _globals['_DISPATCHSERVICE'].methods_by_name['GetOverview']._serialized_options = b'\202\323\344\223\002\027\022\025/v1/dispatch/overview'
   _globals['_DISPATCHSERVICE'].methods_by_name['ListQueuedDeliveries']._loaded_options = None
   _globals['_DISPATCHSERVICE'].methods_by_name['ListQueuedDeliveries']._serialized_options = b'\202\323\344\223\002\024\022\022/v1/dispatch/queue'
-  _globals['_QUEUESTATE']._serialized_start=2192
-  _globals['_QUEUESTATE']._serialized_end=2310
-  _globals['_QUEUEDDELIVERY']._serialized_start=286
-  _globals['_QUEUEDDELIVERY']._serialized_end=772
-  _globals['_COURIERSTATUSCOUNT']._serialized_start=774
-  _globals['_COURIERSTATUSCOUNT']._serialized_end=871
-  _globals['_OFFERSTATISTICS']._serialized_start=874
-  _globals['_OFFERSTATISTICS']._serialized_end=1152
-  _globals['_FLEETLINKSTATUS']._serialized_start=1155
-  _globals['_FLEETLINKSTATUS']._serialized_end=1407
-  _globals['_DISPATCHOVERVIEW']._serialized_start=1410
-  _globals['_DISPATCHOVERVIEW']._serialized_end=1869
-  _globals['_GETOVERVIEWREQUEST']._serialized_start=1871
-  _globals['_GETOVERVIEWREQUEST']._serialized_end=1891
-  _globals['_GETOVERVIEWRESPONSE']._serialized_start=1893
-  _globals['_GETOVERVIEWRESPONSE']._serialized_end=1972
-  _globals['_LISTQUEUEDDELIVERIESREQUEST']._serialized_start=1974
-  _globals['_LISTQUEUEDDELIVERIESREQUEST']._serialized_end=2054
-  _globals['_LISTQUEUEDDELIVERIESRESPONSE']._serialized_start=2057
-  _globals['_LISTQUEUEDDELIVERIESRESPONSE']._serialized_end=2190
-  _globals['_DISPATCHSERVICE']._serialized_start=2313
-  _globals['_DISPATCHSERVICE']._serialized_end=2618
+  _globals['_QUEUESTATE']._serialized_start=2277
+  _globals['_QUEUESTATE']._serialized_end=2395
+  _globals['_QUEUEDDELIVERY']._serialized_start=352
+  _globals['_QUEUEDDELIVERY']._serialized_end=838
+  _globals['_COURIERSTATUSCOUNT']._serialized_start=840
+  _globals['_COURIERSTATUSCOUNT']._serialized_end=937
+  _globals['_OFFERSTATISTICS']._serialized_start=940
+  _globals['_OFFERSTATISTICS']._serialized_end=1218
+  _globals['_FLEETLINKSTATUS']._serialized_start=1221
+  _globals['_FLEETLINKSTATUS']._serialized_end=1473
+  _globals['_DISPATCHOVERVIEW']._serialized_start=1476
+  _globals['_DISPATCHOVERVIEW']._serialized_end=1935
+  _globals['_GETOVERVIEWREQUEST']._serialized_start=1937
+  _globals['_GETOVERVIEWREQUEST']._serialized_end=1957
+  _globals['_GETOVERVIEWRESPONSE']._serialized_start=1959
+  _globals['_GETOVERVIEWRESPONSE']._serialized_end=2038
+  _globals['_LISTQUEUEDDELIVERIESREQUEST']._serialized_start=2040
+  _globals['_LISTQUEUEDDELIVERIESREQUEST']._serialized_end=2139
+  _globals['_LISTQUEUEDDELIVERIESRESPONSE']._serialized_start=2142
+  _globals['_LISTQUEUEDDELIVERIESRESPONSE']._serialized_end=2275
+  _globals['_DISPATCHSERVICE']._serialized_start=2398
+  _globals['_DISPATCHSERVICE']._serialized_end=2703
 # @@protoc_insertion_point(module_scope)

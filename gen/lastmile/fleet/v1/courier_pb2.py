@@ -22,12 +22,13 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from lastmile.common.v1 import geo_pb2 as lastmile_dot_common_dot_v1_dot_geo__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1flastmile/fleet/v1/courier.proto\x12\x11lastmile.fleet.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1clastmile/common/v1/geo.proto\"\x95\x02\n\x08Location\x12\x31\n\x05point\x18\x01 \x01(\x0b\x32\x1c.lastmile.common.v1.GeoPointB\x04\xe2\x41\x01\x02\x12\x1d\n\x0f\x61\x63\x63uracy_meters\x18\x02 \x01(\x02\x42\x04\xe2\x41\x01\x01\x12\"\n\x0fheading_degrees\x18\x03 \x01(\x02\x42\x04\xe2\x41\x01\x01H\x00\x88\x01\x01\x12*\n\x17speed_meters_per_second\x18\x04 \x01(\x02\x42\x04\xe2\x41\x01\x01H\x01\x88\x01\x01\x12\x37\n\rrecorded_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02\x42\x12\n\x10_heading_degreesB\x1a\n\x18_speed_meters_per_second\"`\n\x0f\x43ourierPosition\x12\x18\n\ncourier_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x33\n\x08location\x18\x02 \x01(\x0b\x32\x1b.lastmile.fleet.v1.LocationB\x04\xe2\x41\x01\x02\"\xf6\x03\n\x07\x43ourier\x12\x18\n\ncourier_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12:\n\x0cvehicle_type\x18\x02 \x01(\x0e\x32\x1e.lastmile.fleet.v1.VehicleTypeB\x04\xe2\x41\x01\x03\x12\x36\n\x06status\x18\x03 \x01(\x0e\x32 .lastmile.fleet.v1.CourierStatusB\x04\xe2\x41\x01\x03\x12\x17\n\tconnected\x18\x04 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x18\n\nsession_id\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x38\n\rlast_location\x18\x06 \x01(\x0b\x32\x1b.lastmile.fleet.v1.LocationB\x04\xe2\x41\x01\x03\x12\x16\n\x08offer_id\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03\x12\x19\n\x0b\x64\x65livery_id\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07version\x18\t \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x38\n\x0elast_seen_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03*\xbc\x01\n\rCourierStatus\x12\x1e\n\x1a\x43OURIER_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43OURIER_STATUS_OFFLINE\x10\x01\x12\x17\n\x13\x43OURIER_STATUS_IDLE\x10\x02\x12\x1a\n\x16\x43OURIER_STATUS_OFFERED\x10\x03\x12\x1b\n\x17\x43OURIER_STATUS_ASSIGNED\x10\x04\x12\x1d\n\x19\x43OURIER_STATUS_DELIVERING\x10\x05*\xaa\x01\n\x0bVehicleType\x12\x1c\n\x18VEHICLE_TYPE_UNSPECIFIED\x10\x00\x12\x18\n\x14VEHICLE_TYPE_BICYCLE\x10\x01\x12\x1b\n\x17VEHICLE_TYPE_CARGO_BIKE\x10\x02\x12\x1a\n\x16VEHICLE_TYPE_MOTORBIKE\x10\x03\x12\x14\n\x10VEHICLE_TYPE_CAR\x10\x04\x12\x14\n\x10VEHICLE_TYPE_VAN\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1flastmile/fleet/v1/courier.proto\x12\x11lastmile.fleet.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1clastmile/common/v1/geo.proto\"\xe7\x02\n\x08Location\x12\x37\n\x05point\x18\x01 \x01(\x0b\x32\x1c.lastmile.common.v1.GeoPointB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12)\n\x0f\x61\x63\x63uracy_meters\x18\x02 \x01(\x02\x42\x10\xe2\x41\x01\x01\xbaH\t\n\x07-\x00\x00\x00\x00@\x01\x12\x31\n\x0fheading_degrees\x18\x03 \x01(\x02\x42\x13\xe2\x41\x01\x01\xbaH\x0c\n\n\x15\x00\x00\xb4\x43-\x00\x00\x00\x00H\x00\x88\x01\x01\x12\x36\n\x17speed_meters_per_second\x18\x04 \x01(\x02\x42\x10\xe2\x41\x01\x01\xbaH\t\n\x07-\x00\x00\x00\x00@\x01H\x01\x88\x01\x01\x12\\\n\rrecorded_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB)\xe2\x41\x01\x02\xbaH\"\xb2\x01\x1c\"\r\x08\xff\x82\xd1\xff\xaf\x07\x10\xff\x93\xeb\xdc\x03\x32\x0b\x08\x80\x92\xb8\xc3\x98\xfe\xff\xff\xff\x01\xc8\x01\x01\x42\x12\n\x10_heading_degreesB\x1a\n\x18_speed_meters_per_second\"`\n\x0f\x43ourierPosition\x12\x18\n\ncourier_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x33\n\x08location\x18\x02 \x01(\x0b\x32\x1b.lastmile.fleet.v1.LocationB\x04\xe2\x41\x01\x02\"\xf6\x03\n\x07\x43ourier\x12\x18\n\ncourier_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12:\n\x0cvehicle_type\x18\x02 \x01(\x0e\x32\x1e.lastmile.fleet.v1.VehicleTypeB\x04\xe2\x41\x01\x03\x12\x36\n\x06status\x18\x03 \x01(\x0e\x32 .lastmile.fleet.v1.CourierStatusB\x04\xe2\x41\x01\x03\x12\x17\n\tconnected\x18\x04 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x18\n\nsession_id\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x38\n\rlast_location\x18\x06 \x01(\x0b\x32\x1b.lastmile.fleet.v1.LocationB\x04\xe2\x41\x01\x03\x12\x16\n\x08offer_id\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03\x12\x19\n\x0b\x64\x65livery_id\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07version\x18\t \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x38\n\x0elast_seen_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03*\xbc\x01\n\rCourierStatus\x12\x1e\n\x1a\x43OURIER_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43OURIER_STATUS_OFFLINE\x10\x01\x12\x17\n\x13\x43OURIER_STATUS_IDLE\x10\x02\x12\x1a\n\x16\x43OURIER_STATUS_OFFERED\x10\x03\x12\x1b\n\x17\x43OURIER_STATUS_ASSIGNED\x10\x04\x12\x1d\n\x19\x43OURIER_STATUS_DELIVERING\x10\x05*\xaa\x01\n\x0bVehicleType\x12\x1c\n\x18VEHICLE_TYPE_UNSPECIFIED\x10\x00\x12\x18\n\x14VEHICLE_TYPE_BICYCLE\x10\x01\x12\x1b\n\x17VEHICLE_TYPE_CARGO_BIKE\x10\x02\x12\x1a\n\x16VEHICLE_TYPE_MOTORBIKE\x10\x03\x12\x14\n\x10VEHICLE_TYPE_CAR\x10\x04\x12\x14\n\x10VEHICLE_TYPE_VAN\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,15 +36,15 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lastmile.fleet.v1.courier_p
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_LOCATION'].fields_by_name['point']._loaded_options = None
-  _globals['_LOCATION'].fields_by_name['point']._serialized_options = b'\342A\001\002'
+  _globals['_LOCATION'].fields_by_name['point']._serialized_options = b'\342A\001\002\272H\003\310\001\001'
   _globals['_LOCATION'].fields_by_name['accuracy_meters']._loaded_options = None
-  _globals['_LOCATION'].fields_by_name['accuracy_meters']._serialized_options = b'\342A\001\001'
+  _globals['_LOCATION'].fields_by_name['accuracy_meters']._serialized_options = b'\342A\001\001\272H\t\n\007-\000\000\000\000@\001'
   _globals['_LOCATION'].fields_by_name['heading_degrees']._loaded_options = None
-  _globals['_LOCATION'].fields_by_name['heading_degrees']._serialized_options = b'\342A\001\001'
+  _globals['_LOCATION'].fields_by_name['heading_degrees']._serialized_options = b'\342A\001\001\272H\014\n\n\025\000\000\264C-\000\000\000\000'
   _globals['_LOCATION'].fields_by_name['speed_meters_per_second']._loaded_options = None
-  _globals['_LOCATION'].fields_by_name['speed_meters_per_second']._serialized_options = b'\342A\001\001'
+  _globals['_LOCATION'].fields_by_name['speed_meters_per_second']._serialized_options = b'\342A\001\001\272H\t\n\007-\000\000\000\000@\001'
   _globals['_LOCATION'].fields_by_name['recorded_time']._loaded_options = None
-  _globals['_LOCATION'].fields_by_name['recorded_time']._serialized_options = b'\342A\001\002'
+  _globals['_LOCATION'].fields_by_name['recorded_time']._serialized_options = b'\342A\001\002\272H\"\262\001\034\"\r\010\377\202\321\377\257\007\020\377\223\353\334\0032\013\010\200\222\270\303\230\376\377\377\377\001\310\001\001'
   _globals['_COURIERPOSITION'].fields_by_name['courier_id']._loaded_options = None
   _globals['_COURIERPOSITION'].fields_by_name['courier_id']._serialized_options = b'\342A\001\002'
   _globals['_COURIERPOSITION'].fields_by_name['location']._loaded_options = None
@@ -72,14 +73,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COURIER'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
   _globals['_COURIER'].fields_by_name['last_seen_time']._loaded_options = None
   _globals['_COURIER'].fields_by_name['last_seen_time']._serialized_options = b'\342A\001\003'
-  _globals['_COURIERSTATUS']._serialized_start=1034
-  _globals['_COURIERSTATUS']._serialized_end=1222
-  _globals['_VEHICLETYPE']._serialized_start=1225
-  _globals['_VEHICLETYPE']._serialized_end=1395
-  _globals['_LOCATION']._serialized_start=151
-  _globals['_LOCATION']._serialized_end=428
-  _globals['_COURIERPOSITION']._serialized_start=430
-  _globals['_COURIERPOSITION']._serialized_end=526
-  _globals['_COURIER']._serialized_start=529
-  _globals['_COURIER']._serialized_end=1031
+  _globals['_COURIERSTATUS']._serialized_start=1145
+  _globals['_COURIERSTATUS']._serialized_end=1333
+  _globals['_VEHICLETYPE']._serialized_start=1336
+  _globals['_VEHICLETYPE']._serialized_end=1506
+  _globals['_LOCATION']._serialized_start=180
+  _globals['_LOCATION']._serialized_end=539
+  _globals['_COURIERPOSITION']._serialized_start=541
+  _globals['_COURIERPOSITION']._serialized_end=637
+  _globals['_COURIER']._serialized_start=640
+  _globals['_COURIER']._serialized_end=1142
 # @@protoc_insertion_point(module_scope)

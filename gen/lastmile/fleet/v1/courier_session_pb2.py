@@ -22,42 +22,46 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
+from lastmile.common.v1 import text_rules_pb2 as lastmile_dot_common_dot_v1_dot_text__rules__pb2
 from lastmile.fleet.v1 import courier_pb2 as lastmile_dot_fleet_dot_v1_dot_courier__pb2
 from lastmile.fleet.v1 import offer_pb2 as lastmile_dot_fleet_dot_v1_dot_offer__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'lastmile/fleet/v1/courier_session.proto\x12\x11lastmile.fleet.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x1flastmile/fleet/v1/courier.proto\x1a\x1dlastmile/fleet/v1/offer.proto\"\xff\x03\n\x0e\x43onnectRequest\x12\x1f\n\x11\x63lient_message_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x30\n\tgo_online\x18\x02 \x01(\x0b\x32\x1b.lastmile.fleet.v1.GoOnlineH\x00\x12\x32\n\ngo_offline\x18\x03 \x01(\x0b\x32\x1c.lastmile.fleet.v1.GoOfflineH\x00\x12<\n\x0flocation_update\x18\x04 \x01(\x0b\x32!.lastmile.fleet.v1.LocationUpdateH\x00\x12\x36\n\x0c\x61\x63\x63\x65pt_offer\x18\x05 \x01(\x0b\x32\x1e.lastmile.fleet.v1.AcceptOfferH\x00\x12\x38\n\rdecline_offer\x18\x06 \x01(\x0b\x32\x1f.lastmile.fleet.v1.DeclineOfferH\x00\x12:\n\x0e\x63onfirm_pickup\x18\x07 \x01(\x0b\x32 .lastmile.fleet.v1.ConfirmPickupH\x00\x12<\n\x0f\x63onfirm_dropoff\x18\x08 \x01(\x0b\x32!.lastmile.fleet.v1.ConfirmDropoffH\x00\x12\x31\n\theartbeat\x18\t \x01(\x0b\x32\x1c.lastmile.fleet.v1.HeartbeatH\x00\x42\t\n\x07message\"{\n\x08GoOnline\x12:\n\x0cvehicle_type\x18\x01 \x01(\x0e\x32\x1e.lastmile.fleet.v1.VehicleTypeB\x04\xe2\x41\x01\x02\x12\x33\n\x08location\x18\x02 \x01(\x0b\x32\x1b.lastmile.fleet.v1.LocationB\x04\xe2\x41\x01\x01\"\x0b\n\tGoOffline\"F\n\x0eLocationUpdate\x12\x34\n\tlocations\x18\x01 \x03(\x0b\x32\x1b.lastmile.fleet.v1.LocationB\x04\xe2\x41\x01\x02\"%\n\x0b\x41\x63\x63\x65ptOffer\x12\x16\n\x08offer_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"r\n\x0c\x44\x65\x63lineOffer\x12\x16\n\x08offer_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x36\n\x06reason\x18\x02 \x01(\x0e\x32 .lastmile.fleet.v1.DeclineReasonB\x04\xe2\x41\x01\x01\x12\x12\n\x04note\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"*\n\rConfirmPickup\x12\x19\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"+\n\x0e\x43onfirmDropoff\x12\x19\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\x0b\n\tHeartbeat\"\xca\x03\n\x0f\x43onnectResponse\x12\x33\n\tsend_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12<\n\x0fsession_started\x18\x02 \x01(\x0b\x32!.lastmile.fleet.v1.SessionStartedH\x00\x12)\n\x05offer\x18\x03 \x01(\x0b\x32\x18.lastmile.fleet.v1.OfferH\x00\x12\x42\n\x12offer_cancellation\x18\x04 \x01(\x0b\x32$.lastmile.fleet.v1.OfferCancellationH\x00\x12\x33\n\nassignment\x18\x05 \x01(\x0b\x32\x1d.lastmile.fleet.v1.AssignmentH\x00\x12%\n\x03\x61\x63k\x18\x06 \x01(\x0b\x32\x16.lastmile.fleet.v1.AckH\x00\x12\x30\n\x05\x65rror\x18\x07 \x01(\x0b\x32\x1f.lastmile.fleet.v1.MessageErrorH\x00\x12<\n\x0fsession_closing\x18\x08 \x01(\x0b\x32!.lastmile.fleet.v1.SessionClosingH\x00\x42\t\n\x07message\"\x96\x03\n\x0eSessionStarted\x12\x18\n\nsession_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12;\n\x12heartbeat_interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x03\x12:\n\x11heartbeat_timeout\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x03\x12\x15\n\x07resumed\x18\x04 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x36\n\x06status\x18\x05 \x01(\x0e\x32 .lastmile.fleet.v1.CourierStatusB\x04\xe2\x41\x01\x03\x12:\n\x0cvehicle_type\x18\x06 \x01(\x0e\x32\x1e.lastmile.fleet.v1.VehicleTypeB\x04\xe2\x41\x01\x03\x12-\n\x05offer\x18\x07 \x01(\x0b\x32\x18.lastmile.fleet.v1.OfferB\x04\xe2\x41\x01\x03\x12\x37\n\nassignment\x18\x08 \x01(\x0b\x32\x1d.lastmile.fleet.v1.AssignmentB\x04\xe2\x41\x01\x03\"&\n\x03\x41\x63k\x12\x1f\n\x11\x63lient_message_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\"Y\n\x0cMessageError\x12\x1f\n\x11\x63lient_message_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12(\n\x06status\x18\x02 \x01(\x0b\x32\x12.google.rpc.StatusB\x04\xe2\x41\x01\x03\"\x89\x01\n\x0eSessionClosing\x12=\n\x06reason\x18\x01 \x01(\x0e\x32\'.lastmile.fleet.v1.SessionClosingReasonB\x04\xe2\x41\x01\x03\x12\x38\n\x0freconnect_after\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x03*\xe0\x01\n\x14SessionClosingReason\x12&\n\"SESSION_CLOSING_REASON_UNSPECIFIED\x10\x00\x12#\n\x1fSESSION_CLOSING_REASON_DRAINING\x10\x01\x12#\n\x1fSESSION_CLOSING_REASON_REPLACED\x10\x02\x12(\n$SESSION_CLOSING_REASON_SLOW_CONSUMER\x10\x03\x12,\n(SESSION_CLOSING_REASON_HEARTBEAT_TIMEOUT\x10\x04\x32\x95\x01\n\x15\x43ourierSessionService\x12|\n\x07\x43onnect\x12!.lastmile.fleet.v1.ConnectRequest\x1a\".lastmile.fleet.v1.ConnectResponse\"&\x82\xd3\xe4\x93\x02 \"\x1b/v1/courierSessions:connect:\x01*(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'lastmile/fleet/v1/courier_session.proto\x12\x11lastmile.fleet.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a#lastmile/common/v1/text_rules.proto\x1a\x1flastmile/fleet/v1/courier.proto\x1a\x1dlastmile/fleet/v1/offer.proto\"\x92\x04\n\x0e\x43onnectRequest\x12+\n\x11\x63lient_message_id\x18\x01 \x01(\tB\x10\xe2\x41\x01\x01\xbaH\tr\x07\x18\x80\x01\x88\x88\'\x01\x12\x30\n\tgo_online\x18\x02 \x01(\x0b\x32\x1b.lastmile.fleet.v1.GoOnlineH\x00\x12\x32\n\ngo_offline\x18\x03 \x01(\x0b\x32\x1c.lastmile.fleet.v1.GoOfflineH\x00\x12<\n\x0flocation_update\x18\x04 \x01(\x0b\x32!.lastmile.fleet.v1.LocationUpdateH\x00\x12\x36\n\x0c\x61\x63\x63\x65pt_offer\x18\x05 \x01(\x0b\x32\x1e.lastmile.fleet.v1.AcceptOfferH\x00\x12\x38\n\rdecline_offer\x18\x06 \x01(\x0b\x32\x1f.lastmile.fleet.v1.DeclineOfferH\x00\x12:\n\x0e\x63onfirm_pickup\x18\x07 \x01(\x0b\x32 .lastmile.fleet.v1.ConfirmPickupH\x00\x12<\n\x0f\x63onfirm_dropoff\x18\x08 \x01(\x0b\x32!.lastmile.fleet.v1.ConfirmDropoffH\x00\x12\x31\n\theartbeat\x18\t \x01(\x0b\x32\x1c.lastmile.fleet.v1.HeartbeatH\x00\x42\x10\n\x07message\x12\x05\xbaH\x02\x08\x01\"\x85\x01\n\x08GoOnline\x12\x44\n\x0cvehicle_type\x18\x01 \x01(\x0e\x32\x1e.lastmile.fleet.v1.VehicleTypeB\x0e\xe2\x41\x01\x02\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12\x33\n\x08location\x18\x02 \x01(\x0b\x32\x1b.lastmile.fleet.v1.LocationB\x04\xe2\x41\x01\x01\"\x0b\n\tGoOffline\"P\n\x0eLocationUpdate\x12>\n\tlocations\x18\x01 \x03(\x0b\x32\x1b.lastmile.fleet.v1.LocationB\x0e\xe2\x41\x01\x02\xbaH\x07\x92\x01\x04\x08\x01\x10\x64\"4\n\x0b\x41\x63\x63\x65ptOffer\x12%\n\x08offer_id\x18\x01 \x01(\tB\x13\xe2\x41\x01\x02\xbaH\x0cr\x07\x18\x80\x01\x88\x88\'\x01\xc8\x01\x01\"\x95\x01\n\x0c\x44\x65\x63lineOffer\x12%\n\x08offer_id\x18\x01 \x01(\tB\x13\xe2\x41\x01\x02\xbaH\x0cr\x07\x18\x80\x01\x88\x88\'\x01\xc8\x01\x01\x12>\n\x06reason\x18\x02 \x01(\x0e\x32 .lastmile.fleet.v1.DeclineReasonB\x0c\xe2\x41\x01\x01\xbaH\x05\x82\x01\x02\x10\x01\x12\x1e\n\x04note\x18\x03 \x01(\tB\x10\xe2\x41\x01\x01\xbaH\tr\x07\x18\xc8\x01\x88\x88\'\x01\"9\n\rConfirmPickup\x12(\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x13\xe2\x41\x01\x02\xbaH\x0cr\x07\x18\x80\x01\x88\x88\'\x01\xc8\x01\x01\":\n\x0e\x43onfirmDropoff\x12(\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x13\xe2\x41\x01\x02\xbaH\x0cr\x07\x18\x80\x01\x88\x88\'\x01\xc8\x01\x01\"\x0b\n\tHeartbeat\"\xca\x03\n\x0f\x43onnectResponse\x12\x33\n\tsend_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12<\n\x0fsession_started\x18\x02 \x01(\x0b\x32!.lastmile.fleet.v1.SessionStartedH\x00\x12)\n\x05offer\x18\x03 \x01(\x0b\x32\x18.lastmile.fleet.v1.OfferH\x00\x12\x42\n\x12offer_cancellation\x18\x04 \x01(\x0b\x32$.lastmile.fleet.v1.OfferCancellationH\x00\x12\x33\n\nassignment\x18\x05 \x01(\x0b\x32\x1d.lastmile.fleet.v1.AssignmentH\x00\x12%\n\x03\x61\x63k\x18\x06 \x01(\x0b\x32\x16.lastmile.fleet.v1.AckH\x00\x12\x30\n\x05\x65rror\x18\x07 \x01(\x0b\x32\x1f.lastmile.fleet.v1.MessageErrorH\x00\x12<\n\x0fsession_closing\x18\x08 \x01(\x0b\x32!.lastmile.fleet.v1.SessionClosingH\x00\x42\t\n\x07message\"\x96\x03\n\x0eSessionStarted\x12\x18\n\nsession_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12;\n\x12heartbeat_interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x03\x12:\n\x11heartbeat_timeout\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x03\x12\x15\n\x07resumed\x18\x04 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x36\n\x06status\x18\x05 \x01(\x0e\x32 .lastmile.fleet.v1.CourierStatusB\x04\xe2\x41\x01\x03\x12:\n\x0cvehicle_type\x18\x06 \x01(\x0e\x32\x1e.lastmile.fleet.v1.VehicleTypeB\x04\xe2\x41\x01\x03\x12-\n\x05offer\x18\x07 \x01(\x0b\x32\x18.lastmile.fleet.v1.OfferB\x04\xe2\x41\x01\x03\x12\x37\n\nassignment\x18\x08 \x01(\x0b\x32\x1d.lastmile.fleet.v1.AssignmentB\x04\xe2\x41\x01\x03\"&\n\x03\x41\x63k\x12\x1f\n\x11\x63lient_message_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\"Y\n\x0cMessageError\x12\x1f\n\x11\x63lient_message_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12(\n\x06status\x18\x02 \x01(\x0b\x32\x12.google.rpc.StatusB\x04\xe2\x41\x01\x03\"\x89\x01\n\x0eSessionClosing\x12=\n\x06reason\x18\x01 \x01(\x0e\x32\'.lastmile.fleet.v1.SessionClosingReasonB\x04\xe2\x41\x01\x03\x12\x38\n\x0freconnect_after\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x03*\xe0\x01\n\x14SessionClosingReason\x12&\n\"SESSION_CLOSING_REASON_UNSPECIFIED\x10\x00\x12#\n\x1fSESSION_CLOSING_REASON_DRAINING\x10\x01\x12#\n\x1fSESSION_CLOSING_REASON_REPLACED\x10\x02\x12(\n$SESSION_CLOSING_REASON_SLOW_CONSUMER\x10\x03\x12,\n(SESSION_CLOSING_REASON_HEARTBEAT_TIMEOUT\x10\x04\x32\x95\x01\n\x15\x43ourierSessionService\x12|\n\x07\x43onnect\x12!.lastmile.fleet.v1.ConnectRequest\x1a\".lastmile.fleet.v1.ConnectResponse\"&\x82\xd3\xe4\x93\x02 \"\x1b/v1/courierSessions:connect:\x01*(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lastmile.fleet.v1.courier_session_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_CONNECTREQUEST'].oneofs_by_name['message']._loaded_options = None
+  _globals['_CONNECTREQUEST'].oneofs_by_name['message']._serialized_options = b'\272H\002\010\001'
   _globals['_CONNECTREQUEST'].fields_by_name['client_message_id']._loaded_options = None
-  _globals['_CONNECTREQUEST'].fields_by_name['client_message_id']._serialized_options = b'\342A\001\001'
+  _globals['_CONNECTREQUEST'].fields_by_name['client_message_id']._serialized_options = b'\342A\001\001\272H\tr\007\030\200\001\210\210\'\001'
   _globals['_GOONLINE'].fields_by_name['vehicle_type']._loaded_options = None
-  _globals['_GOONLINE'].fields_by_name['vehicle_type']._serialized_options = b'\342A\001\002'
+  _globals['_GOONLINE'].fields_by_name['vehicle_type']._serialized_options = b'\342A\001\002\272H\007\202\001\004\020\001 \000'
   _globals['_GOONLINE'].fields_by_name['location']._loaded_options = None
   _globals['_GOONLINE'].fields_by_name['location']._serialized_options = b'\342A\001\001'
   _globals['_LOCATIONUPDATE'].fields_by_name['locations']._loaded_options = None
-  _globals['_LOCATIONUPDATE'].fields_by_name['locations']._serialized_options = b'\342A\001\002'
+  _globals['_LOCATIONUPDATE'].fields_by_name['locations']._serialized_options = b'\342A\001\002\272H\007\222\001\004\010\001\020d'
   _globals['_ACCEPTOFFER'].fields_by_name['offer_id']._loaded_options = None
-  _globals['_ACCEPTOFFER'].fields_by_name['offer_id']._serialized_options = b'\342A\001\002'
+  _globals['_ACCEPTOFFER'].fields_by_name['offer_id']._serialized_options = b'\342A\001\002\272H\014r\007\030\200\001\210\210\'\001\310\001\001'
   _globals['_DECLINEOFFER'].fields_by_name['offer_id']._loaded_options = None
-  _globals['_DECLINEOFFER'].fields_by_name['offer_id']._serialized_options = b'\342A\001\002'
+  _globals['_DECLINEOFFER'].fields_by_name['offer_id']._serialized_options = b'\342A\001\002\272H\014r\007\030\200\001\210\210\'\001\310\001\001'
   _globals['_DECLINEOFFER'].fields_by_name['reason']._loaded_options = None
-  _globals['_DECLINEOFFER'].fields_by_name['reason']._serialized_options = b'\342A\001\001'
+  _globals['_DECLINEOFFER'].fields_by_name['reason']._serialized_options = b'\342A\001\001\272H\005\202\001\002\020\001'
   _globals['_DECLINEOFFER'].fields_by_name['note']._loaded_options = None
-  _globals['_DECLINEOFFER'].fields_by_name['note']._serialized_options = b'\342A\001\001'
+  _globals['_DECLINEOFFER'].fields_by_name['note']._serialized_options = b'\342A\001\001\272H\tr\007\030\310\001\210\210\'\001'
   _globals['_CONFIRMPICKUP'].fields_by_name['delivery_id']._loaded_options = None
-  _globals['_CONFIRMPICKUP'].fields_by_name['delivery_id']._serialized_options = b'\342A\001\002'
+  _globals['_CONFIRMPICKUP'].fields_by_name['delivery_id']._serialized_options = b'\342A\001\002\272H\014r\007\030\200\001\210\210\'\001\310\001\001'
   _globals['_CONFIRMDROPOFF'].fields_by_name['delivery_id']._loaded_options = None
-  _globals['_CONFIRMDROPOFF'].fields_by_name['delivery_id']._serialized_options = b'\342A\001\002'
+  _globals['_CONFIRMDROPOFF'].fields_by_name['delivery_id']._serialized_options = b'\342A\001\002\272H\014r\007\030\200\001\210\210\'\001\310\001\001'
   _globals['_CONNECTRESPONSE'].fields_by_name['send_time']._loaded_options = None
   _globals['_CONNECTRESPONSE'].fields_by_name['send_time']._serialized_options = b'\342A\001\003'
   _globals['_SESSIONSTARTED'].fields_by_name['session_id']._loaded_options = None
@@ -88,36 +92,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SESSIONCLOSING'].fields_by_name['reconnect_after']._serialized_options = b'\342A\001\003'
   _globals['_COURIERSESSIONSERVICE'].methods_by_name['Connect']._loaded_options = None
   _globals['_COURIERSESSIONSERVICE'].methods_by_name['Connect']._serialized_options = b'\202\323\344\223\002 \"\033/v1/courierSessions:connect:\001*'
-  _globals['_SESSIONCLOSINGREASON']._serialized_start=2402
-  _globals['_SESSIONCLOSINGREASON']._serialized_end=2626
-  _globals['_CONNECTREQUEST']._serialized_start=280
-  _globals['_CONNECTREQUEST']._serialized_end=791
-  _globals['_GOONLINE']._serialized_start=793
-  _globals['_GOONLINE']._serialized_end=916
-  _globals['_GOOFFLINE']._serialized_start=918
-  _globals['_GOOFFLINE']._serialized_end=929
-  _globals['_LOCATIONUPDATE']._serialized_start=931
-  _globals['_LOCATIONUPDATE']._serialized_end=1001
-  _globals['_ACCEPTOFFER']._serialized_start=1003
-  _globals['_ACCEPTOFFER']._serialized_end=1040
-  _globals['_DECLINEOFFER']._serialized_start=1042
-  _globals['_DECLINEOFFER']._serialized_end=1156
-  _globals['_CONFIRMPICKUP']._serialized_start=1158
-  _globals['_CONFIRMPICKUP']._serialized_end=1200
-  _globals['_CONFIRMDROPOFF']._serialized_start=1202
-  _globals['_CONFIRMDROPOFF']._serialized_end=1245
-  _globals['_HEARTBEAT']._serialized_start=1247
-  _globals['_HEARTBEAT']._serialized_end=1258
-  _globals['_CONNECTRESPONSE']._serialized_start=1261
-  _globals['_CONNECTRESPONSE']._serialized_end=1719
-  _globals['_SESSIONSTARTED']._serialized_start=1722
-  _globals['_SESSIONSTARTED']._serialized_end=2128
-  _globals['_ACK']._serialized_start=2130
-  _globals['_ACK']._serialized_end=2168
-  _globals['_MESSAGEERROR']._serialized_start=2170
-  _globals['_MESSAGEERROR']._serialized_end=2259
-  _globals['_SESSIONCLOSING']._serialized_start=2262
-  _globals['_SESSIONCLOSING']._serialized_end=2399
-  _globals['_COURIERSESSIONSERVICE']._serialized_start=2629
-  _globals['_COURIERSESSIONSERVICE']._serialized_end=2778
+  _globals['_SESSIONCLOSINGREASON']._serialized_start=2589
+  _globals['_SESSIONCLOSINGREASON']._serialized_end=2813
+  _globals['_CONNECTREQUEST']._serialized_start=346
+  _globals['_CONNECTREQUEST']._serialized_end=876
+  _globals['_GOONLINE']._serialized_start=879
+  _globals['_GOONLINE']._serialized_end=1012
+  _globals['_GOOFFLINE']._serialized_start=1014
+  _globals['_GOOFFLINE']._serialized_end=1025
+  _globals['_LOCATIONUPDATE']._serialized_start=1027
+  _globals['_LOCATIONUPDATE']._serialized_end=1107
+  _globals['_ACCEPTOFFER']._serialized_start=1109
+  _globals['_ACCEPTOFFER']._serialized_end=1161
+  _globals['_DECLINEOFFER']._serialized_start=1164
+  _globals['_DECLINEOFFER']._serialized_end=1313
+  _globals['_CONFIRMPICKUP']._serialized_start=1315
+  _globals['_CONFIRMPICKUP']._serialized_end=1372
+  _globals['_CONFIRMDROPOFF']._serialized_start=1374
+  _globals['_CONFIRMDROPOFF']._serialized_end=1432
+  _globals['_HEARTBEAT']._serialized_start=1434
+  _globals['_HEARTBEAT']._serialized_end=1445
+  _globals['_CONNECTRESPONSE']._serialized_start=1448
+  _globals['_CONNECTRESPONSE']._serialized_end=1906
+  _globals['_SESSIONSTARTED']._serialized_start=1909
+  _globals['_SESSIONSTARTED']._serialized_end=2315
+  _globals['_ACK']._serialized_start=2317
+  _globals['_ACK']._serialized_end=2355
+  _globals['_MESSAGEERROR']._serialized_start=2357
+  _globals['_MESSAGEERROR']._serialized_end=2446
+  _globals['_SESSIONCLOSING']._serialized_start=2449
+  _globals['_SESSIONCLOSING']._serialized_end=2586
+  _globals['_COURIERSESSIONSERVICE']._serialized_start=2816
+  _globals['_COURIERSESSIONSERVICE']._serialized_end=2965
 # @@protoc_insertion_point(module_scope)

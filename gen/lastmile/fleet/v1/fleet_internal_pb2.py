@@ -22,11 +22,13 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from lastmile.common.v1 import text_rules_pb2 as lastmile_dot_common_dot_v1_dot_text__rules__pb2
 from lastmile.fleet.v1 import courier_pb2 as lastmile_dot_fleet_dot_v1_dot_courier__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&lastmile/fleet/v1/fleet_internal.proto\x12\x11lastmile.fleet.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1flastmile/fleet/v1/courier.proto\"-\n\x11GetCourierRequest\x12\x18\n\ncourier_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"A\n\x12GetCourierResponse\x12+\n\x07\x63ourier\x18\x01 \x01(\x0b\x32\x1a.lastmile.fleet.v1.Courier2q\n\x14\x46leetInternalService\x12Y\n\nGetCourier\x12$.lastmile.fleet.v1.GetCourierRequest\x1a%.lastmile.fleet.v1.GetCourierResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&lastmile/fleet/v1/fleet_internal.proto\x12\x11lastmile.fleet.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a#lastmile/common/v1/text_rules.proto\x1a\x1flastmile/fleet/v1/courier.proto\"<\n\x11GetCourierRequest\x12\'\n\ncourier_id\x18\x01 \x01(\tB\x13\xe2\x41\x01\x02\xbaH\x0cr\x07\x18\x80\x01\x88\x88\'\x01\xc8\x01\x01\"A\n\x12GetCourierResponse\x12+\n\x07\x63ourier\x18\x01 \x01(\x0b\x32\x1a.lastmile.fleet.v1.Courier2q\n\x14\x46leetInternalService\x12Y\n\nGetCourier\x12$.lastmile.fleet.v1.GetCourierRequest\x1a%.lastmile.fleet.v1.GetCourierResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,11 +36,11 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lastmile.fleet.v1.fleet_int
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_GETCOURIERREQUEST'].fields_by_name['courier_id']._loaded_options = None
-  _globals['_GETCOURIERREQUEST'].fields_by_name['courier_id']._serialized_options = b'\342A\001\002'
-  _globals['_GETCOURIERREQUEST']._serialized_start=127
-  _globals['_GETCOURIERREQUEST']._serialized_end=172
-  _globals['_GETCOURIERRESPONSE']._serialized_start=174
-  _globals['_GETCOURIERRESPONSE']._serialized_end=239
-  _globals['_FLEETINTERNALSERVICE']._serialized_start=241
-  _globals['_FLEETINTERNALSERVICE']._serialized_end=354
+  _globals['_GETCOURIERREQUEST'].fields_by_name['courier_id']._serialized_options = b'\342A\001\002\272H\014r\007\030\200\001\210\210\'\001\310\001\001'
+  _globals['_GETCOURIERREQUEST']._serialized_start=193
+  _globals['_GETCOURIERREQUEST']._serialized_end=253
+  _globals['_GETCOURIERRESPONSE']._serialized_start=255
+  _globals['_GETCOURIERRESPONSE']._serialized_end=320
+  _globals['_FLEETINTERNALSERVICE']._serialized_start=322
+  _globals['_FLEETINTERNALSERVICE']._serialized_end=435
 # @@protoc_insertion_point(module_scope)

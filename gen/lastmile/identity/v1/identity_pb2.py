@@ -22,12 +22,14 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from lastmile.common.v1 import text_rules_pb2 as lastmile_dot_common_dot_v1_dot_text__rules__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#lastmile/identity/v1/identity.proto\x12\x14lastmile.identity.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbd\x01\n\x07\x41\x63\x63ount\x12\x18\n\naccount_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x05\x65mail\x18\x02 \x01(\tB\x05\xe2\x41\x02\x02\x05\x12\x1a\n\x0c\x64isplay_name\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12/\n\x04role\x18\x04 \x01(\x0e\x32\x1a.lastmile.identity.v1.RoleB\x05\xe2\x41\x02\x02\x05\x12\x35\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"e\n\x14\x43reateAccountRequest\x12\x34\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x1d.lastmile.identity.v1.AccountB\x04\xe2\x41\x01\x02\x12\x17\n\x08password\x18\x02 \x01(\tB\x05\xe2\x41\x02\x02\x04\"G\n\x15\x43reateAccountResponse\x12.\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x1d.lastmile.identity.v1.Account\"D\n\x14\x43reateSessionRequest\x12\x13\n\x05\x65mail\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\x08password\x18\x02 \x01(\tB\x05\xe2\x41\x02\x02\x04\"\xba\x01\n\x15\x43reateSessionResponse\x12\x1a\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\ntoken_type\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x34\n\x07\x61\x63\x63ount\x18\x04 \x01(\x0b\x32\x1d.lastmile.identity.v1.AccountB\x04\xe2\x41\x01\x03\"\x1a\n\x18GetCurrentAccountRequest\"K\n\x19GetCurrentAccountResponse\x12.\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x1d.lastmile.identity.v1.Account*b\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x11\n\rROLE_CUSTOMER\x10\x01\x12\x11\n\rROLE_MERCHANT\x10\x02\x12\x10\n\x0cROLE_COURIER\x10\x03\x12\x0c\n\x08ROLE_OPS\x10\x04\x32\xa0\x03\n\x0fIdentityService\x12\x81\x01\n\rCreateAccount\x12*.lastmile.identity.v1.CreateAccountRequest\x1a+.lastmile.identity.v1.CreateAccountResponse\"\x17\x82\xd3\xe4\x93\x02\x11\"\x0c/v1/accounts:\x01*\x12\x81\x01\n\rCreateSession\x12*.lastmile.identity.v1.CreateSessionRequest\x1a+.lastmile.identity.v1.CreateSessionResponse\"\x17\x82\xd3\xe4\x93\x02\x11\"\x0c/v1/sessions:\x01*\x12\x84\x01\n\x11GetCurrentAccount\x12..lastmile.identity.v1.GetCurrentAccountRequest\x1a/.lastmile.identity.v1.GetCurrentAccountResponse\"\x0e\x82\xd3\xe4\x93\x02\x08\x12\x06/v1/meb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#lastmile/identity/v1/identity.proto\x12\x14lastmile.identity.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#lastmile/common/v1/text_rules.proto\"\xea\x01\n\x07\x41\x63\x63ount\x12\x18\n\naccount_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12!\n\x05\x65mail\x18\x02 \x01(\tB\x12\xe2\x41\x02\x02\x05\xbaH\nr\x05\x18\xfe\x01`\x01\xc8\x01\x01\x12,\n\x0c\x64isplay_name\x18\x03 \x01(\tB\x16\xe2\x41\x01\x02\xbaH\x0fr\n\x18\x64\x88\x88\'\x01\x90\x88\'\x01\xc8\x01\x01\x12=\n\x04role\x18\x04 \x01(\x0e\x32\x1a.lastmile.identity.v1.RoleB\x13\xe2\x41\x02\x02\x05\xbaH\x0b\x82\x01\x08\x10\x01\x18\x01\x18\x02\x18\x03\x12\x35\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"u\n\x14\x43reateAccountRequest\x12:\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x1d.lastmile.identity.v1.AccountB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12!\n\x08password\x18\x02 \x01(\tB\x0f\xe2\x41\x02\x02\x04\xbaH\x07r\x05\x10\x0c\x18\x80\x01\"G\n\x15\x43reateAccountResponse\x12.\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x1d.lastmile.identity.v1.Account\"b\n\x14\x43reateSessionRequest\x12&\n\x05\x65mail\x18\x01 \x01(\tB\x17\xe2\x41\x01\x02\xbaH\x10r\x0b\x18\xfe\x01\x88\x88\'\x01\x90\x88\'\x01\xc8\x01\x01\x12\"\n\x08password\x18\x02 \x01(\tB\x10\xe2\x41\x02\x02\x04\xbaH\x08r\x03\x18\x80\x01\xc8\x01\x01\"\xba\x01\n\x15\x43reateSessionResponse\x12\x1a\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\ntoken_type\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x34\n\x07\x61\x63\x63ount\x18\x04 \x01(\x0b\x32\x1d.lastmile.identity.v1.AccountB\x04\xe2\x41\x01\x03\"\x1a\n\x18GetCurrentAccountRequest\"K\n\x19GetCurrentAccountResponse\x12.\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x1d.lastmile.identity.v1.Account*b\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x11\n\rROLE_CUSTOMER\x10\x01\x12\x11\n\rROLE_MERCHANT\x10\x02\x12\x10\n\x0cROLE_COURIER\x10\x03\x12\x0c\n\x08ROLE_OPS\x10\x04\x32\xa0\x03\n\x0fIdentityService\x12\x81\x01\n\rCreateAccount\x12*.lastmile.identity.v1.CreateAccountRequest\x1a+.lastmile.identity.v1.CreateAccountResponse\"\x17\x82\xd3\xe4\x93\x02\x11\"\x0c/v1/accounts:\x01*\x12\x81\x01\n\rCreateSession\x12*.lastmile.identity.v1.CreateSessionRequest\x1a+.lastmile.identity.v1.CreateSessionResponse\"\x17\x82\xd3\xe4\x93\x02\x11\"\x0c/v1/sessions:\x01*\x12\x84\x01\n\x11GetCurrentAccount\x12..lastmile.identity.v1.GetCurrentAccountRequest\x1a/.lastmile.identity.v1.GetCurrentAccountResponse\"\x0e\x82\xd3\xe4\x93\x02\x08\x12\x06/v1/meb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,21 +39,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACCOUNT'].fields_by_name['account_id']._loaded_options = None
   _globals['_ACCOUNT'].fields_by_name['account_id']._serialized_options = b'\342A\001\003'
   _globals['_ACCOUNT'].fields_by_name['email']._loaded_options = None
-  _globals['_ACCOUNT'].fields_by_name['email']._serialized_options = b'\342A\002\002\005'
+  _globals['_ACCOUNT'].fields_by_name['email']._serialized_options = b'\342A\002\002\005\272H\nr\005\030\376\001`\001\310\001\001'
   _globals['_ACCOUNT'].fields_by_name['display_name']._loaded_options = None
-  _globals['_ACCOUNT'].fields_by_name['display_name']._serialized_options = b'\342A\001\002'
+  _globals['_ACCOUNT'].fields_by_name['display_name']._serialized_options = b'\342A\001\002\272H\017r\n\030d\210\210\'\001\220\210\'\001\310\001\001'
   _globals['_ACCOUNT'].fields_by_name['role']._loaded_options = None
-  _globals['_ACCOUNT'].fields_by_name['role']._serialized_options = b'\342A\002\002\005'
+  _globals['_ACCOUNT'].fields_by_name['role']._serialized_options = b'\342A\002\002\005\272H\013\202\001\010\020\001\030\001\030\002\030\003'
   _globals['_ACCOUNT'].fields_by_name['create_time']._loaded_options = None
   _globals['_ACCOUNT'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
   _globals['_CREATEACCOUNTREQUEST'].fields_by_name['account']._loaded_options = None
-  _globals['_CREATEACCOUNTREQUEST'].fields_by_name['account']._serialized_options = b'\342A\001\002'
+  _globals['_CREATEACCOUNTREQUEST'].fields_by_name['account']._serialized_options = b'\342A\001\002\272H\003\310\001\001'
   _globals['_CREATEACCOUNTREQUEST'].fields_by_name['password']._loaded_options = None
-  _globals['_CREATEACCOUNTREQUEST'].fields_by_name['password']._serialized_options = b'\342A\002\002\004'
+  _globals['_CREATEACCOUNTREQUEST'].fields_by_name['password']._serialized_options = b'\342A\002\002\004\272H\007r\005\020\014\030\200\001'
   _globals['_CREATESESSIONREQUEST'].fields_by_name['email']._loaded_options = None
-  _globals['_CREATESESSIONREQUEST'].fields_by_name['email']._serialized_options = b'\342A\001\002'
+  _globals['_CREATESESSIONREQUEST'].fields_by_name['email']._serialized_options = b'\342A\001\002\272H\020r\013\030\376\001\210\210\'\001\220\210\'\001\310\001\001'
   _globals['_CREATESESSIONREQUEST'].fields_by_name['password']._loaded_options = None
-  _globals['_CREATESESSIONREQUEST'].fields_by_name['password']._serialized_options = b'\342A\002\002\004'
+  _globals['_CREATESESSIONREQUEST'].fields_by_name['password']._serialized_options = b'\342A\002\002\004\272H\010r\003\030\200\001\310\001\001'
   _globals['_CREATESESSIONRESPONSE'].fields_by_name['access_token']._loaded_options = None
   _globals['_CREATESESSIONRESPONSE'].fields_by_name['access_token']._serialized_options = b'\342A\001\003'
   _globals['_CREATESESSIONRESPONSE'].fields_by_name['token_type']._loaded_options = None
@@ -66,22 +68,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_IDENTITYSERVICE'].methods_by_name['CreateSession']._serialized_options = b'\202\323\344\223\002\021\"\014/v1/sessions:\001*'
   _globals['_IDENTITYSERVICE'].methods_by_name['GetCurrentAccount']._loaded_options = None
   _globals['_IDENTITYSERVICE'].methods_by_name['GetCurrentAccount']._serialized_options = b'\202\323\344\223\002\010\022\006/v1/me'
-  _globals['_ROLE']._serialized_start=889
-  _globals['_ROLE']._serialized_end=987
-  _globals['_ACCOUNT']._serialized_start=158
-  _globals['_ACCOUNT']._serialized_end=347
-  _globals['_CREATEACCOUNTREQUEST']._serialized_start=349
-  _globals['_CREATEACCOUNTREQUEST']._serialized_end=450
-  _globals['_CREATEACCOUNTRESPONSE']._serialized_start=452
-  _globals['_CREATEACCOUNTRESPONSE']._serialized_end=523
-  _globals['_CREATESESSIONREQUEST']._serialized_start=525
-  _globals['_CREATESESSIONREQUEST']._serialized_end=593
-  _globals['_CREATESESSIONRESPONSE']._serialized_start=596
-  _globals['_CREATESESSIONRESPONSE']._serialized_end=782
-  _globals['_GETCURRENTACCOUNTREQUEST']._serialized_start=784
-  _globals['_GETCURRENTACCOUNTREQUEST']._serialized_end=810
-  _globals['_GETCURRENTACCOUNTRESPONSE']._serialized_start=812
-  _globals['_GETCURRENTACCOUNTRESPONSE']._serialized_end=887
-  _globals['_IDENTITYSERVICE']._serialized_start=990
-  _globals['_IDENTITYSERVICE']._serialized_end=1406
+  _globals['_ROLE']._serialized_start=1046
+  _globals['_ROLE']._serialized_end=1144
+  _globals['_ACCOUNT']._serialized_start=224
+  _globals['_ACCOUNT']._serialized_end=458
+  _globals['_CREATEACCOUNTREQUEST']._serialized_start=460
+  _globals['_CREATEACCOUNTREQUEST']._serialized_end=577
+  _globals['_CREATEACCOUNTRESPONSE']._serialized_start=579
+  _globals['_CREATEACCOUNTRESPONSE']._serialized_end=650
+  _globals['_CREATESESSIONREQUEST']._serialized_start=652
+  _globals['_CREATESESSIONREQUEST']._serialized_end=750
+  _globals['_CREATESESSIONRESPONSE']._serialized_start=753
+  _globals['_CREATESESSIONRESPONSE']._serialized_end=939
+  _globals['_GETCURRENTACCOUNTREQUEST']._serialized_start=941
+  _globals['_GETCURRENTACCOUNTREQUEST']._serialized_end=967
+  _globals['_GETCURRENTACCOUNTRESPONSE']._serialized_start=969
+  _globals['_GETCURRENTACCOUNTRESPONSE']._serialized_end=1044
+  _globals['_IDENTITYSERVICE']._serialized_start=1147
+  _globals['_IDENTITYSERVICE']._serialized_end=1563
 # @@protoc_insertion_point(module_scope)

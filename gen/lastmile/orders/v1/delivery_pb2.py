@@ -22,14 +22,16 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from lastmile.common.v1 import money_pb2 as lastmile_dot_common_dot_v1_dot_money__pb2
 from lastmile.common.v1 import parcel_pb2 as lastmile_dot_common_dot_v1_dot_parcel__pb2
 from lastmile.common.v1 import stop_pb2 as lastmile_dot_common_dot_v1_dot_stop__pb2
+from lastmile.common.v1 import text_rules_pb2 as lastmile_dot_common_dot_v1_dot_text__rules__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!lastmile/orders/v1/delivery.proto\x12\x12lastmile.orders.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1elastmile/common/v1/money.proto\x1a\x1flastmile/common/v1/parcel.proto\x1a\x1dlastmile/common/v1/stop.proto\"\xe6\x06\n\x08\x44\x65livery\x12\x19\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0b\x63ustomer_id\x18\x02 \x01(\tB\x05\xe2\x41\x02\x01\x05\x12\x19\n\x0bmerchant_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12/\n\x06pickup\x18\x04 \x01(\x0b\x32\x18.lastmile.common.v1.StopB\x05\xe2\x41\x02\x02\x05\x12\x30\n\x07\x64ropoff\x18\x05 \x01(\x0b\x32\x18.lastmile.common.v1.StopB\x05\xe2\x41\x02\x02\x05\x12\x31\n\x06parcel\x18\x06 \x01(\x0b\x32\x1a.lastmile.common.v1.ParcelB\x05\xe2\x41\x02\x02\x05\x12>\n\rservice_level\x18\x07 \x01(\x0e\x32 .lastmile.common.v1.ServiceLevelB\x05\xe2\x41\x02\x02\x05\x12\x17\n\x08quote_id\x18\x08 \x01(\tB\x05\xe2\x41\x02\x01\x05\x12.\n\x05price\x18\t \x01(\x0b\x32\x19.lastmile.common.v1.MoneyB\x04\xe2\x41\x01\x03\x12\x38\n\x06status\x18\n \x01(\x0e\x32\".lastmile.orders.v1.DeliveryStatusB\x04\xe2\x41\x01\x03\x12\x18\n\ncourier_id\x18\x0b \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08offer_id\x18\x0c \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x61ssign_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bpickup_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x36\n\x0c\x64\x65liver_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63\x61ncel_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1b\n\rcancel_reason\x18\x13 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07version\x18\x14 \x01(\x03\x42\x04\xe2\x41\x01\x03*\xc9\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45LIVERY_STATUS_PENDING\x10\x01\x12\x1c\n\x18\x44\x45LIVERY_STATUS_ASSIGNED\x10\x02\x12\x1d\n\x19\x44\x45LIVERY_STATUS_PICKED_UP\x10\x03\x12\x1d\n\x19\x44\x45LIVERY_STATUS_DELIVERED\x10\x04\x12\x1d\n\x19\x44\x45LIVERY_STATUS_CANCELLED\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!lastmile/orders/v1/delivery.proto\x12\x12lastmile.orders.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1elastmile/common/v1/money.proto\x1a\x1flastmile/common/v1/parcel.proto\x1a\x1dlastmile/common/v1/stop.proto\x1a#lastmile/common/v1/text_rules.proto\"\x9a\x07\n\x08\x44\x65livery\x12\x19\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12&\n\x0b\x63ustomer_id\x18\x02 \x01(\tB\x11\xe2\x41\x02\x01\x05\xbaH\tr\x07\x18\x80\x01\x88\x88\'\x01\x12\x19\n\x0bmerchant_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x06pickup\x18\x04 \x01(\x0b\x32\x18.lastmile.common.v1.StopB\x0b\xe2\x41\x02\x02\x05\xbaH\x03\xc8\x01\x01\x12\x36\n\x07\x64ropoff\x18\x05 \x01(\x0b\x32\x18.lastmile.common.v1.StopB\x0b\xe2\x41\x02\x02\x05\xbaH\x03\xc8\x01\x01\x12\x37\n\x06parcel\x18\x06 \x01(\x0b\x32\x1a.lastmile.common.v1.ParcelB\x0b\xe2\x41\x02\x02\x05\xbaH\x03\xc8\x01\x01\x12H\n\rservice_level\x18\x07 \x01(\x0e\x32 .lastmile.common.v1.ServiceLevelB\x0f\xe2\x41\x02\x02\x05\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12#\n\x08quote_id\x18\x08 \x01(\tB\x11\xe2\x41\x02\x01\x05\xbaH\tr\x07\x18\x80\x10\x88\x88\'\x01\x12.\n\x05price\x18\t \x01(\x0b\x32\x19.lastmile.common.v1.MoneyB\x04\xe2\x41\x01\x03\x12\x38\n\x06status\x18\n \x01(\x0e\x32\".lastmile.orders.v1.DeliveryStatusB\x04\xe2\x41\x01\x03\x12\x18\n\ncourier_id\x18\x0b \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08offer_id\x18\x0c \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x61ssign_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bpickup_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x36\n\x0c\x64\x65liver_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63\x61ncel_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1b\n\rcancel_reason\x18\x13 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07version\x18\x14 \x01(\x03\x42\x04\xe2\x41\x01\x03*\xc9\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45LIVERY_STATUS_PENDING\x10\x01\x12\x1c\n\x18\x44\x45LIVERY_STATUS_ASSIGNED\x10\x02\x12\x1d\n\x19\x44\x45LIVERY_STATUS_PICKED_UP\x10\x03\x12\x1d\n\x19\x44\x45LIVERY_STATUS_DELIVERED\x10\x04\x12\x1d\n\x19\x44\x45LIVERY_STATUS_CANCELLED\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,19 +41,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DELIVERY'].fields_by_name['delivery_id']._loaded_options = None
   _globals['_DELIVERY'].fields_by_name['delivery_id']._serialized_options = b'\342A\001\003'
   _globals['_DELIVERY'].fields_by_name['customer_id']._loaded_options = None
-  _globals['_DELIVERY'].fields_by_name['customer_id']._serialized_options = b'\342A\002\001\005'
+  _globals['_DELIVERY'].fields_by_name['customer_id']._serialized_options = b'\342A\002\001\005\272H\tr\007\030\200\001\210\210\'\001'
   _globals['_DELIVERY'].fields_by_name['merchant_id']._loaded_options = None
   _globals['_DELIVERY'].fields_by_name['merchant_id']._serialized_options = b'\342A\001\003'
   _globals['_DELIVERY'].fields_by_name['pickup']._loaded_options = None
-  _globals['_DELIVERY'].fields_by_name['pickup']._serialized_options = b'\342A\002\002\005'
+  _globals['_DELIVERY'].fields_by_name['pickup']._serialized_options = b'\342A\002\002\005\272H\003\310\001\001'
   _globals['_DELIVERY'].fields_by_name['dropoff']._loaded_options = None
-  _globals['_DELIVERY'].fields_by_name['dropoff']._serialized_options = b'\342A\002\002\005'
+  _globals['_DELIVERY'].fields_by_name['dropoff']._serialized_options = b'\342A\002\002\005\272H\003\310\001\001'
   _globals['_DELIVERY'].fields_by_name['parcel']._loaded_options = None
-  _globals['_DELIVERY'].fields_by_name['parcel']._serialized_options = b'\342A\002\002\005'
+  _globals['_DELIVERY'].fields_by_name['parcel']._serialized_options = b'\342A\002\002\005\272H\003\310\001\001'
   _globals['_DELIVERY'].fields_by_name['service_level']._loaded_options = None
-  _globals['_DELIVERY'].fields_by_name['service_level']._serialized_options = b'\342A\002\002\005'
+  _globals['_DELIVERY'].fields_by_name['service_level']._serialized_options = b'\342A\002\002\005\272H\007\202\001\004\020\001 \000'
   _globals['_DELIVERY'].fields_by_name['quote_id']._loaded_options = None
-  _globals['_DELIVERY'].fields_by_name['quote_id']._serialized_options = b'\342A\002\001\005'
+  _globals['_DELIVERY'].fields_by_name['quote_id']._serialized_options = b'\342A\002\001\005\272H\tr\007\030\200\020\210\210\'\001'
   _globals['_DELIVERY'].fields_by_name['price']._loaded_options = None
   _globals['_DELIVERY'].fields_by_name['price']._serialized_options = b'\342A\001\003'
   _globals['_DELIVERY'].fields_by_name['status']._loaded_options = None
@@ -76,8 +78,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DELIVERY'].fields_by_name['cancel_reason']._serialized_options = b'\342A\001\003'
   _globals['_DELIVERY'].fields_by_name['version']._loaded_options = None
   _globals['_DELIVERY'].fields_by_name['version']._serialized_options = b'\342A\001\003'
-  _globals['_DELIVERYSTATUS']._serialized_start=1093
-  _globals['_DELIVERYSTATUS']._serialized_end=1294
-  _globals['_DELIVERY']._serialized_start=220
-  _globals['_DELIVERY']._serialized_end=1090
+  _globals['_DELIVERYSTATUS']._serialized_start=1211
+  _globals['_DELIVERYSTATUS']._serialized_end=1412
+  _globals['_DELIVERY']._serialized_start=286
+  _globals['_DELIVERY']._serialized_end=1208
 # @@protoc_insertion_point(module_scope)

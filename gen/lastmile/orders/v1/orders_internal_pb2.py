@@ -22,11 +22,13 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from lastmile.common.v1 import text_rules_pb2 as lastmile_dot_common_dot_v1_dot_text__rules__pb2
 from lastmile.orders.v1 import delivery_pb2 as lastmile_dot_orders_dot_v1_dot_delivery__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(lastmile/orders/v1/orders_internal.proto\x12\x12lastmile.orders.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a!lastmile/orders/v1/delivery.proto\"c\n\x14\x41ssignCourierRequest\x12\x19\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\ncourier_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08offer_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"G\n\x15\x41ssignCourierResponse\x12.\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1c.lastmile.orders.v1.Delivery\"b\n\x13MarkPickedUpRequest\x12\x19\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\ncourier_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08offer_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"F\n\x14MarkPickedUpResponse\x12.\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1c.lastmile.orders.v1.Delivery\"c\n\x14MarkDeliveredRequest\x12\x19\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\ncourier_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08offer_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"G\n\x15MarkDeliveredResponse\x12.\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1c.lastmile.orders.v1.Delivery2\xc6\x02\n\x15OrdersInternalService\x12\x64\n\rAssignCourier\x12(.lastmile.orders.v1.AssignCourierRequest\x1a).lastmile.orders.v1.AssignCourierResponse\x12\x61\n\x0cMarkPickedUp\x12\'.lastmile.orders.v1.MarkPickedUpRequest\x1a(.lastmile.orders.v1.MarkPickedUpResponse\x12\x64\n\rMarkDelivered\x12(.lastmile.orders.v1.MarkDeliveredRequest\x1a).lastmile.orders.v1.MarkDeliveredResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(lastmile/orders/v1/orders_internal.proto\x12\x12lastmile.orders.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a#lastmile/common/v1/text_rules.proto\x1a!lastmile/orders/v1/delivery.proto\"\x90\x01\n\x14\x41ssignCourierRequest\x12(\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x13\xe2\x41\x01\x02\xbaH\x0cr\x07\x18\x80\x01\x88\x88\'\x01\xc8\x01\x01\x12\'\n\ncourier_id\x18\x02 \x01(\tB\x13\xe2\x41\x01\x02\xbaH\x0cr\x07\x18\x80\x01\x88\x88\'\x01\xc8\x01\x01\x12%\n\x08offer_id\x18\x03 \x01(\tB\x13\xe2\x41\x01\x02\xbaH\x0cr\x07\x18\x80\x01\x88\x88\'\x01\xc8\x01\x01\"G\n\x15\x41ssignCourierResponse\x12.\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1c.lastmile.orders.v1.Delivery\"\x8f\x01\n\x13MarkPickedUpRequest\x12(\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x13\xe2\x41\x01\x02\xbaH\x0cr\x07\x18\x80\x01\x88\x88\'\x01\xc8\x01\x01\x12\'\n\ncourier_id\x18\x02 \x01(\tB\x13\xe2\x41\x01\x02\xbaH\x0cr\x07\x18\x80\x01\x88\x88\'\x01\xc8\x01\x01\x12%\n\x08offer_id\x18\x03 \x01(\tB\x13\xe2\x41\x01\x02\xbaH\x0cr\x07\x18\x80\x01\x88\x88\'\x01\xc8\x01\x01\"F\n\x14MarkPickedUpResponse\x12.\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1c.lastmile.orders.v1.Delivery\"\x90\x01\n\x14MarkDeliveredRequest\x12(\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x13\xe2\x41\x01\x02\xbaH\x0cr\x07\x18\x80\x01\x88\x88\'\x01\xc8\x01\x01\x12\'\n\ncourier_id\x18\x02 \x01(\tB\x13\xe2\x41\x01\x02\xbaH\x0cr\x07\x18\x80\x01\x88\x88\'\x01\xc8\x01\x01\x12%\n\x08offer_id\x18\x03 \x01(\tB\x13\xe2\x41\x01\x02\xbaH\x0cr\x07\x18\x80\x01\x88\x88\'\x01\xc8\x01\x01\"G\n\x15MarkDeliveredResponse\x12.\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1c.lastmile.orders.v1.Delivery2\xc6\x02\n\x15OrdersInternalService\x12\x64\n\rAssignCourier\x12(.lastmile.orders.v1.AssignCourierRequest\x1a).lastmile.orders.v1.AssignCourierResponse\x12\x61\n\x0cMarkPickedUp\x12\'.lastmile.orders.v1.MarkPickedUpRequest\x1a(.lastmile.orders.v1.MarkPickedUpResponse\x12\x64\n\rMarkDelivered\x12(.lastmile.orders.v1.MarkDeliveredRequest\x1a).lastmile.orders.v1.MarkDeliveredResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,35 +36,35 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lastmile.orders.v1.orders_i
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ASSIGNCOURIERREQUEST'].fields_by_name['delivery_id']._loaded_options = None
-  _globals['_ASSIGNCOURIERREQUEST'].fields_by_name['delivery_id']._serialized_options = b'\342A\001\002'
+  _globals['_ASSIGNCOURIERREQUEST'].fields_by_name['delivery_id']._serialized_options = b'\342A\001\002\272H\014r\007\030\200\001\210\210\'\001\310\001\001'
   _globals['_ASSIGNCOURIERREQUEST'].fields_by_name['courier_id']._loaded_options = None
-  _globals['_ASSIGNCOURIERREQUEST'].fields_by_name['courier_id']._serialized_options = b'\342A\001\002'
+  _globals['_ASSIGNCOURIERREQUEST'].fields_by_name['courier_id']._serialized_options = b'\342A\001\002\272H\014r\007\030\200\001\210\210\'\001\310\001\001'
   _globals['_ASSIGNCOURIERREQUEST'].fields_by_name['offer_id']._loaded_options = None
-  _globals['_ASSIGNCOURIERREQUEST'].fields_by_name['offer_id']._serialized_options = b'\342A\001\002'
+  _globals['_ASSIGNCOURIERREQUEST'].fields_by_name['offer_id']._serialized_options = b'\342A\001\002\272H\014r\007\030\200\001\210\210\'\001\310\001\001'
   _globals['_MARKPICKEDUPREQUEST'].fields_by_name['delivery_id']._loaded_options = None
-  _globals['_MARKPICKEDUPREQUEST'].fields_by_name['delivery_id']._serialized_options = b'\342A\001\002'
+  _globals['_MARKPICKEDUPREQUEST'].fields_by_name['delivery_id']._serialized_options = b'\342A\001\002\272H\014r\007\030\200\001\210\210\'\001\310\001\001'
   _globals['_MARKPICKEDUPREQUEST'].fields_by_name['courier_id']._loaded_options = None
-  _globals['_MARKPICKEDUPREQUEST'].fields_by_name['courier_id']._serialized_options = b'\342A\001\002'
+  _globals['_MARKPICKEDUPREQUEST'].fields_by_name['courier_id']._serialized_options = b'\342A\001\002\272H\014r\007\030\200\001\210\210\'\001\310\001\001'
   _globals['_MARKPICKEDUPREQUEST'].fields_by_name['offer_id']._loaded_options = None
-  _globals['_MARKPICKEDUPREQUEST'].fields_by_name['offer_id']._serialized_options = b'\342A\001\002'
+  _globals['_MARKPICKEDUPREQUEST'].fields_by_name['offer_id']._serialized_options = b'\342A\001\002\272H\014r\007\030\200\001\210\210\'\001\310\001\001'
   _globals['_MARKDELIVEREDREQUEST'].fields_by_name['delivery_id']._loaded_options = None
-  _globals['_MARKDELIVEREDREQUEST'].fields_by_name['delivery_id']._serialized_options = b'\342A\001\002'
+  _globals['_MARKDELIVEREDREQUEST'].fields_by_name['delivery_id']._serialized_options = b'\342A\001\002\272H\014r\007\030\200\001\210\210\'\001\310\001\001'
   _globals['_MARKDELIVEREDREQUEST'].fields_by_name['courier_id']._loaded_options = None
-  _globals['_MARKDELIVEREDREQUEST'].fields_by_name['courier_id']._serialized_options = b'\342A\001\002'
+  _globals['_MARKDELIVEREDREQUEST'].fields_by_name['courier_id']._serialized_options = b'\342A\001\002\272H\014r\007\030\200\001\210\210\'\001\310\001\001'
   _globals['_MARKDELIVEREDREQUEST'].fields_by_name['offer_id']._loaded_options = None
-  _globals['_MARKDELIVEREDREQUEST'].fields_by_name['offer_id']._serialized_options = b'\342A\001\002'
-  _globals['_ASSIGNCOURIERREQUEST']._serialized_start=132
-  _globals['_ASSIGNCOURIERREQUEST']._serialized_end=231
-  _globals['_ASSIGNCOURIERRESPONSE']._serialized_start=233
-  _globals['_ASSIGNCOURIERRESPONSE']._serialized_end=304
-  _globals['_MARKPICKEDUPREQUEST']._serialized_start=306
-  _globals['_MARKPICKEDUPREQUEST']._serialized_end=404
-  _globals['_MARKPICKEDUPRESPONSE']._serialized_start=406
-  _globals['_MARKPICKEDUPRESPONSE']._serialized_end=476
-  _globals['_MARKDELIVEREDREQUEST']._serialized_start=478
-  _globals['_MARKDELIVEREDREQUEST']._serialized_end=577
-  _globals['_MARKDELIVEREDRESPONSE']._serialized_start=579
-  _globals['_MARKDELIVEREDRESPONSE']._serialized_end=650
-  _globals['_ORDERSINTERNALSERVICE']._serialized_start=653
-  _globals['_ORDERSINTERNALSERVICE']._serialized_end=979
+  _globals['_MARKDELIVEREDREQUEST'].fields_by_name['offer_id']._serialized_options = b'\342A\001\002\272H\014r\007\030\200\001\210\210\'\001\310\001\001'
+  _globals['_ASSIGNCOURIERREQUEST']._serialized_start=199
+  _globals['_ASSIGNCOURIERREQUEST']._serialized_end=343
+  _globals['_ASSIGNCOURIERRESPONSE']._serialized_start=345
+  _globals['_ASSIGNCOURIERRESPONSE']._serialized_end=416
+  _globals['_MARKPICKEDUPREQUEST']._serialized_start=419
+  _globals['_MARKPICKEDUPREQUEST']._serialized_end=562
+  _globals['_MARKPICKEDUPRESPONSE']._serialized_start=564
+  _globals['_MARKPICKEDUPRESPONSE']._serialized_end=634
+  _globals['_MARKDELIVEREDREQUEST']._serialized_start=637
+  _globals['_MARKDELIVEREDREQUEST']._serialized_end=781
+  _globals['_MARKDELIVEREDRESPONSE']._serialized_start=783
+  _globals['_MARKDELIVEREDRESPONSE']._serialized_end=854
+  _globals['_ORDERSINTERNALSERVICE']._serialized_start=857
+  _globals['_ORDERSINTERNALSERVICE']._serialized_end=1183
 # @@protoc_insertion_point(module_scope)

@@ -22,13 +22,15 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
+from lastmile.common.v1 import text_rules_pb2 as lastmile_dot_common_dot_v1_dot_text__rules__pb2
 from lastmile.orders.v1 import delivery_pb2 as lastmile_dot_orders_dot_v1_dot_delivery__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1flastmile/orders/v1/orders.proto\x12\x12lastmile.orders.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x17google/rpc/status.proto\x1a!lastmile/orders/v1/delivery.proto\"l\n\x15\x43reateDeliveryRequest\x12\x34\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1c.lastmile.orders.v1.DeliveryB\x04\xe2\x41\x01\x02\x12\x1d\n\x0fidempotency_key\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"H\n\x16\x43reateDeliveryResponse\x12.\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1c.lastmile.orders.v1.Delivery\"/\n\x12GetDeliveryRequest\x12\x19\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"E\n\x13GetDeliveryResponse\x12.\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1c.lastmile.orders.v1.Delivery\"\x86\x01\n\x15ListDeliveriesRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12:\n\x08statuses\x18\x03 \x03(\x0e\x32\".lastmile.orders.v1.DeliveryStatusB\x04\xe2\x41\x01\x01\"c\n\x16ListDeliveriesResponse\x12\x30\n\ndeliveries\x18\x01 \x03(\x0b\x32\x1c.lastmile.orders.v1.Delivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"H\n\x15\x43\x61ncelDeliveryRequest\x12\x19\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06reason\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"H\n\x16\x43\x61ncelDeliveryResponse\x12.\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1c.lastmile.orders.v1.Delivery\"n\n\x17ImportDeliveriesRequest\x12\x34\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1c.lastmile.orders.v1.DeliveryB\x04\xe2\x41\x01\x02\x12\x1d\n\x0fidempotency_key\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"\x96\x01\n\x18ImportDeliveriesResponse\x12\x12\n\nitem_count\x18\x01 \x01(\x05\x12\x35\n\x07\x63reated\x18\x02 \x03(\x0b\x32$.lastmile.orders.v1.ImportedDelivery\x12/\n\x06\x65rrors\x18\x03 \x03(\x0b\x32\x1f.lastmile.orders.v1.ImportError\"H\n\x10ImportedDelivery\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x13\n\x0b\x64\x65livery_id\x18\x02 \x01(\t\x12\x10\n\x08replayed\x18\x03 \x01(\x08\"Y\n\x0bImportError\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\"\n\x06status\x18\x03 \x01(\x0b\x32\x12.google.rpc.Status2\xd1\x05\n\rOrdersService\x12\x89\x01\n\x0e\x43reateDelivery\x12).lastmile.orders.v1.CreateDeliveryRequest\x1a*.lastmile.orders.v1.CreateDeliveryResponse\" \x82\xd3\xe4\x93\x02\x1a\"\x0e/v1/deliveries:\x08\x64\x65livery\x12\x84\x01\n\x0bGetDelivery\x12&.lastmile.orders.v1.GetDeliveryRequest\x1a\'.lastmile.orders.v1.GetDeliveryResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/deliveries/{delivery_id}\x12\x7f\n\x0eListDeliveries\x12).lastmile.orders.v1.ListDeliveriesRequest\x1a*.lastmile.orders.v1.ListDeliveriesResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/deliveries\x12\x97\x01\n\x0e\x43\x61ncelDelivery\x12).lastmile.orders.v1.CancelDeliveryRequest\x1a*.lastmile.orders.v1.CancelDeliveryResponse\".\x82\xd3\xe4\x93\x02(\"#/v1/deliveries/{delivery_id}:cancel:\x01*\x12\x91\x01\n\x10ImportDeliveries\x12+.lastmile.orders.v1.ImportDeliveriesRequest\x1a,.lastmile.orders.v1.ImportDeliveriesResponse\" \x82\xd3\xe4\x93\x02\x1a\"\x15/v1/deliveries:import:\x01*(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1flastmile/orders/v1/orders.proto\x12\x12lastmile.orders.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x17google/rpc/status.proto\x1a#lastmile/common/v1/text_rules.proto\x1a!lastmile/orders/v1/delivery.proto\"{\n\x15\x43reateDeliveryRequest\x12:\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1c.lastmile.orders.v1.DeliveryB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12&\n\x0fidempotency_key\x18\x02 \x01(\tB\r\xe2\x41\x01\x01\xbaH\x06r\x04\xa0\x88\'\x01\"H\n\x16\x43reateDeliveryResponse\x12.\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1c.lastmile.orders.v1.Delivery\">\n\x12GetDeliveryRequest\x12(\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x13\xe2\x41\x01\x02\xbaH\x0cr\x07\x18\x80\x01\x88\x88\'\x01\xc8\x01\x01\"E\n\x13GetDeliveryResponse\x12.\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1c.lastmile.orders.v1.Delivery\"\xa8\x01\n\x15ListDeliveriesRequest\x12\x1e\n\tpage_size\x18\x01 \x01(\x05\x42\x0b\xe2\x41\x01\x01\xbaH\x04\x1a\x02(\x00\x12$\n\npage_token\x18\x02 \x01(\tB\x10\xe2\x41\x01\x01\xbaH\tr\x07\x18\x80\x08\x88\x88\'\x01\x12I\n\x08statuses\x18\x03 \x03(\x0e\x32\".lastmile.orders.v1.DeliveryStatusB\x13\xe2\x41\x01\x01\xbaH\x0c\x92\x01\t\"\x07\x82\x01\x04\x10\x01 \x00\"c\n\x16ListDeliveriesResponse\x12\x30\n\ndeliveries\x18\x01 \x03(\x0b\x32\x1c.lastmile.orders.v1.Delivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"c\n\x15\x43\x61ncelDeliveryRequest\x12(\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x13\xe2\x41\x01\x02\xbaH\x0cr\x07\x18\x80\x01\x88\x88\'\x01\xc8\x01\x01\x12 \n\x06reason\x18\x02 \x01(\tB\x10\xe2\x41\x01\x01\xbaH\tr\x07\x18\xf4\x03\x88\x88\'\x01\"H\n\x16\x43\x61ncelDeliveryResponse\x12.\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1c.lastmile.orders.v1.Delivery\"\x80\x01\n\x17ImportDeliveriesRequest\x12:\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1c.lastmile.orders.v1.DeliveryB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12)\n\x0fidempotency_key\x18\x02 \x01(\tB\x10\xe2\x41\x01\x02\xbaH\tr\x04\xa0\x88\'\x01\xc8\x01\x01\"\x96\x01\n\x18ImportDeliveriesResponse\x12\x12\n\nitem_count\x18\x01 \x01(\x05\x12\x35\n\x07\x63reated\x18\x02 \x03(\x0b\x32$.lastmile.orders.v1.ImportedDelivery\x12/\n\x06\x65rrors\x18\x03 \x03(\x0b\x32\x1f.lastmile.orders.v1.ImportError\"H\n\x10ImportedDelivery\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x13\n\x0b\x64\x65livery_id\x18\x02 \x01(\t\x12\x10\n\x08replayed\x18\x03 \x01(\x08\"Y\n\x0bImportError\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\"\n\x06status\x18\x03 \x01(\x0b\x32\x12.google.rpc.Status2\xd1\x05\n\rOrdersService\x12\x89\x01\n\x0e\x43reateDelivery\x12).lastmile.orders.v1.CreateDeliveryRequest\x1a*.lastmile.orders.v1.CreateDeliveryResponse\" \x82\xd3\xe4\x93\x02\x1a\"\x0e/v1/deliveries:\x08\x64\x65livery\x12\x84\x01\n\x0bGetDelivery\x12&.lastmile.orders.v1.GetDeliveryRequest\x1a\'.lastmile.orders.v1.GetDeliveryResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/deliveries/{delivery_id}\x12\x7f\n\x0eListDeliveries\x12).lastmile.orders.v1.ListDeliveriesRequest\x1a*.lastmile.orders.v1.ListDeliveriesResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/deliveries\x12\x97\x01\n\x0e\x43\x61ncelDelivery\x12).lastmile.orders.v1.CancelDeliveryRequest\x1a*.lastmile.orders.v1.CancelDeliveryResponse\".\x82\xd3\xe4\x93\x02(\"#/v1/deliveries/{delivery_id}:cancel:\x01*\x12\x91\x01\n\x10ImportDeliveries\x12+.lastmile.orders.v1.ImportDeliveriesRequest\x1a,.lastmile.orders.v1.ImportDeliveriesResponse\" \x82\xd3\xe4\x93\x02\x1a\"\x15/v1/deliveries:import:\x01*(\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,25 +38,25 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lastmile.orders.v1.orders_p
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CREATEDELIVERYREQUEST'].fields_by_name['delivery']._loaded_options = None
-  _globals['_CREATEDELIVERYREQUEST'].fields_by_name['delivery']._serialized_options = b'\342A\001\002'
+  _globals['_CREATEDELIVERYREQUEST'].fields_by_name['delivery']._serialized_options = b'\342A\001\002\272H\003\310\001\001'
   _globals['_CREATEDELIVERYREQUEST'].fields_by_name['idempotency_key']._loaded_options = None
-  _globals['_CREATEDELIVERYREQUEST'].fields_by_name['idempotency_key']._serialized_options = b'\342A\001\001'
+  _globals['_CREATEDELIVERYREQUEST'].fields_by_name['idempotency_key']._serialized_options = b'\342A\001\001\272H\006r\004\240\210\'\001'
   _globals['_GETDELIVERYREQUEST'].fields_by_name['delivery_id']._loaded_options = None
-  _globals['_GETDELIVERYREQUEST'].fields_by_name['delivery_id']._serialized_options = b'\342A\001\002'
+  _globals['_GETDELIVERYREQUEST'].fields_by_name['delivery_id']._serialized_options = b'\342A\001\002\272H\014r\007\030\200\001\210\210\'\001\310\001\001'
   _globals['_LISTDELIVERIESREQUEST'].fields_by_name['page_size']._loaded_options = None
-  _globals['_LISTDELIVERIESREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
+  _globals['_LISTDELIVERIESREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001\272H\004\032\002(\000'
   _globals['_LISTDELIVERIESREQUEST'].fields_by_name['page_token']._loaded_options = None
-  _globals['_LISTDELIVERIESREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
+  _globals['_LISTDELIVERIESREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001\272H\tr\007\030\200\010\210\210\'\001'
   _globals['_LISTDELIVERIESREQUEST'].fields_by_name['statuses']._loaded_options = None
-  _globals['_LISTDELIVERIESREQUEST'].fields_by_name['statuses']._serialized_options = b'\342A\001\001'
+  _globals['_LISTDELIVERIESREQUEST'].fields_by_name['statuses']._serialized_options = b'\342A\001\001\272H\014\222\001\t\"\007\202\001\004\020\001 \000'
   _globals['_CANCELDELIVERYREQUEST'].fields_by_name['delivery_id']._loaded_options = None
-  _globals['_CANCELDELIVERYREQUEST'].fields_by_name['delivery_id']._serialized_options = b'\342A\001\002'
+  _globals['_CANCELDELIVERYREQUEST'].fields_by_name['delivery_id']._serialized_options = b'\342A\001\002\272H\014r\007\030\200\001\210\210\'\001\310\001\001'
   _globals['_CANCELDELIVERYREQUEST'].fields_by_name['reason']._loaded_options = None
-  _globals['_CANCELDELIVERYREQUEST'].fields_by_name['reason']._serialized_options = b'\342A\001\001'
+  _globals['_CANCELDELIVERYREQUEST'].fields_by_name['reason']._serialized_options = b'\342A\001\001\272H\tr\007\030\364\003\210\210\'\001'
   _globals['_IMPORTDELIVERIESREQUEST'].fields_by_name['delivery']._loaded_options = None
-  _globals['_IMPORTDELIVERIESREQUEST'].fields_by_name['delivery']._serialized_options = b'\342A\001\002'
+  _globals['_IMPORTDELIVERIESREQUEST'].fields_by_name['delivery']._serialized_options = b'\342A\001\002\272H\003\310\001\001'
   _globals['_IMPORTDELIVERIESREQUEST'].fields_by_name['idempotency_key']._loaded_options = None
-  _globals['_IMPORTDELIVERIESREQUEST'].fields_by_name['idempotency_key']._serialized_options = b'\342A\001\002'
+  _globals['_IMPORTDELIVERIESREQUEST'].fields_by_name['idempotency_key']._serialized_options = b'\342A\001\002\272H\tr\004\240\210\'\001\310\001\001'
   _globals['_ORDERSSERVICE'].methods_by_name['CreateDelivery']._loaded_options = None
   _globals['_ORDERSSERVICE'].methods_by_name['CreateDelivery']._serialized_options = b'\202\323\344\223\002\032\"\016/v1/deliveries:\010delivery'
   _globals['_ORDERSSERVICE'].methods_by_name['GetDelivery']._loaded_options = None
@@ -65,30 +67,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ORDERSSERVICE'].methods_by_name['CancelDelivery']._serialized_options = b'\202\323\344\223\002(\"#/v1/deliveries/{delivery_id}:cancel:\001*'
   _globals['_ORDERSSERVICE'].methods_by_name['ImportDeliveries']._loaded_options = None
   _globals['_ORDERSSERVICE'].methods_by_name['ImportDeliveries']._serialized_options = b'\202\323\344\223\002\032\"\025/v1/deliveries:import:\001*'
-  _globals['_CREATEDELIVERYREQUEST']._serialized_start=178
-  _globals['_CREATEDELIVERYREQUEST']._serialized_end=286
-  _globals['_CREATEDELIVERYRESPONSE']._serialized_start=288
-  _globals['_CREATEDELIVERYRESPONSE']._serialized_end=360
-  _globals['_GETDELIVERYREQUEST']._serialized_start=362
-  _globals['_GETDELIVERYREQUEST']._serialized_end=409
-  _globals['_GETDELIVERYRESPONSE']._serialized_start=411
-  _globals['_GETDELIVERYRESPONSE']._serialized_end=480
-  _globals['_LISTDELIVERIESREQUEST']._serialized_start=483
-  _globals['_LISTDELIVERIESREQUEST']._serialized_end=617
-  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=619
-  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=718
-  _globals['_CANCELDELIVERYREQUEST']._serialized_start=720
-  _globals['_CANCELDELIVERYREQUEST']._serialized_end=792
-  _globals['_CANCELDELIVERYRESPONSE']._serialized_start=794
-  _globals['_CANCELDELIVERYRESPONSE']._serialized_end=866
-  _globals['_IMPORTDELIVERIESREQUEST']._serialized_start=868
-  _globals['_IMPORTDELIVERIESREQUEST']._serialized_end=978
-  _globals['_IMPORTDELIVERIESRESPONSE']._serialized_start=981
-  _globals['_IMPORTDELIVERIESRESPONSE']._serialized_end=1131
-  _globals['_IMPORTEDDELIVERY']._serialized_start=1133
-  _globals['_IMPORTEDDELIVERY']._serialized_end=1205
-  _globals['_IMPORTERROR']._serialized_start=1207
-  _globals['_IMPORTERROR']._serialized_end=1296
-  _globals['_ORDERSSERVICE']._serialized_start=1299
-  _globals['_ORDERSSERVICE']._serialized_end=2020
+  _globals['_CREATEDELIVERYREQUEST']._serialized_start=244
+  _globals['_CREATEDELIVERYREQUEST']._serialized_end=367
+  _globals['_CREATEDELIVERYRESPONSE']._serialized_start=369
+  _globals['_CREATEDELIVERYRESPONSE']._serialized_end=441
+  _globals['_GETDELIVERYREQUEST']._serialized_start=443
+  _globals['_GETDELIVERYREQUEST']._serialized_end=505
+  _globals['_GETDELIVERYRESPONSE']._serialized_start=507
+  _globals['_GETDELIVERYRESPONSE']._serialized_end=576
+  _globals['_LISTDELIVERIESREQUEST']._serialized_start=579
+  _globals['_LISTDELIVERIESREQUEST']._serialized_end=747
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=749
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=848
+  _globals['_CANCELDELIVERYREQUEST']._serialized_start=850
+  _globals['_CANCELDELIVERYREQUEST']._serialized_end=949
+  _globals['_CANCELDELIVERYRESPONSE']._serialized_start=951
+  _globals['_CANCELDELIVERYRESPONSE']._serialized_end=1023
+  _globals['_IMPORTDELIVERIESREQUEST']._serialized_start=1026
+  _globals['_IMPORTDELIVERIESREQUEST']._serialized_end=1154
+  _globals['_IMPORTDELIVERIESRESPONSE']._serialized_start=1157
+  _globals['_IMPORTDELIVERIESRESPONSE']._serialized_end=1307
+  _globals['_IMPORTEDDELIVERY']._serialized_start=1309
+  _globals['_IMPORTEDDELIVERY']._serialized_end=1381
+  _globals['_IMPORTERROR']._serialized_start=1383
+  _globals['_IMPORTERROR']._serialized_end=1472
+  _globals['_ORDERSSERVICE']._serialized_start=1475
+  _globals['_ORDERSSERVICE']._serialized_end=2196
 # @@protoc_insertion_point(module_scope)

@@ -22,14 +22,16 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from lastmile.common.v1 import text_rules_pb2 as lastmile_dot_common_dot_v1_dot_text__rules__pb2
 from lastmile.fleet.v1 import courier_pb2 as lastmile_dot_fleet_dot_v1_dot_courier__pb2
 from lastmile.orders.v1 import delivery_pb2 as lastmile_dot_orders_dot_v1_dot_delivery__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#lastmile/tracking/v1/tracking.proto\x12\x14lastmile.tracking.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1flastmile/fleet/v1/courier.proto\x1a!lastmile/orders/v1/delivery.proto\"1\n\x14WatchDeliveryRequest\x12\x19\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\xd2\x02\n\x15WatchDeliveryResponse\x12\x33\n\tsend_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12:\n\x08snapshot\x18\x02 \x01(\x0b\x32&.lastmile.tracking.v1.DeliverySnapshotH\x00\x12\x43\n\rstatus_change\x18\x03 \x01(\x0b\x32*.lastmile.tracking.v1.DeliveryStatusChangeH\x00\x12>\n\x10\x63ourier_position\x18\x04 \x01(\x0b\x32\".lastmile.fleet.v1.CourierPositionH\x00\x12\x39\n\theartbeat\x18\x05 \x01(\x0b\x32$.lastmile.tracking.v1.WatchHeartbeatH\x00\x42\x08\n\x06update\"\x8c\x01\n\x10\x44\x65liverySnapshot\x12\x34\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1c.lastmile.orders.v1.DeliveryB\x04\xe2\x41\x01\x03\x12\x42\n\x10\x63ourier_position\x18\x02 \x01(\x0b\x32\".lastmile.fleet.v1.CourierPositionB\x04\xe2\x41\x01\x03\"\xf0\x01\n\x14\x44\x65liveryStatusChange\x12\x19\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x38\n\x06status\x18\x02 \x01(\x0e\x32\".lastmile.orders.v1.DeliveryStatusB\x04\xe2\x41\x01\x03\x12\x15\n\x07version\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63hange_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x18\n\ncourier_id\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1b\n\rcancel_reason\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03\"\x10\n\x0eWatchHeartbeat2\xaa\x01\n\x0fTrackingService\x12\x96\x01\n\rWatchDelivery\x12*.lastmile.tracking.v1.WatchDeliveryRequest\x1a+.lastmile.tracking.v1.WatchDeliveryResponse\"*\x82\xd3\xe4\x93\x02$\x12\"/v1/deliveries/{delivery_id}:watch0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#lastmile/tracking/v1/tracking.proto\x12\x14lastmile.tracking.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#lastmile/common/v1/text_rules.proto\x1a\x1flastmile/fleet/v1/courier.proto\x1a!lastmile/orders/v1/delivery.proto\"@\n\x14WatchDeliveryRequest\x12(\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x13\xe2\x41\x01\x02\xbaH\x0cr\x07\x18\x80\x01\x88\x88\'\x01\xc8\x01\x01\"\xd2\x02\n\x15WatchDeliveryResponse\x12\x33\n\tsend_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12:\n\x08snapshot\x18\x02 \x01(\x0b\x32&.lastmile.tracking.v1.DeliverySnapshotH\x00\x12\x43\n\rstatus_change\x18\x03 \x01(\x0b\x32*.lastmile.tracking.v1.DeliveryStatusChangeH\x00\x12>\n\x10\x63ourier_position\x18\x04 \x01(\x0b\x32\".lastmile.fleet.v1.CourierPositionH\x00\x12\x39\n\theartbeat\x18\x05 \x01(\x0b\x32$.lastmile.tracking.v1.WatchHeartbeatH\x00\x42\x08\n\x06update\"\x8c\x01\n\x10\x44\x65liverySnapshot\x12\x34\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1c.lastmile.orders.v1.DeliveryB\x04\xe2\x41\x01\x03\x12\x42\n\x10\x63ourier_position\x18\x02 \x01(\x0b\x32\".lastmile.fleet.v1.CourierPositionB\x04\xe2\x41\x01\x03\"\xf0\x01\n\x14\x44\x65liveryStatusChange\x12\x19\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x38\n\x06status\x18\x02 \x01(\x0e\x32\".lastmile.orders.v1.DeliveryStatusB\x04\xe2\x41\x01\x03\x12\x15\n\x07version\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63hange_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x18\n\ncourier_id\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1b\n\rcancel_reason\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03\"\x10\n\x0eWatchHeartbeat2\xaa\x01\n\x0fTrackingService\x12\x96\x01\n\rWatchDelivery\x12*.lastmile.tracking.v1.WatchDeliveryRequest\x1a+.lastmile.tracking.v1.WatchDeliveryResponse\"*\x82\xd3\xe4\x93\x02$\x12\"/v1/deliveries/{delivery_id}:watch0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,7 +39,7 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lastmile.tracking.v1.tracki
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_WATCHDELIVERYREQUEST'].fields_by_name['delivery_id']._loaded_options = None
-  _globals['_WATCHDELIVERYREQUEST'].fields_by_name['delivery_id']._serialized_options = b'\342A\001\002'
+  _globals['_WATCHDELIVERYREQUEST'].fields_by_name['delivery_id']._serialized_options = b'\342A\001\002\272H\014r\007\030\200\001\210\210\'\001\310\001\001'
   _globals['_WATCHDELIVERYRESPONSE'].fields_by_name['send_time']._loaded_options = None
   _globals['_WATCHDELIVERYRESPONSE'].fields_by_name['send_time']._serialized_options = b'\342A\001\003'
   _globals['_DELIVERYSNAPSHOT'].fields_by_name['delivery']._loaded_options = None
@@ -58,16 +60,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DELIVERYSTATUSCHANGE'].fields_by_name['cancel_reason']._serialized_options = b'\342A\001\003'
   _globals['_TRACKINGSERVICE'].methods_by_name['WatchDelivery']._loaded_options = None
   _globals['_TRACKINGSERVICE'].methods_by_name['WatchDelivery']._serialized_options = b'\202\323\344\223\002$\022\"/v1/deliveries/{delivery_id}:watch'
-  _globals['_WATCHDELIVERYREQUEST']._serialized_start=225
-  _globals['_WATCHDELIVERYREQUEST']._serialized_end=274
-  _globals['_WATCHDELIVERYRESPONSE']._serialized_start=277
-  _globals['_WATCHDELIVERYRESPONSE']._serialized_end=615
-  _globals['_DELIVERYSNAPSHOT']._serialized_start=618
-  _globals['_DELIVERYSNAPSHOT']._serialized_end=758
-  _globals['_DELIVERYSTATUSCHANGE']._serialized_start=761
-  _globals['_DELIVERYSTATUSCHANGE']._serialized_end=1001
-  _globals['_WATCHHEARTBEAT']._serialized_start=1003
-  _globals['_WATCHHEARTBEAT']._serialized_end=1019
-  _globals['_TRACKINGSERVICE']._serialized_start=1022
-  _globals['_TRACKINGSERVICE']._serialized_end=1192
+  _globals['_WATCHDELIVERYREQUEST']._serialized_start=291
+  _globals['_WATCHDELIVERYREQUEST']._serialized_end=355
+  _globals['_WATCHDELIVERYRESPONSE']._serialized_start=358
+  _globals['_WATCHDELIVERYRESPONSE']._serialized_end=696
+  _globals['_DELIVERYSNAPSHOT']._serialized_start=699
+  _globals['_DELIVERYSNAPSHOT']._serialized_end=839
+  _globals['_DELIVERYSTATUSCHANGE']._serialized_start=842
+  _globals['_DELIVERYSTATUSCHANGE']._serialized_end=1082
+  _globals['_WATCHHEARTBEAT']._serialized_start=1084
+  _globals['_WATCHHEARTBEAT']._serialized_end=1100
+  _globals['_TRACKINGSERVICE']._serialized_start=1103
+  _globals['_TRACKINGSERVICE']._serialized_end=1273
 # @@protoc_insertion_point(module_scope)

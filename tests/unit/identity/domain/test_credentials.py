@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from lastmile.identity.v1 import identity_pb2
 from services.identity.domain.credentials import EmailAddress, check_password, read_display_name
+from services.runtime import validation
 from services.runtime.errors import Violations
 
 
@@ -55,14 +57,36 @@ def test_a_very_short_local_part_does_not_forbid_ordinary_passwords() -> None:
     assert password_problems("jo-and-the-long-passphrase", email="jo@example.com") == []
 
 
-def test_display_names_are_trimmed_and_bounded() -> None:
+def test_display_names_are_trimmed() -> None:
+    assert read_display_name("  Jane  ") == "Jane"
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("", "is required"),
+        ("   ", "must not be blank"),
+        ("x" * 101, "must be at most 100 characters"),
+        ("bell\x07", "must not contain control characters"),
+        ("nul\x00", "must not contain control characters"),
+    ],
+)
+def test_the_contract_bounds_display_names(name: str, why: str) -> None:
+    request = identity_pb2.CreateAccountRequest(
+        account=identity_pb2.Account(
+            email="jane@example.com", display_name=name, role=identity_pb2.ROLE_CUSTOMER
+        ),
+        password="a long enough password",
+    )
+    error = validation.REQUESTS.error(request)
+    assert error is not None
+    assert [(v.field, v.description) for v in error.violations] == [("account.display_name", why)]
+
+
+def test_a_reserved_domain_is_refused_for_what_it_is() -> None:
     violations = Violations()
-    assert read_display_name("  Jane  ", violations, "n") == "Jane"
-    assert read_display_name("   ", violations, "n") is None
-    assert read_display_name("x" * 101, violations, "n") is None
-    assert read_display_name("bell\x07", violations, "n") is None
-    assert [v.description for v in violations.found] == [
-        "is required",
-        "must be at most 100 characters",
-        "must not contain control characters",
-    ]
+    assert EmailAddress.read("jane@example.test", violations, "account.email") is None
+    [violation] = violations.found
+    assert violation.field == "account.email"
+    assert "special-use or reserved name" in violation.description
+    assert "254" not in violation.description

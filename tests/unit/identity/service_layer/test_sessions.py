@@ -6,13 +6,15 @@ from datetime import timedelta
 
 import pytest
 
+from lastmile.identity.v1 import identity_pb2
 from services.identity.domain.account import InvalidCredentials
 from services.identity.domain.lockout import AccountLocked
 from services.identity.service_layer.accounts import AccountHandlers, RegisterAccount
 from services.identity.service_layer.sessions import LogIn, SessionHandlers
 from services.identity.service_layer.signing_keys import SigningKeyHandlers
+from services.runtime import validation
 from services.runtime.context import Role
-from services.runtime.errors import InvalidArgument, Unavailable
+from services.runtime.errors import Unavailable
 from tests.unit.identity.fakes import Clock, FakePasswordHasher, Store
 from tests.unit.identity.tokens import verify_with_jwks
 
@@ -61,10 +63,10 @@ async def test_a_wrong_password_and_an_unknown_email_fail_identically(
     assert hasher.verified[-1] is None
 
 
-async def test_empty_email_and_password_are_invalid_arguments(sessions: SessionHandlers) -> None:
-    with pytest.raises(InvalidArgument) as raised:
-        await sessions.log_in(LogIn(" ", ""))
-    assert [v.field for v in raised.value.violations] == ["email", "password"]
+def test_the_contract_refuses_a_blank_email_and_an_empty_password() -> None:
+    error = validation.REQUESTS.error(identity_pb2.CreateSessionRequest(email=" ", password=""))
+    assert error is not None
+    assert [v.field for v in error.violations] == ["email", "password"]
 
 
 async def test_five_failures_lock_the_account_even_against_the_right_password(

@@ -8,7 +8,6 @@ from services.orders.domain.delivery import DeliveryStatus
 from services.orders.service_layer.commands import CancelDelivery, CreateDelivery, ListDeliveries
 from services.orders.service_layer.errors import DeliveryNotFound
 from services.runtime.context import Caller, Role
-from services.runtime.errors import InvalidArgument
 from services.runtime.page_tokens import PageTokenInvalid
 from tests.unit.orders.examples import REQUEST
 from tests.unit.orders.service_layer.conftest import Orders
@@ -77,12 +76,6 @@ async def test_page_sizes_default_to_20_and_are_capped_at_100(
     await create(orders, SHOP, 101)
     page = await orders.queries.list(SHOP, ListDeliveries(page_size=size))
     assert len(page.deliveries) == expected
-
-
-async def test_a_negative_page_size_is_invalid(orders: Orders) -> None:
-    with pytest.raises(InvalidArgument) as invalid:
-        await orders.queries.list(ALICE, ListDeliveries(page_size=-1))
-    assert [v.field for v in invalid.value.violations] == ["page_size"]
 
 
 async def test_a_token_cannot_be_reused_by_another_caller_or_filter(orders: Orders) -> None:
