@@ -5,6 +5,7 @@ that follows the API's contract does; every answer is tallied."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -60,7 +61,7 @@ async def _create(
 ) -> None:
     give_up = time.monotonic() + GIVE_UP_SECONDS
     headers = {"authorization": f"Bearer {token}", "idempotency-key": key}
-    for attempt in range(10_000):
+    for attempt in itertools.count():
         try:
             response = await client.post("/v1/deliveries", json=body, headers=headers)
         except httpx.TransportError:

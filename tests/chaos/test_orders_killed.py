@@ -53,6 +53,7 @@ async def test_orders_killed_under_200_keyed_creates_loses_and_duplicates_none(
         events_duplicated=sum(1 for d in created if events[d] > 1),
         answers=dict(tally.answers),
         server_errors=tally.server_errors,
+        retry_info_503=tally.retry_info_503,
         orders_restarts=back.restarts,
     )
 
