@@ -1,7 +1,12 @@
-"""soak: POST /v1/deliveries through the edge at a steady rate for a long time (30 minutes
-by default), with the whole mesh on this machine, printing every minute each component's
-memory and the minute's throughput and latency, and every error as it happens. The goal is
-memory that stays flat and no error at all; any error fails the run.
+"""soak: create and then cancel deliveries through the edge at a steady rate for a long time
+(30 minutes by default), with the whole mesh on this machine, printing every minute each
+component's memory and the minute's throughput and latency, and every error as it happens.
+The goal is memory that stays flat and no error at all; any error fails the run.
+
+Each delivery is cancelled right after it is created: with no courier in the mesh, every
+delivery left open would wait in dispatch's queue for ever, and that queue's growth would
+hide whatever else the memory does. A cancel also sends the delivery through the outbox,
+dispatch's consumer and tracking once more.
 
 The rate is half the measured capacity: unless --soak-rate gives one, a short closed-loop
 probe (PROBE_CLIENTS creates at a time for PROBE_SECONDS) measures what the mesh sustains
@@ -78,7 +83,18 @@ class Soak:
             self._error(f"{type(error).__name__}: {error}")
             return
         if response.status_code != 200:
-            self._error(f"HTTP {response.status_code} {response.text[:300]}")
+            self._error(f"create: HTTP {response.status_code} {response.text[:300]}")
+            return
+        delivery_id = response.json()["delivery"]["deliveryId"]
+        try:
+            cancelled = await self._client.post(
+                f"/v1/deliveries/{delivery_id}:cancel", json={"reason": "soak"}, headers=headers
+            )
+        except httpx.HTTPError as error:
+            self._error(f"cancel: {type(error).__name__}: {error}")
+            return
+        if cancelled.status_code != 200:
+            self._error(f"cancel: HTTP {cancelled.status_code} {cancelled.text[:300]}")
             return
         self.minute.ok += 1
         self.total_ok += 1
@@ -148,7 +164,7 @@ class _Report:
 
 def run(shape: LoadShape) -> None:
     minutes = shape.soak_minutes
-    print(f"soak: POST /v1/deliveries through the edge for {minutes:g} min (whole mesh)")
+    print(f"soak: create + cancel deliveries through the edge for {minutes:g} min (whole mesh)")
     print(f"machine: {describe_machine()}, load average {load_average()}")
     with tempfile.TemporaryDirectory(prefix="bench-soak-") as scratch:
         ok, errors, memory = asyncio.run(_soak(shape, Path(scratch)))
@@ -170,8 +186,9 @@ async def _soak(shape: LoadShape, work: Path) -> tuple[int, int, list[dict[str, 
             base_url=edge.base_url, limits=limits, timeout=CREATE_TIMEOUT_SECONDS
         ) as client:
             rate = shape.soak_rate or await _half_capacity(client, email)
-            print(f"rate:    {rate:.1f} creates/s for {shape.soak_minutes:g} min "
-                  f"(RSS per process in MiB; * = PSS of the whole process tree)\n")  # fmt: skip
+            print(f"rate:    {rate:.1f} deliveries/s for {shape.soak_minutes:g} min (latency: "
+                  "create, then cancel; memory: RSS per process in MiB, * = PSS of the whole "
+                  "process tree)\n")  # fmt: skip
             started = time.monotonic()
             soak = Soak(client, email, started)
             await soak.log_in()
@@ -194,7 +211,7 @@ async def _half_capacity(client: httpx.AsyncClient, email: str) -> float:
 
     await asyncio.gather(*(client_loop() for _ in range(PROBE_CLIENTS)))
     capacity = probe.total_ok / PROBE_SECONDS
-    print(f"probe:   {capacity:.1f} creates/s with {PROBE_CLIENTS} clients for "
+    print(f"probe:   {capacity:.1f} deliveries/s with {PROBE_CLIENTS} clients for "
           f"{PROBE_SECONDS:g} s ({probe.total_errors} errors); soaking at half")  # fmt: skip
     if probe.total_ok == 0:
         raise LoadFailed("the capacity probe created nothing")
@@ -202,7 +219,7 @@ async def _half_capacity(client: httpx.AsyncClient, email: str) -> float:
 
 
 def _print_summary(ok: int, errors: int, memory: list[dict[str, float | None]]) -> None:
-    print(f"\ncreates: {ok} ok, {errors} errors (goal: 0)")
+    print(f"\ncreated and cancelled: {ok} ok, {errors} errors (goal: 0)")
     if not memory:
         return
     first, last = memory[0], memory[-1]
@@ -235,7 +252,7 @@ def _clock(seconds: float) -> str:
 
 SOAK = Benchmark(
     name="soak",
-    summary="creates at half capacity for 30 min (--soak-minutes): memory per process, errors",
+    summary="create+cancel at half capacity for 30 min (--soak-minutes): memory, errors",
     run=run,
     tools=(),
 )
