@@ -10,7 +10,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv lock k8s-edge k8s-sidecars k8s proto proto-release contract lint typecheck test test-unit chaos bench run stop status simulate clean
+.PHONY: help venv lock k8s-edge k8s-sidecars k8s proto proto-release contract lint typecheck test test-unit fuzz chaos bench run stop status simulate clean
 
 help: ## List every target with a one-line description
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -67,6 +67,10 @@ test: $(STAMP) ## Everything CI runs: lint, typecheck, then every test (unit, co
 
 test-unit: $(STAMP) ## Only the fast tests (no external processes)
 	$(BIN)/pytest -q -m "not slow"
+
+fuzz: $(STAMP) ## Long fuzz run: schemathesis + gRPC fuzzer on a real mesh, property tests (FUZZ_EXAMPLES=500)
+	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),500) $(BIN)/pytest -q --timeout=3600 \
+	    tests/fuzz $$(find tests/unit -name 'test_*_properties.py' | sort)
 
 chaos: $(STAMP) ## Every fault test on the local mesh (kill -9 orders/NATS/fleet, PostgreSQL down, rolling restart); CI runs a subset
 	LASTMILE_CHAOS=all $(BIN)/pytest -q -m chaos tests/chaos

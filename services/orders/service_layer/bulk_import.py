@@ -63,18 +63,26 @@ class DeliveryImport:
         # 16-byte digests rather than the keys (up to 128 characters each).
         first_use: dict[bytes, int] = {}
         slots = asyncio.Semaphore(self.concurrency)
-        async with asyncio.TaskGroup() as in_flight:
-            async for item in items:
-                index = summary.item_count
-                summary.item_count += 1
-                admitted = self._admit(index, item, first_use)
-                if isinstance(admitted, DomainError):
-                    summary.failed.append(FailedItem(index, item.idempotency_key, admitted))
-                    continue
-                await slots.acquire()
-                in_flight.create_task(
-                    self._create(caller, index, item.idempotency_key, admitted, summary, slots)
-                )
+        try:
+            async with asyncio.TaskGroup() as in_flight:
+                async for item in items:
+                    index = summary.item_count
+                    summary.item_count += 1
+                    admitted = self._admit(index, item, first_use)
+                    if isinstance(admitted, DomainError):
+                        summary.failed.append(FailedItem(index, item.idempotency_key, admitted))
+                        continue
+                    await slots.acquire()
+                    in_flight.create_task(
+                        self._create(caller, index, item.idempotency_key, admitted, summary, slots)
+                    )
+        except BaseExceptionGroup as failed:
+            # The TaskGroup wraps what the stream raised (a message that does not parse
+            # ends the import with INVALID_ARGUMENT); unwrapped, it maps to its status.
+            [first, *others] = failed.exceptions
+            if not others and isinstance(first, DomainError):
+                raise first from None
+            raise
         summary.created.sort(key=lambda created: created.index)
         summary.failed.sort(key=lambda failed: failed.index)
         return summary

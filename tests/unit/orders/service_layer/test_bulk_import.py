@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 
+import pytest
+
 from services.orders.domain.quote import QuoteInvalid
 from services.orders.service_layer.commands import CreateDelivery, ImportItem
 from services.runtime.context import Caller, Role
@@ -84,3 +86,17 @@ async def test_a_pricing_refusal_fails_only_its_item(orders: Orders) -> None:
     summary = await orders.imports.import_deliveries(MERCHANT, stream([valid("a")]))
     assert summary.created == []
     assert summary.failed[0].error.reason == "OUT_OF_SERVICE_AREA"
+
+
+async def test_a_stream_that_breaks_off_with_bad_input_fails_the_import_with_that_error(
+    orders: Orders,
+) -> None:
+    broken = InvalidArgument([], message="the request is not a valid message")
+
+    async def breaking_off() -> AsyncIterator[ImportItem]:
+        yield valid("a")
+        raise broken
+
+    with pytest.raises(InvalidArgument) as refused:
+        await orders.imports.import_deliveries(MERCHANT, breaking_off())
+    assert refused.value is broken
