@@ -10,7 +10,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv lock k8s-edge k8s-sidecars k8s proto proto-release contract lint typecheck test test-unit fuzz bench run stop status simulate clean
+.PHONY: help venv lock k8s-edge k8s-sidecars k8s proto proto-release contract lint typecheck test test-unit fuzz chaos bench run stop status simulate clean
 
 help: ## List every target with a one-line description
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -72,10 +72,13 @@ fuzz: $(STAMP) ## Long fuzz run: schemathesis + gRPC fuzzer on a real mesh, prop
 	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),500) $(BIN)/pytest -q --timeout=3600 \
 	    tests/fuzz $$(find tests/unit -name 'test_*_properties.py' | sort)
 
-bench: $(STAMP) ## Benchmarks (not tests): print req/s, p50, p99 (installs h2load and wrk via apt if missing)
+chaos: $(STAMP) ## Every fault test on the local mesh (kill -9 orders/NATS/fleet, PostgreSQL down, rolling restart); CI runs a subset
+	LASTMILE_CHAOS=all $(BIN)/pytest -q -m chaos tests/chaos
+
+bench: $(STAMP) ## Benchmarks (not tests): print req/s, p50, p99 (BENCH=soak: the 30-minute soak; installs h2load, wrk via apt)
 	@command -v h2load >/dev/null || (apt-get update -qq && apt-get install -y -qq nghttp2-client)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	$(BIN)/python -m tests.bench
+	$(BIN)/python -m tests.bench $(BENCH)
 
 run: $(STAMP) ## Run the whole mesh locally (FRESH=1 wipes .state/; ONLY=a,b a subset; MESH=sidecars mTLS sidecars; RESTART=never|on-failure)
 	$(BIN)/python -m services.devstack run $(if $(FRESH),--fresh) $(if $(ONLY),--only $(ONLY)) \

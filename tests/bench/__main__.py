@@ -34,6 +34,8 @@ _LOAD_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str, str], ...] = (
     ("--load-processes", "load_processes", int, "N", "live-fleet: load generator processes"),
     ("--couriers", "couriers", int, "N", "dispatch-latency: idle couriers online"),
     ("--rate", "deliveries_per_second", float, "R", "dispatch-latency: deliveries created/s"),
+    ("--soak-minutes", "soak_minutes", float, "M", "soak: minutes of steady load"),
+    ("--soak-rate", "soak_rate", float, "R", "soak: creates/s (0: half the probed capacity)"),
 )
 
 
@@ -45,7 +47,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog=f"benchmarks:\n{listing}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("names", nargs="*", metavar="NAME", help="benchmarks (default: all)")
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help="benchmarks (default: all but the soak)"
+    )
     defaults = asdict(LoadShape())
     for flag, field, parse, metavar, what in _LOAD_FLAGS:
         variable = "BENCH_" + flag.removeprefix("--").replace("-", "_").upper()
@@ -74,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [name for name in arguments.names if name not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
-    selected = arguments.names or list(BENCHMARKS)
+    selected = arguments.names or [name for name, b in BENCHMARKS.items() if b.by_default]
     needed = {tool for name in selected for tool in BENCHMARKS[name].tools}
     if "h2load" in needed and shutil.which("h2load") is None:
         parser.error("h2load not found: apt-get install nghttp2-client (`make bench` does)")

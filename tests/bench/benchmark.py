@@ -27,6 +27,8 @@ class LoadShape:
     load_processes: int = 1  # live-fleet: load generator processes
     couriers: int = 1_000  # dispatch-latency: idle couriers online
     deliveries_per_second: float = 300.0  # dispatch-latency: create rate
+    soak_minutes: float = 30.0  # soak: how long
+    soak_rate: float = 0.0  # soak: creates/s; 0 = half the capacity a short probe measures
 
     def describe(self) -> str:
         return (
@@ -46,3 +48,5 @@ class Benchmark:
     run: Callable[[LoadShape], None]
     # External load tools it needs on PATH; checked only when it is selected.
     tools: tuple[str, ...] = ("h2load",)
+    # Part of a run that names no benchmark; a long one (the soak) runs only when named.
+    by_default: bool = True

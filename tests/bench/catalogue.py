@@ -10,6 +10,7 @@ from tests.bench.edge_vs_direct import EDGE_VS_DIRECT
 from tests.bench.live_fleet import LIVE_FLEET
 from tests.bench.runtime_overhead import RUNTIME_OVERHEAD
 from tests.bench.sidecar_overhead import SIDECAR_OVERHEAD
+from tests.bench.soak import SOAK
 
 BENCHMARKS: dict[str, Benchmark] = {
     benchmark.name: benchmark
@@ -21,5 +22,6 @@ BENCHMARKS: dict[str, Benchmark] = {
         SIDECAR_OVERHEAD,
         LIVE_FLEET,
         DISPATCH_LATENCY,
+        SOAK,
     )
 }

@@ -1,0 +1,59 @@
+"""How much memory each mesh component holds, read from /proc: the resident set of its
+process, or, for PostgreSQL (a postmaster and one backend per connection, all mapping the
+same shared buffers), the proportional set of its whole tree, so that shared pages count
+once instead of once per backend."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from pathlib import Path
+
+_KIB = 1024
+
+
+def resident_mib(pid: int) -> float | None:
+    """VmRSS of one process in MiB; None once it has exited."""
+    return _status_kib(pid, "VmRSS:")
+
+
+def tree_proportional_mib(root: int) -> float | None:
+    """The summed Pss of `root` and all its descendants, in MiB; None once root is gone."""
+    children = _children()
+    total, pending, seen_root = 0.0, [root], False
+    while pending:
+        pid = pending.pop()
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            total += int(rollup.split("\nPss:")[1].split()[0]) / _KIB
+            seen_root |= pid == root
+        pending.extend(children.get(pid, ()))
+    return total if seen_root else None
+
+
+def component_mib(pids: Mapping[str, int], trees: frozenset[str]) -> dict[str, float | None]:
+    """Memory per component: the tree's PSS for names in `trees`, else the process's RSS."""
+    return {
+        name: tree_proportional_mib(pid) if name in trees else resident_mib(pid)
+        for name, pid in pids.items()
+    }
+
+
+def _status_kib(pid: int, field: str) -> float | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        return int(status.split(field)[1].split()[0]) / _KIB
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _children() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            stat = (entry / "stat").read_text()
+            parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+            children.setdefault(parent, []).append(int(entry.name))
+    return children
