@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
+
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import error_details_pb2, status_pb2
 
 from gateway.edge import filters
 from gateway.edge.clusters import OTLP_CLUSTER
@@ -149,6 +153,12 @@ _NOT_ALLOWED = "method %REQ(:METHOD)% is not allowed here: %LOCAL_REPLY_BODY%"
 _TOO_LARGE = (
     "the request body is larger than the edge accepts for this method (%RESPONSE_CODE_DETAILS%)"
 )
+# A 503 of the edge's own (the service is down or restarting, no healthy host, every retry
+# spent) asks the client to come back, as the services' own UNAVAILABLE does: RetryInfo in
+# the Status, and Retry-After for plain HTTP clients.
+_RETRY_DELAY_SECONDS = 1
+_UNAVAILABLE = 14
+_UNAVAILABLE_MESSAGE = f"the service is unavailable; retry in {_RETRY_DELAY_SECONDS} s"
 _INVALID_ARGUMENT = 3
 _RESOURCE_EXHAUSTED = 8
 _UNIMPLEMENTED = 12
@@ -276,10 +286,57 @@ def _local_replies_as_status() -> Config:
             "body_format_override": as_status(_UNIMPLEMENTED, _NOT_ALLOWED),
         },
     ]
+    unavailable = status_is("EQ", 503)
+    mappers += _unavailable_replies(
+        rest=all_of(unavailable, not_native_grpc), native=all_of(unavailable, native_grpc)
+    )
     mappers += [mapper("EQ", status, code) for status, code in _GRPC_CODE_OF_HTTP_STATUS.items()]
     # Anything else at or above 400; successful direct responses (documents) stay as they are.
     mappers.append(mapper("GE", 400, _UNKNOWN))
     return {"mappers": mappers}
+
+
+def _unavailable_replies(*, rest: Config, native: Config) -> list[Config]:
+    """The edge's own 503: for REST a Status with RetryInfo (and Retry-After); for native gRPC
+    UNAVAILABLE with the same Status in grpc-status-details-bin, whose message must equal
+    grpc-message (clients check), hence a fixed text there."""
+    retry_after = {
+        "header": {"key": "retry-after", "value": str(_RETRY_DELAY_SECONDS)},
+        "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+    }
+    delay = f"{_RETRY_DELAY_SECONDS}s"
+    retry_info = {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay}
+    details = any_pb2.Any()
+    details.Pack(
+        error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=_RETRY_DELAY_SECONDS))
+    )
+    status = status_pb2.Status(code=_UNAVAILABLE, message=_UNAVAILABLE_MESSAGE, details=[details])
+    encoded = base64.b64encode(status.SerializeToString()).decode().rstrip("=")
+    return [
+        {
+            "filter": rest,
+            "headers_to_add": [_grpc_status_header(_UNAVAILABLE), retry_after],
+            "body_format_override": {
+                "json_format": {
+                    "code": _UNAVAILABLE,
+                    "message": "%LOCAL_REPLY_BODY%",
+                    "details": [retry_info],
+                },
+                "content_type": "application/json",
+            },
+        },
+        {
+            "filter": native,
+            "headers_to_add": [
+                _grpc_status_header(_UNAVAILABLE),
+                {
+                    "header": {"key": "grpc-status-details-bin", "value": encoded},
+                    "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+                },
+            ],
+            "body_format_override": {"text_format": _UNAVAILABLE_MESSAGE},
+        },
+    ]
 
 
 def _code_details(condition: str) -> Config:

@@ -63,3 +63,6 @@ async def test_orders_killed_under_200_keyed_creates_loses_and_duplicates_none(
     assert replay.delivery_of == tally.delivery_of, "a replayed key got another delivery"
     assert sorted(listed) == sorted(created), "the list holds other deliveries than created"
     assert {d: events[d] for d in created} == dict.fromkeys(created, 1)
+    # The edge's own 503s (orders dead) say when to retry, as orders' own UNAVAILABLE does.
+    assert tally.server_errors.keys() <= {"503"}, tally.server_errors
+    assert tally.retry_info_503 == tally.answers["503"]
