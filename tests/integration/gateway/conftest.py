@@ -82,6 +82,29 @@ class Edge:
         return {"authorization": f"Bearer {self.issuer.token(sub, role, **claims)}"}
 
 
+def edge_settings(
+    out: Path, upstreams: dict[str, Address], jwks_url: str, **overrides: Any
+) -> EdgeSettings:
+    """The gateway tests' edge: these upstreams, free ports, the test issuer and limits."""
+    settings: dict[str, Any] = {
+        "listen": Address("127.0.0.1", free_port()),
+        "admin_port": free_port(),
+        "access_log_path": out / "access.log",
+        "issuer": ISSUER,
+        "audience": AUDIENCE,
+        "login_rate_limit": RateLimit(requests=LOGIN_BUCKET, per_seconds=3600),
+        "max_request_bytes": MAX_REQUEST_BYTES,
+        "max_streaming_request_bytes": MAX_STREAMING_REQUEST_BYTES,
+    }
+    return EdgeSettings(upstreams=upstreams, jwks_url=jwks_url, **{**settings, **overrides})
+
+
+def edge_process(settings: EdgeSettings, out: Path) -> EnvoyProcess:
+    """An Envoy (not started yet) running the edge config rendered from `settings`."""
+    config = write_edge_config(settings, out)
+    return EnvoyProcess(config, settings.listen.port, settings.admin_port, out / "envoy.log")
+
+
 @pytest.fixture(scope="session")
 def surface() -> EdgeSurface:
     return edge_surface(ProtoCatalog.from_descriptor_set(DESCRIPTOR_SET.read_bytes()))
@@ -123,25 +146,17 @@ def edge(
     jwks.start()
     upstream.start()
     recorder = Address("127.0.0.1", upstream.port)
-    settings = EdgeSettings(
-        upstreams={
+    settings = edge_settings(
+        out,
+        {
             **{name: recorder for name in surface.upstreams},
             "pricing": Address("127.0.0.1", pricing_port),
         },
-        listen=Address("127.0.0.1", free_port()),
-        admin_port=free_port(),
-        access_log_path=out / "access.log",
-        jwks_url=jwks.url,
-        issuer=ISSUER,
-        audience=AUDIENCE,
+        jwks.url,
         cors_allowed_origins=(ALLOWED_ORIGIN,),
-        login_rate_limit=RateLimit(requests=LOGIN_BUCKET, per_seconds=3600),
-        max_request_bytes=MAX_REQUEST_BYTES,
-        max_streaming_request_bytes=MAX_STREAMING_REQUEST_BYTES,
         unary_timeout_seconds=UNARY_TIMEOUT_SECONDS,
     )
-    config = write_edge_config(settings, out)
-    process = EnvoyProcess(config, settings.listen.port, settings.admin_port, out / "envoy.log")
+    process = edge_process(settings, out)
     try:
         process.start()
         yield Edge(process, upstream, issuer, surface, out / "access.log")

@@ -11,11 +11,11 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from gateway.edge import Address, EdgeSettings, RateLimit, write_edge_config
+from gateway.edge import Address
 from gateway.edge.surface import EdgeSurface
 from lastmile.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 from services.devstack.ports import free_port
-from tests.integration.gateway.conftest import AUDIENCE, ISSUER
+from tests.integration.gateway.conftest import AUDIENCE, ISSUER, edge_process, edge_settings
 from tests.integration.gateway.edge_process import EnvoyProcess
 from tests.integration.gateway.jwt_issuer import Issuer, JwksServer
 
@@ -39,21 +39,8 @@ def edge_without_services(
     jwks = JwksServer(Issuer(ISSUER, AUDIENCE).jwks())
     jwks.start()
     nobody = Address("127.0.0.1", free_port())  # nothing listens there
-    settings = EdgeSettings(
-        upstreams={name: nobody for name in surface.upstreams},
-        listen=Address("127.0.0.1", free_port()),
-        admin_port=free_port(),
-        access_log_path=out / "access.log",
-        jwks_url=jwks.url,
-        issuer=ISSUER,
-        audience=AUDIENCE,
-        cors_allowed_origins=(),
-        login_rate_limit=RateLimit(requests=100, per_seconds=60),
-    )
-    process = EnvoyProcess(
-        write_edge_config(settings, out), settings.listen.port, settings.admin_port,
-        out / "envoy.log",
-    )  # fmt: skip
+    upstreams = {name: nobody for name in surface.upstreams}
+    process = edge_process(edge_settings(out, upstreams, jwks.url), out)
     try:
         process.start()
         yield process

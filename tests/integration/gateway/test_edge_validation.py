@@ -11,20 +11,18 @@ from typing import Any
 import pytest
 from google.protobuf import json_format
 
-from gateway.edge import Address, EdgeSettings, RateLimit, write_edge_config
+from gateway.edge import Address
 from gateway.edge.surface import EdgeSurface
 from lastmile.orders.v1 import orders_pb2
 from services.devstack import LocalNats, LocalPostgres
-from services.devstack.ports import free_port
 from tests.integration.gateway.conftest import (
     AUDIENCE,
     ISSUER,
-    LOGIN_BUCKET,
-    MAX_REQUEST_BYTES,
-    MAX_STREAMING_REQUEST_BYTES,
     Edge,
+    edge_process,
+    edge_settings,
 )
-from tests.integration.gateway.edge_process import EnvoyProcess, Reply
+from tests.integration.gateway.edge_process import Reply
 from tests.integration.gateway.jwt_issuer import Issuer, JwksServer
 from tests.integration.gateway.recording_upstream import RecordingUpstream
 from tests.integration.stack import orders_with_pricing
@@ -50,26 +48,12 @@ async def orders_edge(
         upstream.start()
         try:
             recorder = Address("127.0.0.1", upstream.port)
-            settings = EdgeSettings(
-                upstreams={
-                    **{name: recorder for name in surface.upstreams},
-                    "orders": address_of(served.address),
-                    "pricing": address_of(served.pricing_address),
-                },
-                listen=Address("127.0.0.1", free_port()),
-                admin_port=free_port(),
-                access_log_path=out / "access.log",
-                jwks_url=jwks.url,
-                issuer=ISSUER,
-                audience=AUDIENCE,
-                login_rate_limit=RateLimit(requests=LOGIN_BUCKET, per_seconds=3600),
-                max_request_bytes=MAX_REQUEST_BYTES,
-                max_streaming_request_bytes=MAX_STREAMING_REQUEST_BYTES,
-            )
-            config = write_edge_config(settings, out)
-            process = EnvoyProcess(
-                config, settings.listen.port, settings.admin_port, out / "envoy.log"
-            )
+            upstreams = {
+                **{name: recorder for name in surface.upstreams},
+                "orders": address_of(served.address),
+                "pricing": address_of(served.pricing_address),
+            }
+            process = edge_process(edge_settings(out, upstreams, jwks.url), out)
             await asyncio.to_thread(process.start)
             try:
                 yield Edge(process, upstream, issuer, surface, out / "access.log")
