@@ -21,7 +21,11 @@ def run_service(
     """Exits with a message naming the variable on bad config; 0 after a clean drain."""
     settings = load_settings(settings_class)
     configure_logging(settings_class.service_name, settings.log_level)
-    tracing.configure_tracing(settings_class.service_name, settings.otlp_endpoint)
+    tracing.configure_tracing(
+        settings_class.service_name,
+        settings.otlp_endpoint,
+        sample_ratio=settings.trace_sample_ratio,
+    )
 
     async def serve() -> None:
         host = bootstrap(settings)

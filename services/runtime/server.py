@@ -29,6 +29,7 @@ from services.runtime.interceptors.base import CallPipeline
 from services.runtime.interceptors.error_mapping import ErrorMapping
 from services.runtime.interceptors.metrics import CallMetrics
 from services.runtime.interceptors.request_context import RequestContext
+from services.runtime.interceptors.server_spans import ServerSpans
 
 log = logging.getLogger("lastmile.server")
 
@@ -78,13 +79,11 @@ class PortUnavailable(OSError):
 def runtime_interceptors(
     settings: ServiceSettings, untraced: Collection[str] = ()
 ) -> list[ServerInterceptor]:
-    """Tracing (opentelemetry-instrumentation-grpc) outermost, so every log line carries
-    the trace id; then one pipeline: request context + access log, metrics, auth context,
-    and error mapping innermost."""
+    """One pipeline: the server span first, so every log line carries the trace id; then
+    request context + access log, metrics, auth context, and error mapping innermost."""
     return [
-        tracing.server_interceptor(untraced),
         CallPipeline(
-            observers=[RequestContext(), CallMetrics(), AuthContext()],
+            observers=[ServerSpans(untraced), RequestContext(), CallMetrics(), AuthContext()],
             errors=ErrorMapping(domain=f"{settings.service_name}.lastmile.dev"),
         ),
     ]

@@ -9,6 +9,7 @@ from typing import Any
 
 from services.runtime import context
 from services.runtime.interceptors.base import Call, CallObserver, final_code
+from services.runtime.logs import access_record
 
 REQUEST_ID_HEADER = "x-request-id"
 # Health checks arrive every few seconds from probes and sidecars; log them at DEBUG.
@@ -36,18 +37,13 @@ class RequestContext(CallObserver):
         level = logging.DEBUG if call.service in _QUIET_SERVICES else logging.INFO
         if access_log.isEnabledFor(level):
             code = final_code(call.context, error).name
-            access_log.log(
-                level,
-                "%s %s",
-                call.method,
-                code,
-                extra={
-                    "rpc": call.method,
-                    "code": code,
-                    "duration_ms": round((time.monotonic() - began) * 1000, 3),
-                    "peer": call.context.peer(),
-                },
-            )
+            fields = {
+                "rpc": call.method,
+                "code": code,
+                "duration_ms": round((time.monotonic() - began) * 1000, 3),
+                "peer": call.context.peer(),
+            }
+            access_log.handle(access_record(access_log, level, f"{call.method} {code}", fields))
         context.deadline.reset(deadline_token)
         context.rpc_method.reset(method_token)
         context.request_id.reset(request_token)
