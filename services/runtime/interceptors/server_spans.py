@@ -44,23 +44,32 @@ _NO_PARENT = Context()
 class _HeaderGetter(Getter[Call]):
     """Reads propagation fields from the call's headers, scanned once per call."""
 
+    def __init__(self, fields: frozenset[str]) -> None:
+        self._fields = fields
+
     def get(self, carrier: Call, key: str) -> list[str] | None:
         value = carrier.header(key)
         return None if value is None else [value]
 
     def keys(self, carrier: Call) -> list[str]:
-        return [field for field in propagate.get_global_textmap().fields if carrier.header(field)]
+        return [field for field in self._fields if carrier.header(field) is not None]
 
 
-_HEADERS = _HeaderGetter()
+class _Propagation:
+    """The process's propagator (W3C trace context and baggage unless OTEL_PROPAGATORS
+    says otherwise) and the header names it reads, looked up once: the composite
+    propagator builds that set anew on every access."""
 
+    def __init__(self) -> None:
+        self.propagator = propagate.get_global_textmap()
+        self.fields = frozenset(self.propagator.fields)
+        self.getter = _HeaderGetter(self.fields)
 
-def parent_context(call: Call) -> Context:
-    """The caller's trace context from the call's metadata; empty (a new trace) without."""
-    propagator = propagate.get_global_textmap()
-    if not any(call.header(field) is not None for field in propagator.fields):
-        return _NO_PARENT
-    return propagator.extract(call, context=_NO_PARENT, getter=_HEADERS)
+    def parent_context(self, call: Call) -> Context:
+        """The caller's trace context from the call's metadata; empty (a new trace) without."""
+        if not any(call.header(field) is not None for field in self.fields):
+            return _NO_PARENT
+        return self.propagator.extract(call, context=_NO_PARENT, getter=self.getter)
 
 
 def peer_attributes(peer: str) -> dict[str, str]:
@@ -82,16 +91,22 @@ class ServerSpans(CallObserver):
     """Starts each call's span and makes it current; must run first, so that every other
     concern (the access log above all) sees the span, and its end is the last."""
 
-    def __init__(self, untraced: Collection[str] = ()) -> None:
+    def __init__(
+        self, untraced: Collection[str] = (), tracer_provider: trace.TracerProvider | None = None
+    ) -> None:
         # Full method names ("/pkg.Service/Method") of streams that live for hours: a span
         # would stay open (and in memory) for the whole stream and parent all it does.
         self._untraced = frozenset(untraced)
-        self._tracer = trace.get_tracer(__name__, schema_url=SCHEMA_URL)
+        self._propagation = _Propagation()
+        # The process's provider unless told (a benchmark compares samplers side by side).
+        self._tracer = trace.get_tracer(
+            __name__, schema_url=SCHEMA_URL, tracer_provider=tracer_provider
+        )
 
     def begin(self, call: Call) -> Any:
         if call.method in self._untraced:
             return None
-        parent = parent_context(call)
+        parent = self._propagation.parent_context(call)
         # No attributes before the sampler decides: an unsampled call builds none.
         span = self._tracer.start_span(call.method, context=parent, kind=SpanKind.SERVER)
         if span.is_recording():
