@@ -89,16 +89,17 @@ def connection_manager(
         "http_filters": filters.http_filters(settings, surface, tuple(d.path for d in documents)),
     }
     if settings.otlp_endpoint is not None:
-        manager["tracing"] = _tracing()
+        manager["tracing"] = _tracing(settings.trace_sampling_percent)
     return manager
 
 
-def _tracing() -> Config:
-    """Envoy's OpenTelemetry tracer, exporting to the collector cluster. Every request is
-    sampled (random_sampling 100%, the default made explicit): whoever turns tracing on
-    wants to see each request, and the services' parent-based samplers follow the edge's
-    decision. One span per request (no separate upstream span); its context goes
-    upstream as W3C traceparent, which the transcoder keeps as gRPC metadata."""
+def _tracing(sampling_percent: float) -> Config:
+    """Envoy's OpenTelemetry tracer, exporting to the collector cluster. `sampling_percent`
+    of requests are sampled at random (100 locally: whoever turns tracing on wants to see
+    each request; 1 in Kubernetes), and the services' parent-based samplers follow the
+    edge's decision, sampled or not. One span per request (no separate upstream span);
+    its context goes upstream as W3C traceparent, which the transcoder keeps as gRPC
+    metadata."""
     return {
         "provider": {
             "name": "envoy.tracers.opentelemetry",
@@ -111,7 +112,7 @@ def _tracing() -> Config:
                 "service_name": "edge",
             },
         },
-        "random_sampling": {"value": 100},
+        "random_sampling": {"value": sampling_percent},
     }
 
 

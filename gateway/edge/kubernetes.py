@@ -61,6 +61,8 @@ def k8s_edge_settings() -> EdgeSettings:
         cors_allowed_origins=("https://app.lastmile.dev",),
         # The edge starts each request's trace; the services' spans continue it.
         otlp_endpoint=Address(service_host("otel-collector"), 4317),
+        # Head sampling at the services' production ratio (LASTMILE_<SERVICE>_TRACE_SAMPLE_RATIO).
+        trace_sampling_percent=1.0,
         # Every service pod has an Envoy sidecar that requires mTLS; the edge's certificate
         # (SPIFFE id of `edge`) is mounted like the sidecars' ones, its SDS files with the config.
         upstream_mtls=UpstreamMtls(

@@ -97,10 +97,13 @@ class EdgeSettings:
     # None: plaintext h2c to the services (the local mesh without sidecars).
     upstream_mtls: UpstreamMtls | None = None
     # An OTLP/gRPC collector (plaintext h2c). When set, the edge traces every request with
-    # Envoy's OpenTelemetry tracer as service "edge", sampling 100% at random: it starts
+    # Envoy's OpenTelemetry tracer as service "edge", sampling at random: it starts
     # a trace (or continues the caller's traceparent) and sends W3C traceparent upstream,
     # where the services' gRPC instrumentation continues it. None: no tracing at all.
     otlp_endpoint: Address | None = None
+    # Share of requests (percent) whose trace the edge records; the services' parent-based
+    # samplers follow this decision. Kubernetes samples 1%, as the services do for theirs.
+    trace_sampling_percent: float = 100.0
 
     def __post_init__(self) -> None:
         if not 0 < self.admin_port < 65536:
@@ -108,6 +111,8 @@ class EdgeSettings:
         jwks = urlsplit(self.jwks_url)
         if jwks.scheme != "http" or not jwks.hostname:
             raise ValueError(f"jwks_url {self.jwks_url!r} must be an http:// URL")
+        if not 0 <= self.trace_sampling_percent <= 100:
+            raise ValueError(f"trace_sampling_percent {self.trace_sampling_percent} is not 0-100")
         if self.max_streaming_request_bytes < self.max_request_bytes:
             raise ValueError("max_streaming_request_bytes is below max_request_bytes")
         mtls = self.upstream_mtls

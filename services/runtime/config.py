@@ -36,6 +36,9 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     # OTLP/gRPC collector address, e.g. http://127.0.0.1:4317; unset means no export.
     otlp_endpoint: str | None = None
+    # Share of the traces this service starts that are recorded (head sampling); a call
+    # with a caller's traceparent follows the caller's decision. Kubernetes sets 0.01.
+    trace_sample_ratio: float = Field(default=1.0, ge=0, le=1)
     # Time between reporting NOT_SERVING and refusing new calls, so that load
     # balancers observe the health change first (Kubernetes: > readiness period).
     drain_delay_seconds: float = Field(default=0.0, ge=0, le=300)

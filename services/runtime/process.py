@@ -7,6 +7,8 @@ import gc
 from collections.abc import Callable
 from typing import TypeVar
 
+import uvloop
+
 from services.runtime import tracing
 from services.runtime.config import ServiceSettings, load_settings
 from services.runtime.logs import configure_logging
@@ -21,7 +23,11 @@ def run_service(
     """Exits with a message naming the variable on bad config; 0 after a clean drain."""
     settings = load_settings(settings_class)
     configure_logging(settings_class.service_name, settings.log_level)
-    tracing.configure_tracing(settings_class.service_name, settings.otlp_endpoint)
+    tracing.configure_tracing(
+        settings_class.service_name,
+        settings.otlp_endpoint,
+        sample_ratio=settings.trace_sample_ratio,
+    )
 
     async def serve() -> None:
         host = bootstrap(settings)
@@ -32,4 +38,13 @@ def run_service(
         gc.freeze()
         await host.serve_until_stopped()
 
-    asyncio.run(serve())
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        runner.run(serve())
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop: grpc.aio runs on any asyncio loop (its poller thread wakes the
+    loop through a socket), and on uvloop a service serves more calls per CPU second
+    (`make bench`, runtime-overhead)."""
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop

@@ -31,6 +31,7 @@ from services.runtime.interceptors.base import CallPipeline
 from services.runtime.interceptors.error_mapping import ErrorMapping
 from services.runtime.interceptors.metrics import CallMetrics
 from services.runtime.interceptors.request_context import RequestContext
+from services.runtime.interceptors.server_spans import ServerSpans
 from services.runtime.readiness import Readiness
 
 log = logging.getLogger("lastmile.server")
@@ -94,14 +95,12 @@ def runtime_interceptors(
     dependencies: DependencyMonitor | None = None,
     per_message: Collection[str] = (),
 ) -> list[ServerInterceptor]:
-    """Tracing (opentelemetry-instrumentation-grpc) outermost, so every log line carries
-    the trace id; then one pipeline: request context + access log, metrics, auth context,
-    the contract's request rules, and error mapping innermost (which tells `dependencies`
-    of calls that could not reach one)."""
+    """One pipeline: the server span first, so every log line carries the trace id; then
+    request context + access log, metrics, auth context, the contract's request rules, and
+    error mapping innermost (which tells `dependencies` of calls that could not reach one)."""
     return [
-        tracing.server_interceptor(untraced),
         CallPipeline(
-            observers=[RequestContext(), CallMetrics(), AuthContext()],
+            observers=[ServerSpans(untraced), RequestContext(), CallMetrics(), AuthContext()],
             errors=ErrorMapping(
                 domain=f"{settings.service_name}.lastmile.dev", dependencies=dependencies
             ),

@@ -9,6 +9,7 @@ from tests.bench.dispatch_latency import DISPATCH_LATENCY
 from tests.bench.edge_vs_direct import EDGE_VS_DIRECT
 from tests.bench.live_fleet import LIVE_FLEET
 from tests.bench.runtime_overhead import RUNTIME_OVERHEAD
+from tests.bench.runtime_pieces import RUNTIME_PIECES
 from tests.bench.sidecar_overhead import SIDECAR_OVERHEAD
 from tests.bench.soak import SOAK
 
@@ -16,6 +17,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     benchmark.name: benchmark
     for benchmark in (
         RUNTIME_OVERHEAD,
+        RUNTIME_PIECES,
         CREATE_DELIVERY,
         EDGE_VS_DIRECT,
         CREATE_DELIVERY_REST,

@@ -1,17 +1,19 @@
 """pricing's CreateQuote served in one of two ways, for the runtime-overhead benchmark.
 
-`bare` is the floor: a plain grpc.aio server with the real PricingServicer and nothing
-else. `lastmile` is production's wiring (bootstrap → ServiceHost, every interceptor,
-metrics, JSON access logs at INFO on stderr, tracing on) with spans batch-processed into
-an exporter that drops them, so that tracing costs what it costs without a collector.
+`bare` is the floor: a plain grpc.aio server on asyncio's loop with the real
+PricingServicer and nothing else. `lastmile` is production's wiring (run_service's loop
+and gc.freeze, bootstrap → ServiceHost, every interceptor, metrics, JSON access logs at
+INFO on stderr, tracing head-sampled at the Kubernetes ratio) with spans batch-processed
+into an exporter that drops them, so that tracing costs what it costs without a collector.
 
-    python -m tests.bench.pricing_server --mode bare|lastmile --port N
+    python -m tests.bench.pricing_server --mode bare|lastmile --port N [--loop asyncio|uvloop]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import signal
 from collections.abc import Sequence
 from datetime import timedelta
@@ -31,8 +33,11 @@ from services.runtime import tracing
 from services.runtime.clock import system_clock
 from services.runtime.config import load_settings
 from services.runtime.logs import configure_logging
+from services.runtime.process import new_event_loop
 
 BARE_SHUTDOWN_GRACE_SECONDS = 5.0
+# LASTMILE_<SERVICE>_TRACE_SAMPLE_RATIO in deploy/k8s/base/<service>/config.env.
+PRODUCTION_TRACE_SAMPLE_RATIO = 0.01
 
 
 class DiscardingSpanExporter(SpanExporter):
@@ -71,12 +76,25 @@ async def serve_bare(port: int) -> None:
 
 
 async def serve_lastmile(port: int) -> None:
-    # Mirrors services.runtime.process.run_service; only the exporter differs.
-    settings = load_settings(PricingSettings, grpc_port=port, admin_port=0, log_level="INFO")
+    # Mirrors services.runtime.process.run_service; only the exporter differs. The sample
+    # ratio is the one the Kubernetes config gives every service.
+    settings = load_settings(
+        PricingSettings,
+        grpc_port=port,
+        admin_port=0,
+        log_level="INFO",
+        trace_sample_ratio=PRODUCTION_TRACE_SAMPLE_RATIO,
+    )
     configure_logging(PricingSettings.service_name, settings.log_level)
-    tracing.configure_tracing(PricingSettings.service_name, None, exporter=DiscardingSpanExporter())
+    tracing.configure_tracing(
+        PricingSettings.service_name,
+        None,
+        sample_ratio=settings.trace_sample_ratio,
+        exporter=DiscardingSpanExporter(),
+    )
     host = bootstrap(settings)
     await host.start()
+    gc.freeze()
     await host.serve_until_stopped()
 
 
@@ -84,9 +102,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--mode", choices=("bare", "lastmile"), required=True)
     parser.add_argument("--port", type=int, required=True)
+    # Default: asyncio's loop for the bare server, the runtime's (uvloop) for lastmile.
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"))
     arguments = parser.parse_args(argv)
     serve = serve_bare if arguments.mode == "bare" else serve_lastmile
-    asyncio.run(serve(arguments.port))
+    loop = arguments.loop or ("asyncio" if arguments.mode == "bare" else "uvloop")
+    loop_factory = new_event_loop if loop == "uvloop" else None
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(serve(arguments.port))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from statistics import mean
 from tests.bench import h2load
 from tests.bench.benchmark import Benchmark, LoadShape
 from tests.bench.h2load import LoadFailed, LoadRun
-from tests.bench.machine import describe_machine
+from tests.bench.machine import describe_machine, load_average
 from tests.bench.pricing_calls import (
     CREATE_QUOTE_PATH,
     answers_create_quote,
@@ -27,6 +27,7 @@ from tests.bench.pricing_calls import (
     quote_frame_length,
     reports_serving,
 )
+from tests.bench.pricing_server import PRODUCTION_TRACE_SAMPLE_RATIO
 from tests.bench.server_process import running_server
 from tests.servers import free_port
 
@@ -43,6 +44,12 @@ def run(shape: LoadShape) -> None:
     print("runtime-overhead: pricing CreateQuote, bare grpc.aio server vs the Lastmile runtime")
     print(f"machine: {describe_machine()}")
     print(f"load:    {shape.describe()}")
+    print(f"load average at start: {load_average()}")
+    print(
+        "lastmile: uvloop, server spans head-sampled at "
+        f"{PRODUCTION_TRACE_SAMPLE_RATIO:.0%} (the Kubernetes ratio), JSON access log at INFO; "
+        "bare: asyncio's loop, nothing but the servicer"
+    )
     with tempfile.TemporaryDirectory(prefix="bench-runtime-overhead-") as scratch:
         work = Path(scratch)
         runs = _measure(shape, work)
@@ -52,6 +59,7 @@ def run(shape: LoadShape) -> None:
         raise LoadFailed(f"lastmile wrote {access_lines} access log lines for {measured} calls")
     print(f"lastmile access log: {access_lines} JSON lines, all OK")
     _print_summary(runs)
+    print(f"load average at end: {load_average()}")
 
 
 def _measure(shape: LoadShape, work: Path) -> dict[str, list[LoadRun]]:

@@ -296,6 +296,12 @@ def test_the_admin_interface_listens_on_loopback_only(config: Config) -> None:
     assert config["admin"]["address"]["socket_address"]["address"] == "127.0.0.1"
 
 
+@pytest.mark.parametrize("percent", [-1.0, 100.5])
+def test_a_trace_sampling_share_outside_0_to_100_percent_is_refused_by_name(percent: float) -> None:
+    with pytest.raises(ValueError, match="trace_sampling_percent"):
+        EdgeSettings(trace_sampling_percent=percent)
+
+
 def test_a_service_without_an_upstream_address_is_refused_by_name(tmp_path: Path) -> None:
     upstreams = {k: v for k, v in DEFAULT_UPSTREAMS.items() if k != "tracking"}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import filecmp
+import json
 import re
 import subprocess
 import sys
@@ -330,6 +331,20 @@ def test_apps_read_every_secret_from_a_secret_and_config_from_their_configmap(
         assert not any(
             word in key for key in configured for word in ("KEY", "SECRET", "PASSWORD")
         ), f"{app}-config holds a secret"
+
+
+@pytest.mark.slow
+def test_the_edge_and_every_app_record_one_trace_in_a_hundred_and_apps_follow_the_edge(
+    manifests: list[Manifest],
+) -> None:
+    for app in APPS:
+        settings = settings_of(manifests, app)
+        assert float(settings[f"LASTMILE_{app.upper()}_TRACE_SAMPLE_RATIO"]) == 0.01, app
+    edge = json.loads(generated(manifests, "ConfigMap", "edge-config")["data"]["edge.json"])
+    [listener] = edge["static_resources"]["listeners"]
+    [chain] = listener["filter_chains"]
+    manager = chain["filters"][0]["typed_config"]
+    assert manager["tracing"]["random_sampling"] == {"value": 1.0}
 
 
 @pytest.mark.slow

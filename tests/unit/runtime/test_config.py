@@ -47,3 +47,22 @@ def test_a_rejected_secret_is_never_echoed(monkeypatch: pytest.MonkeyPatch) -> N
         load_settings(PricingSettings)
     assert "LASTMILE_PRICING_QUOTE_SIGNING_KEY" in str(failed.value)
     assert "s3cr3t" not in str(failed.value)
+
+
+def test_the_trace_sample_ratio_is_a_setting_of_each_service_and_defaults_to_every_trace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings(PricingSettings).trace_sample_ratio == 1.0
+    monkeypatch.setenv("LASTMILE_PRICING_TRACE_SAMPLE_RATIO", "0.01")
+    assert load_settings(PricingSettings).trace_sample_ratio == 0.01
+
+
+@pytest.mark.parametrize("ratio", ["1.5", "-0.1", "often"])
+def test_a_trace_sample_ratio_outside_zero_to_one_stops_start_up_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, ratio: str
+) -> None:
+    monkeypatch.setenv("LASTMILE_PRICING_TRACE_SAMPLE_RATIO", ratio)
+    with pytest.raises(ConfigurationError) as failed:
+        load_settings(PricingSettings)
+    assert "LASTMILE_PRICING_TRACE_SAMPLE_RATIO: " in str(failed.value)
+    assert repr(ratio) in str(failed.value)
