@@ -51,8 +51,11 @@ CREATE TABLE outbox (
     "CREATE INDEX outbox_unpublished ON outbox (position) WHERE published_at IS NULL",
 )
 _CHANNEL = "lastmile_outbox"
-# How long one event may wait for JetStream's acknowledgement (or for room to be sent).
+# How long a batch's publishes may wait for JetStream's acknowledgements.
 _ACK_SECONDS = 5.0
+# nats-py's default limit of pending async publishes per JetStream context: a batch fits in
+# any context, the relay's own or one a test passes to publish_pending.
+_MAX_BATCH = 4000
 
 OUTBOX_PUBLISHED = Counter(
     "lastmile_outbox_published_total", "Outbox events published to the broker.", ["service"]
@@ -109,6 +112,8 @@ class OutboxRelay:
         self._nats: Client | None = None
         self._last_cleanup = 0.0
         self._lock_key = self.lock_key(service)
+        if not 0 < batch_size <= _MAX_BATCH:
+            raise ValueError(f"batch_size must be between 1 and {_MAX_BATCH}, not {batch_size}")
 
     @staticmethod
     def lock_key(service: str) -> int:
@@ -192,38 +197,52 @@ class OutboxRelay:
         The whole batch is sent before any acknowledgement is awaited: messages from one
         connection enter the stream in the order they were sent, so pipelining keeps the
         order and costs one round trip per batch, not one per event. Only the unbroken
-        prefix of acknowledged events is marked published; a later event that did reach
-        the stream is sent again next time and dropped as a duplicate (Nats-Msg-Id)."""
+        prefix of acknowledged events is marked published, in one statement; a later
+        event that did reach the stream is sent again next time and dropped as a
+        duplicate (Nats-Msg-Id)."""
         rows = await self._database.pool.fetch(
-            "SELECT position, event_id, subject, envelope FROM outbox"
+            "SELECT position, event_id::text, subject, envelope FROM outbox"
             " WHERE published_at IS NULL ORDER BY position LIMIT $1",
             self._batch_size,
         )
-        sent: list[tuple[int, asyncio.Future[Any]]] = []
-        done: list[int] = []
+        acknowledgements: list[asyncio.Future[Any]] = []
+        published = 0
         try:
             for row in rows:
-                acknowledged = await js.publish_async(
-                    row["subject"],
-                    bytes(row["envelope"]),
-                    wait_stall=_ACK_SECONDS,
-                    headers={"Nats-Msg-Id": str(row["event_id"])},
+                # No wait_stall (on Python 3.11 its wait_for is a task per publish): `js`
+                # allows a batch's worth of pending publishes, so none ever stalls.
+                acknowledgements.append(
+                    await js.publish_async(
+                        row["subject"], row["envelope"], headers={"Nats-Msg-Id": row["event_id"]}
+                    )
                 )
-                sent.append((row["position"], acknowledged))
-            for position, acknowledged in sent:
-                await asyncio.wait_for(acknowledged, timeout=_ACK_SECONDS)
-                done.append(position)
+            if acknowledgements:
+                await asyncio.wait(acknowledgements, timeout=_ACK_SECONDS)
+            for acknowledged in acknowledgements:
+                if not acknowledged.done():
+                    raise TimeoutError("JetStream did not acknowledge a publish in time")
+                acknowledged.result()  # raises what the stream answered instead of an ack
+                published += 1
         finally:
-            for _, acknowledged in sent[len(done) :]:
+            for acknowledged in acknowledgements[published:]:
                 acknowledged.cancel()
-            if done:
+            if published:
                 await self._database.pool.execute(
                     "UPDATE outbox SET published_at = now() WHERE position = ANY($1::bigint[])",
-                    done,
+                    [row["position"] for row in rows[:published]],
                 )
-                OUTBOX_PUBLISHED.labels(self._service).inc(len(done))
-            await self._record_lag()
-        return len(done)
+                OUTBOX_PUBLISHED.labels(self._service).inc(published)
+            if published == len(rows) < self._batch_size:
+                # Caught up: the short batch was everything pending when it was read.
+                self._caught_up()
+            else:
+                await self._record_lag()
+            await self._clean_up()
+        return published
+
+    def _caught_up(self) -> None:
+        OUTBOX_PENDING.labels(self._service).set(0)
+        OUTBOX_LAG.labels(self._service).set(0.0)
 
     async def _record_lag(self) -> None:
         row = await self._database.pool.fetchrow(
@@ -234,6 +253,8 @@ class OutboxRelay:
         if row is not None:
             OUTBOX_PENDING.labels(self._service).set(row["pending"])
             OUTBOX_LAG.labels(self._service).set(float(row["lag"]))
+
+    async def _clean_up(self) -> None:
         now = asyncio.get_running_loop().time()
         if now - self._last_cleanup < 60:
             return
