@@ -508,7 +508,7 @@ async def stream_events(nats: LocalNats, kind: str) -> list[str]:
     connection = await nats_client.connect(nats.url)
     try:
         subscription = await connection.jetstream().subscribe(kind, ordered_consumer=True)
-        received = []
+        received: list[str] = []
         while True:
             try:
                 message = await subscription.next_msg(timeout=1.0)

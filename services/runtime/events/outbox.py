@@ -1,10 +1,15 @@
 """The transactional outbox: events are written in the same transaction as the state
 change that caused them, and a relay publishes them to JetStream afterwards.
 
-The relay publishes strictly in outbox order, a batch at a time over one connection
-(pipelined: sent in order, then the acknowledgements awaited), so per-aggregate order
-holds; the event id travels as Nats-Msg-Id, so a re-publish after a crash or a failed
-batch is dropped by JetStream's de-duplication.
+The relay publishes in outbox order, a batch at a time over one connection: the whole
+batch is sent, its acknowledgements are awaited together, and the acknowledged prefix is
+marked published in one statement. The event id travels as Nats-Msg-Id, so a re-publish
+after a crash (between publish and mark), a lost ack or a failed batch is dropped by
+JetStream's de-duplication. Events enter the stream in outbox order, so per-aggregate
+order holds, with one exception that pipelining brings: when JetStream refuses an event
+(no stream for its subject, a stream that is not loaded yet) and accepts a later one of
+the same batch, the refused one arrives after it, once re-sent; the envelope's sequence
+still says which came first.
 One relay per database is active (a PostgreSQL advisory lock); others stand by.
 """
 
