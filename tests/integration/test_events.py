@@ -13,6 +13,7 @@ import asyncpg
 import nats as nats_client
 import pytest
 from google.protobuf import timestamp_pb2
+from nats.js import JetStreamContext
 from nats.js.api import ConsumerInfo
 from nats.js.errors import NoStreamResponseError, NotFoundError
 from prometheus_client import REGISTRY
@@ -627,3 +628,34 @@ async def test_a_handler_failing_inside_a_fetched_batch_has_only_its_own_event_r
     assert await database.pool.fetchval(inbox, durable) == 6
     assert handled_total(durable, "handled") == 6
     assert handled_total(durable, "retried") == 1
+
+
+async def test_an_event_committed_while_the_relay_publishes_goes_out_without_waiting_for_the_poll(
+    database: Database, nats: LocalNats
+) -> None:
+    kind = event_type()
+    late: list[envelope_pb2.EventEnvelope] = []
+
+    class CommitDuringPass(outbox.OutboxRelay):
+        """Commits an event while its first pass runs, past that pass's SELECT."""
+
+        async def publish_pending(self, js: JetStreamContext) -> int:
+            published = await super().publish_pending(js)
+            if not late:
+                late.append(await emit(database, kind, "d", 2))
+                await asyncio.sleep(0.2)  # its notification arrives while the pass runs
+            return published
+
+    first = await emit(database, kind, "d", 1)
+    # A poll longer than the wait below: only the notification can publish the late event.
+    relay = CommitDuringPass(database, nats.url, service="tests-notified", poll_seconds=30.0)
+    relay.start()
+    try:
+        await eventually(lambda: _drained_with(database, 2), "both events published", limit=10)
+    finally:
+        await relay.stop()
+    assert await stream_events(nats, kind) == [first.event_id, late[0].event_id]
+
+
+async def _drained_with(db: Database, count: int) -> bool:
+    return await _published_at_least(db, count) and await _drained(db)

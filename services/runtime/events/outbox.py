@@ -187,9 +187,12 @@ class OutboxRelay:
                 with attempt:
                     if self._stopping.is_set():
                         return
+                    # Cleared before reading, not after: a commit notified while this
+                    # pass runs (past its SELECT) wakes the next pass at once instead of
+                    # waiting out the poll.
+                    self._wake.clear()
                     published = await self.publish_pending(js)
             if published < self._batch_size:
-                self._wake.clear()
                 await self._sleep(self._poll_seconds, wake=True)
 
     async def _sleep_unless_stopping(self, seconds: float) -> None:
