@@ -659,3 +659,41 @@ async def test_an_event_committed_while_the_relay_publishes_goes_out_without_wai
 
 async def _drained_with(db: Database, count: int) -> bool:
     return await _published_at_least(db, count) and await _drained(db)
+
+
+async def test_an_event_whose_handler_failed_is_handled_by_its_later_copy_in_the_same_batch(
+    database: Database, nats: LocalNats
+) -> None:
+    kind, durable = event_type(), f"c{uuid.uuid4().hex[:8]}"
+    twice, once = envelopes(kind, 2)
+    calls: list[str] = []
+
+    async def fails_first_call(
+        connection: asyncpg.Connection, envelope: envelope_pb2.EventEnvelope
+    ) -> None:
+        calls.append(envelope.event_id)
+        await record(connection, envelope)
+        if calls == [twice.event_id]:
+            raise RuntimeError("a passing fault")
+
+    # The same event twice in one batch (as when JetStream's dedup window had expired).
+    await publish_all(nats, kind, [twice, once, twice])
+    consumer = EventConsumer(database, nats.url, Subscription(durable, (kind,)), fails_first_call)
+    consumer.start()
+    try:
+        await eventually(lambda: _counted(durable, "duplicate"), "the failed copy's redelivery")
+        await eventually(lambda: all_acknowledged(nats, durable), "every message acknowledged")
+    finally:
+        await consumer.stop()
+    # The failed first copy gave its inbox claim back, so the second copy ran the handler;
+    # the first copy's redelivery then found the event handled.
+    assert calls == [twice.event_id, once.event_id, twice.event_id]
+    rows = await database.pool.fetch("SELECT event_id FROM handled ORDER BY id")
+    assert [str(r["event_id"]) for r in rows] == [once.event_id, twice.event_id]
+    assert handled_total(durable, "handled") == 2
+    assert handled_total(durable, "retried") == 1
+    assert handled_total(durable, "duplicate") == 1
+
+
+async def _counted(durable: str, outcome: str) -> bool:
+    return handled_total(durable, outcome) > 0
