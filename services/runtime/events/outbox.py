@@ -226,12 +226,10 @@ class OutboxRelay:
                 )
             if acknowledgements:
                 await asyncio.wait(acknowledgements, timeout=_ACK_SECONDS)
-            for acknowledged in acknowledgements:
-                if not acknowledged.done():
-                    raise TimeoutError("JetStream did not acknowledge a publish in time")
-                acknowledged.result()  # raises what the stream answered instead of an ack
-                published += 1
         finally:
+            # Also when cancelled (stopping) or a publish raised: what was acknowledged
+            # before the first gap is marked, the rest is sent again.
+            published = _acknowledged_prefix(acknowledgements)
             for acknowledged in acknowledgements[published:]:
                 acknowledged.cancel()
             if published:
@@ -246,6 +244,8 @@ class OutboxRelay:
             else:
                 await self._record_lag()
             await self._clean_up()
+        if published < len(acknowledgements):
+            raise _failure_of(acknowledgements[published:])
         return published
 
     def _caught_up(self) -> None:
@@ -283,6 +283,28 @@ class OutboxRelay:
         for waiter in pending:
             waiter.cancel()
         return self._stopping.is_set()
+
+
+def _acknowledged_prefix(acknowledgements: list[asyncio.Future[Any]]) -> int:
+    """How many of `acknowledgements`, from the first, JetStream acknowledged."""
+    for count, acknowledged in enumerate(acknowledgements):
+        if not acknowledged.done() or acknowledged.cancelled() or acknowledged.exception():
+            return count
+    return len(acknowledgements)
+
+
+def _failure_of(unacknowledged: list[asyncio.Future[Any]]) -> BaseException:
+    """Why the first of `unacknowledged` (all settled or cancelled by now) was not
+    acknowledged: what JetStream answered, or a timeout."""
+    for acknowledged in unacknowledged[1:]:
+        if not acknowledged.cancelled():
+            acknowledged.exception()  # read, so that asyncio reports none as never retrieved
+    first = unacknowledged[0]
+    if first.cancelled():
+        return TimeoutError("JetStream did not acknowledge a publish in time")
+    failure = first.exception()
+    assert failure is not None  # _acknowledged_prefix stopped at it
+    return failure
 
 
 def _log_retry(state: RetryCallState) -> None:
