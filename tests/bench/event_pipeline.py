@@ -3,8 +3,9 @@ draining a backlog on a real PostgreSQL and NATS JetStream (sync_interval always
 
 The relay drains `BACKLOG` outbox rows to the stream; the consumer then drains the same
 events with a handler that writes one row per event (the inbox insert comes on top).
-Each figure is the median of the rounds, with the CPU each process spent per event:
-this process (relay or consumer), PostgreSQL (its whole tree) and NATS.
+Each figure is the median round (the faster of the middle two for an even count), with
+the CPU each process spent per event: this process (relay or consumer), PostgreSQL (its
+whole tree) and NATS.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ async def _drained(
     elapsed = time.perf_counter() - started
     after, own_after = split.sample(), time.process_time()
     # A process tree loses the time of a process that exited in between (a PostgreSQL
-    # backend): such a figure is left out rather than shown negative.
+    # backend): such a figure reads 0 rather than negative.
     cpu = {name: max(0.0, after.seconds[name] - before.seconds[name]) for name in roots}
     cpu["bench process"] = own_after - own_before
     return Drain(events / elapsed, {name: seconds / events * 1e6 for name, seconds in cpu.items()})
