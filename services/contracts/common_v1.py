@@ -90,10 +90,18 @@ def read_money(message: money_pb2.Money) -> Money:
     return Money(message.amount_minor, message.currency_code)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def timestamp_message(moment: datetime) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(moment.astimezone(UTC))
-    return stamp
+    """An aware datetime as a google.protobuf.Timestamp, exactly (to the microsecond).
+
+    Plain timedelta arithmetic: several times cheaper than Timestamp.FromDatetime after
+    astimezone, and made once per courier change and per snapshot entry on the Link."""
+    since = moment - _EPOCH
+    return timestamp_pb2.Timestamp(
+        seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000
+    )
 
 
 def duration_message(span: timedelta) -> duration_pb2.Duration:

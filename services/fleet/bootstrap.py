@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from lastmile.fleet.v1 import (
@@ -16,6 +18,7 @@ from services.fleet.adapters.grpc_orders import IDEMPOTENT_METHODS, GrpcOrders
 from services.fleet.adapters.nats_positions import NatsPositions
 from services.fleet.adapters.postgres_couriers import PostgresCouriers
 from services.fleet.config import FleetSettings
+from services.fleet.domain.values import ns_of_datetime
 from services.fleet.entrypoints.internal_servicer import FleetInternalServicer
 from services.fleet.entrypoints.session_servicer import CourierSessionServicer
 from services.fleet.service_layer.background_tasks import BackgroundTasks
@@ -126,7 +129,9 @@ def bootstrap(
         bindings=[
             ServiceBinding(
                 courier_session_pb2.DESCRIPTOR.services_by_name["CourierSessionService"].full_name,
-                CourierSessionServicer(sessions, inbox, clock, error_domain=error_domain),
+                CourierSessionServicer(
+                    sessions, inbox, _nanosecond_clock(clock), error_domain=error_domain
+                ),
                 courier_session_pb2_grpc.add_CourierSessionServiceServicer_to_server,
                 untraced_methods=frozenset({"Connect"}),
                 # A bad message gets its own MessageError; the session goes on.
@@ -143,6 +148,13 @@ def bootstrap(
         drain=drain,
         dependencies=dependencies,
     )
+
+
+def _nanosecond_clock(clock: Clock) -> Callable[[], int]:
+    """`clock` in nanoseconds since the Unix epoch: the system's own without a datetime."""
+    if clock is system_clock:
+        return time.time_ns
+    return lambda: ns_of_datetime(clock())
 
 
 def _policy(settings: FleetSettings) -> SessionPolicy:

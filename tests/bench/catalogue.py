@@ -7,6 +7,7 @@ from tests.bench.create_delivery import CREATE_DELIVERY
 from tests.bench.create_delivery_rest import CREATE_DELIVERY_REST
 from tests.bench.dispatch_latency import DISPATCH_LATENCY
 from tests.bench.edge_vs_direct import EDGE_VS_DIRECT
+from tests.bench.event_pipeline import EVENT_PIPELINE
 from tests.bench.live_fleet import LIVE_FLEET
 from tests.bench.runtime_overhead import RUNTIME_OVERHEAD
 from tests.bench.runtime_pieces import RUNTIME_PIECES
@@ -23,6 +24,7 @@ BENCHMARKS: dict[str, Benchmark] = {
         CREATE_DELIVERY_REST,
         SIDECAR_OVERHEAD,
         LIVE_FLEET,
+        EVENT_PIPELINE,
         DISPATCH_LATENCY,
         SOAK,
     )

@@ -13,6 +13,7 @@ import asyncpg
 import nats as nats_client
 import pytest
 from google.protobuf import timestamp_pb2
+from nats.js import JetStreamContext
 from nats.js.api import ConsumerInfo
 from nats.js.errors import NoStreamResponseError, NotFoundError
 from prometheus_client import REGISTRY
@@ -498,3 +499,201 @@ async def test_a_pipelined_batch_marks_only_the_acknowledged_prefix_and_resends_
     finally:
         await connection.close()
     assert [e.event_id for e in received] == [e.event_id for e in before + after]
+
+
+# Faults in the middle of a batch: nothing lost, nothing duplicated.
+
+
+async def stream_events(nats: LocalNats, kind: str) -> list[str]:
+    """The event ids the stream holds on `kind`, in stream order, read until it is quiet."""
+    connection = await nats_client.connect(nats.url)
+    try:
+        subscription = await connection.jetstream().subscribe(kind, ordered_consumer=True)
+        received: list[str] = []
+        while True:
+            try:
+                message = await subscription.next_msg(timeout=1.0)
+            except nats_client.errors.TimeoutError:
+                return received
+            received.append(envelope_pb2.EventEnvelope.FromString(message.data).event_id)
+    finally:
+        await connection.close()
+
+
+async def unpublished(db: Database) -> int:
+    return int(await db.pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
+
+
+async def test_a_relay_that_dies_between_publish_and_mark_leaves_its_successor_nothing_to_duplicate(
+    database: Database, nats: LocalNats
+) -> None:
+    kind = event_type()
+    emitted = [await emit(database, kind, f"d-{n % 3}", n) for n in range(30)]
+    # The mark fails as a relay killed right after the acks would leave it: not done.
+    await database.pool.execute(
+        "CREATE FUNCTION refuse_mark() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$ BEGIN RAISE EXCEPTION 'the relay died before marking'; END $$"
+    )
+    await database.pool.execute(
+        "CREATE TRIGGER refuse_mark BEFORE UPDATE ON outbox"
+        " FOR EACH STATEMENT EXECUTE FUNCTION refuse_mark()"
+    )
+    connection = await nats_client.connect(nats.url)
+    try:
+        js = connection.jetstream()
+        await streams.ensure_stream(js, streams.DELIVERY_EVENTS)
+        dying = outbox.OutboxRelay(database, nats.url, service="tests-dies", batch_size=50)
+        with pytest.raises(asyncpg.RaiseError, match="died before marking"):
+            await dying.publish_pending(js)
+        assert await unpublished(database) == 30
+        await database.pool.execute("DROP TRIGGER refuse_mark ON outbox")
+        successor = outbox.OutboxRelay(database, nats.url, service="tests-dies", batch_size=50)
+        assert await successor.publish_pending(js) == 30
+    finally:
+        await connection.close()
+    assert await unpublished(database) == 0
+    assert await stream_events(nats, kind) == [e.event_id for e in emitted]
+
+
+async def test_nats_going_down_while_the_relay_drains_a_backlog_loses_and_duplicates_nothing(
+    database: Database, nats: LocalNats
+) -> None:
+    kind, total = event_type(), 5000
+    emitted = envelopes(kind, total)
+    async with database.pool.acquire() as connection:
+        await connection.copy_records_to_table(
+            "outbox",
+            records=[(uuid.UUID(e.event_id), e.type, e.SerializeToString()) for e in emitted],
+            columns=("event_id", "subject", "envelope"),
+        )
+    relay = outbox.OutboxRelay(database, nats.url, service="tests-drop", batch_size=100)
+    relay.start()
+    try:
+        await eventually(lambda: _published_at_least(database, 500), "the drain under way")
+        async with nats.stopped():
+            left = await unpublished(database)
+            await asyncio.sleep(1.0)  # batches fail against a broker that is away
+        assert left > 0, "the backlog was drained before NATS went down"
+        await eventually(lambda: _drained(database), "the rest of the backlog", limit=90)
+    finally:
+        await relay.stop()
+    received = await stream_events(nats, kind)
+    assert len(received) == total
+    assert set(received) == {e.event_id for e in emitted}
+
+
+async def _published_at_least(db: Database, count: int) -> bool:
+    published = "SELECT count(*) FROM outbox WHERE published_at IS NOT NULL"
+    return int(await db.pool.fetchval(published)) >= count
+
+
+async def _drained(db: Database) -> bool:
+    return await unpublished(db) == 0
+
+
+async def test_a_handler_failing_inside_a_fetched_batch_has_only_its_own_event_redelivered(
+    database: Database, nats: LocalNats
+) -> None:
+    kind, durable = event_type(), f"c{uuid.uuid4().hex[:8]}"
+    events = envelopes(kind, 6)
+    flaky = events[3]
+    calls: list[str] = []
+    transactions: dict[str, int] = {}
+
+    async def fails_once(
+        connection: asyncpg.Connection, envelope: envelope_pb2.EventEnvelope
+    ) -> None:
+        calls.append(envelope.event_id)
+        await record(connection, envelope)
+        if envelope.event_id == flaky.event_id and calls.count(flaky.event_id) == 1:
+            raise RuntimeError("a passing fault")
+        transactions[envelope.event_id] = await connection.fetchval("SELECT txid_current()")
+
+    await publish_all(nats, kind, events)
+    consumer = EventConsumer(database, nats.url, Subscription(durable, (kind,)), fails_once)
+    consumer.start()
+    try:
+        await eventually(lambda: _at_least(database, 6), "all six events handled")
+        await eventually(lambda: all_acknowledged(nats, durable), "every event acknowledged")
+    finally:
+        await consumer.stop()
+    # The batch went through once; of its events only the failed one came again.
+    assert calls == [e.event_id for e in events] + [flaky.event_id]
+    others = {transactions[e.event_id] for e in events if e is not flaky}
+    assert len(others) == 1
+    assert transactions[flaky.event_id] not in others
+    rows = await database.pool.fetch("SELECT event_id FROM handled ORDER BY id")
+    assert sorted(str(r["event_id"]) for r in rows) == sorted(e.event_id for e in events)
+    inbox = "SELECT count(*) FROM inbox WHERE consumer = $1"
+    assert await database.pool.fetchval(inbox, durable) == 6
+    assert handled_total(durable, "handled") == 6
+    assert handled_total(durable, "retried") == 1
+
+
+async def test_an_event_committed_while_the_relay_publishes_goes_out_without_waiting_for_the_poll(
+    database: Database, nats: LocalNats
+) -> None:
+    kind = event_type()
+    late: list[envelope_pb2.EventEnvelope] = []
+
+    class CommitDuringPass(outbox.OutboxRelay):
+        """Commits an event while its first pass runs, past that pass's SELECT."""
+
+        async def publish_pending(self, js: JetStreamContext) -> int:
+            published = await super().publish_pending(js)
+            if not late:
+                late.append(await emit(database, kind, "d", 2))
+                await asyncio.sleep(0.2)  # its notification arrives while the pass runs
+            return published
+
+    first = await emit(database, kind, "d", 1)
+    # A poll longer than the wait below: only the notification can publish the late event.
+    relay = CommitDuringPass(database, nats.url, service="tests-notified", poll_seconds=30.0)
+    relay.start()
+    try:
+        await eventually(lambda: _drained_with(database, 2), "both events published", limit=10)
+    finally:
+        await relay.stop()
+    assert await stream_events(nats, kind) == [first.event_id, late[0].event_id]
+
+
+async def _drained_with(db: Database, count: int) -> bool:
+    return await _published_at_least(db, count) and await _drained(db)
+
+
+async def test_an_event_whose_handler_failed_is_handled_by_its_later_copy_in_the_same_batch(
+    database: Database, nats: LocalNats
+) -> None:
+    kind, durable = event_type(), f"c{uuid.uuid4().hex[:8]}"
+    twice, once = envelopes(kind, 2)
+    calls: list[str] = []
+
+    async def fails_first_call(
+        connection: asyncpg.Connection, envelope: envelope_pb2.EventEnvelope
+    ) -> None:
+        calls.append(envelope.event_id)
+        await record(connection, envelope)
+        if calls == [twice.event_id]:
+            raise RuntimeError("a passing fault")
+
+    # The same event twice in one batch (as when JetStream's dedup window had expired).
+    await publish_all(nats, kind, [twice, once, twice])
+    consumer = EventConsumer(database, nats.url, Subscription(durable, (kind,)), fails_first_call)
+    consumer.start()
+    try:
+        await eventually(lambda: _counted(durable, "duplicate"), "the failed copy's redelivery")
+        await eventually(lambda: all_acknowledged(nats, durable), "every message acknowledged")
+    finally:
+        await consumer.stop()
+    # The failed first copy gave its inbox claim back, so the second copy ran the handler;
+    # the first copy's redelivery then found the event handled.
+    assert calls == [twice.event_id, once.event_id, twice.event_id]
+    rows = await database.pool.fetch("SELECT event_id FROM handled ORDER BY id")
+    assert [str(r["event_id"]) for r in rows] == [once.event_id, twice.event_id]
+    assert handled_total(durable, "handled") == 2
+    assert handled_total(durable, "retried") == 1
+    assert handled_total(durable, "duplicate") == 1
+
+
+async def _counted(durable: str, outcome: str) -> bool:
+    return handled_total(durable, outcome) > 0

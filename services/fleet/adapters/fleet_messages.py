@@ -113,14 +113,18 @@ def courier_message(view: CourierView) -> courier_pb2.Courier:
     return message
 
 
-def offer_message(offer: HeldOffer) -> offer_pb2.Offer:
-    return offer_pb2.Offer.FromString(offer.details)
+def fill_offer(message: offer_pb2.Offer, offer: HeldOffer) -> None:
+    """`offer` parsed into `message` (an empty field of the response that carries it),
+    without an Offer of its own to copy in."""
+    message.SetInParent()
+    message.MergeFromString(offer.details)
 
 
-def assignment_message(delivery: HeldDelivery) -> offer_pb2.Assignment:
-    message = offer_pb2.Assignment.FromString(delivery.details)
+def fill_assignment(message: offer_pb2.Assignment, delivery: HeldDelivery) -> None:
+    """`delivery` parsed into `message` (an empty field), as fill_offer."""
+    message.SetInParent()
+    message.MergeFromString(delivery.details)
     message.picked_up = delivery.picked_up
-    return message
 
 
 def read_offer(offer: offer_pb2.Offer) -> HeldOffer:

@@ -1,10 +1,13 @@
-"""The session's outgoing messages -> ConnectResponse, stamped with the server's time."""
+"""The session's outgoing messages -> ConnectResponse, stamped with the server's time.
+
+Acks of pings are most of what a session writes: each is built field by field into one
+message, with its send_time from integer nanoseconds (no datetime, no Timestamp of its
+own to copy in). Offers and assignments are parsed from the bytes fleet holds straight
+into the response."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-
-from google.protobuf import timestamp_pb2
 
 from lastmile.fleet.v1 import courier_session_pb2 as session_pb2
 from lastmile.fleet.v1 import offer_pb2
@@ -13,8 +16,8 @@ from services.fleet.adapters.fleet_messages import (
     STATUS_VALUES,
     VEHICLE_VALUES,
     WITHDRAWAL_REASON_VALUES,
-    assignment_message,
-    offer_message,
+    fill_assignment,
+    fill_offer,
 )
 from services.fleet.domain.values import CourierStatus
 from services.fleet.service_layer.session_messages import (
@@ -29,11 +32,16 @@ from services.fleet.service_layer.session_messages import (
 )
 from services.runtime.status import to_rpc_status
 
+_NANOS = 1_000_000_000
+
 
 def response_message(
-    message: Outgoing, sent: timestamp_pb2.Timestamp, *, error_domain: str
+    message: Outgoing, sent_ns: int, *, error_domain: str
 ) -> session_pb2.ConnectResponse:
-    response = session_pb2.ConnectResponse(send_time=sent)
+    """`message` as sent at `sent_ns` (nanoseconds since the Unix epoch)."""
+    response = session_pb2.ConnectResponse()
+    sent = response.send_time
+    sent.seconds, sent.nanos = divmod(sent_ns, _NANOS)
     match message:
         case Acked(client_message_id=message_id):
             response.ack.client_message_id = message_id
@@ -41,7 +49,7 @@ def response_message(
             response.error.client_message_id = message_id
             response.error.status.CopyFrom(to_rpc_status(error, domain=error_domain))
         case OfferShown(offer=offer):
-            response.offer.CopyFrom(offer_message(offer))
+            fill_offer(response.offer, offer)
         case OfferWithdrawn(withdrawal=withdrawal):
             response.offer_cancellation.CopyFrom(
                 offer_pb2.OfferCancellation(
@@ -52,7 +60,7 @@ def response_message(
                 )
             )
         case AssignmentShown(delivery=delivery):
-            response.assignment.CopyFrom(assignment_message(delivery))
+            fill_assignment(response.assignment, delivery)
         case SessionStarted():
             response.session_started.CopyFrom(_session_started(message))
         case SessionClosing(reason=reason, reconnect_after_seconds=after):
@@ -83,7 +91,7 @@ def _session_started(started: SessionStarted) -> session_pb2.SessionStarted:
     if courier.vehicle is not None and courier.status is not CourierStatus.OFFLINE:
         message.vehicle_type = VEHICLE_VALUES[courier.vehicle]
     if courier.offer is not None:
-        message.offer.CopyFrom(offer_message(courier.offer))
+        fill_offer(message.offer, courier.offer)
     if courier.delivery is not None:
-        message.assignment.CopyFrom(assignment_message(courier.delivery))
+        fill_assignment(message.assignment, courier.delivery)
     return message

@@ -14,10 +14,8 @@ import asyncio
 import contextvars
 import logging
 from collections.abc import AsyncIterable, Callable
-from datetime import datetime
 
 from lastmile.fleet.v1 import courier_session_pb2_grpc as session_pb2_grpc
-from services.contracts import common_v1
 from services.fleet.entrypoints.session_requests import SessionRequest, read_request
 from services.fleet.entrypoints.session_responses import response_message
 from services.fleet.service_layer.courier_inbox import CourierInbox
@@ -39,11 +37,13 @@ class CourierSessionServicer(session_pb2_grpc.CourierSessionServiceServicer):
         self,
         sessions: SessionDesk,
         inbox: CourierInbox,
-        clock: Callable[[], datetime],
+        now_ns: Callable[[], int],
         *,
         error_domain: str,
     ) -> None:
-        self._sessions, self._inbox, self._clock = sessions, inbox, clock
+        # The wall clock in nanoseconds, for each response's send_time: a ping's ack is
+        # stamped without a datetime.
+        self._sessions, self._inbox, self._now_ns = sessions, inbox, now_ns
         self._error_domain = error_domain
 
     async def Connect(  # type: ignore[override]  # writes with context.write()
@@ -57,7 +57,7 @@ class CourierSessionServicer(session_pb2_grpc.CourierSessionServiceServicer):
         session = await self._sessions.open(caller.account_id)
         task = session.task = asyncio.current_task()
         assert task is not None
-        writer = _Writer(session, context, task, self._clock, self._error_domain)
+        writer = _Writer(session, context, task, self._now_ns, self._error_domain)
         session.queue.on_ready = writer.wake
         writer.wake()  # SessionStarted is queued already
         try:
@@ -100,11 +100,11 @@ class _Writer:
     queued and ended when nothing is left."""
 
     __slots__ = (
-        "_clock",
         "_context",
         "_done",
         "_env",
         "_error_domain",
+        "_now_ns",
         "_reader",
         "_session",
         "_task",
@@ -119,11 +119,11 @@ class _Writer:
         session: Session,
         context: ServicerContext,
         reader: asyncio.Task[object],
-        clock: Callable[[], datetime],
+        now_ns: Callable[[], int],
         error_domain: str,
     ) -> None:
         self._session, self._context, self._reader = session, context, reader
-        self._clock, self._error_domain = clock, error_domain
+        self._now_ns, self._error_domain = now_ns, error_domain
         # The call's context variables (request context, trace), for every write, whoever
         # queued the message.
         self._env = contextvars.copy_context()
@@ -170,5 +170,5 @@ class _Writer:
             self._reader.cancel()
 
     async def _write(self, message: Outgoing) -> None:
-        sent = common_v1.timestamp_message(self._clock())
-        await self._context.write(response_message(message, sent, error_domain=self._error_domain))
+        response = response_message(message, self._now_ns(), error_domain=self._error_domain)
+        await self._context.write(response)

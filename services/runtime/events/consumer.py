@@ -1,10 +1,13 @@
 """Durable JetStream consumers with explicit acks and an idempotent inbox.
 
-Each fetched batch of events is handled in ONE database transaction: per event, in stream
-order, a savepoint in which its id goes into the consumer's inbox and, unless it was
-already there (a redelivery, a republished event), the handler runs. A failing handler
-rolls back its own savepoint only; the others commit together, and only then are their
-messages acknowledged (at least once: the inbox makes a redelivery harmless). The failed
+Each fetched batch of events is handled in ONE database transaction: one statement puts
+the batch's event ids into the consumer's inbox, and each event that was not there
+already (not a redelivery, not a republished event) runs its handler, in stream order,
+in a savepoint of its own. A failing handler rolls back its own savepoint only and takes
+its event back out of the inbox; the others commit together, and only then are their
+messages acknowledged (at least once: the inbox makes a redelivery harmless). Acks stay
+one per message (the consumer's AckPolicy.EXPLICIT: an ack-all would also ack a failed
+event before it); nats-py writes a batch's acks to the socket together. The failed
 event is not acknowledged: it is redelivered with a backoff and moved to
 `lastmile.deadletter.<consumer>` after `max_deliver` attempts; an event that cannot even
 be parsed goes there at once. A batch whose transaction itself fails (the database is
@@ -60,6 +63,17 @@ CONSUMER_PENDING = Gauge(
     "lastmile_consumer_pending", "Events in the stream not yet delivered to the consumer.",
     ["consumer"],
 )  # fmt: skip
+
+# The batch's events this consumer has not seen: one statement for the whole batch (a
+# duplicate inside it is claimed once, by its first copy).
+_CLAIM = (
+    "INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])"
+    " ON CONFLICT DO NOTHING RETURNING event_id"
+)
+_CLAIM_ONE = (
+    "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true"
+)
+_UNCLAIM = "DELETE FROM inbox WHERE consumer = $1 AND event_id = $2"
 
 Handler = Callable[[asyncpg.Connection, envelope_pb2.EventEnvelope], Awaitable[None]]
 
@@ -197,38 +211,65 @@ class EventConsumer:
 
     async def _handle(self, events: list[_Event]) -> list[_Outcome]:
         """All `events` in one transaction, each in a savepoint of its own; returns once
-        the transaction has committed, and raises if it did not."""
+        the transaction has committed, and raises if it did not.
+
+        One statement claims the whole batch in the inbox; only a claimed event gets a
+        savepoint and its handler, and a handler that fails gives its claim back (its
+        event is then retried, as if never seen). Savepoints are not released one by
+        one: each is rolled back to or committed with the rest, and a release would be
+        one more round trip per event."""
         durable = self._subscription.durable
         outcomes: list[_Outcome] = []
         async with self._database.transaction() as connection:
+            claimed = {
+                row[0]
+                for row in await connection.fetch(_CLAIM, durable, [e.event_id for e in events])
+            }
+            # Events whose claim a failed handler gave back: a later copy in the batch
+            # (the same event published twice) claims again, as it would alone.
+            released: set[uuid.UUID] = set()
             for event in events:
-                # Each handler runs in the trace its event was published in.
-                with tracer.start_as_current_span(
-                    f"consume {event.envelope.type}",
-                    context=trace_context_of(event.envelope),
-                    kind=trace.SpanKind.CONSUMER,
-                    attributes={
-                        "messaging.system": "nats",
-                        "messaging.consumer.group.name": durable,
-                    },
-                ) as span:
-                    try:
-                        async with connection.transaction():  # a savepoint
-                            fresh = await connection.fetchval(
-                                "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2)"
-                                " ON CONFLICT DO NOTHING RETURNING true",
-                                durable,
-                                event.event_id,
-                            )
-                            if fresh:
-                                await self._handler(connection, event.envelope)
-                    except Exception as failure:
-                        span.record_exception(failure)
-                        span.set_status(trace.StatusCode.ERROR, repr(failure))
-                        outcomes.append(failure)
-                    else:
-                        outcomes.append("handled" if fresh else "duplicate")
+                event_id = event.event_id
+                if event_id in claimed:
+                    claimed.discard(event_id)
+                elif event_id in released:
+                    if not await connection.fetchval(_CLAIM_ONE, durable, event_id):
+                        outcomes.append("duplicate")
+                        continue
+                    released.discard(event_id)
+                else:
+                    outcomes.append("duplicate")
+                    continue
+                failure = await self._run_handler(connection, event)
+                if failure is None:
+                    outcomes.append("handled")
+                else:
+                    await connection.execute(_UNCLAIM, durable, event_id)
+                    released.add(event_id)
+                    outcomes.append(failure)
         return outcomes
+
+    async def _run_handler(self, connection: asyncpg.Connection, event: _Event) -> Exception | None:
+        """The handler for `event` in a savepoint, rolled back if it raised; the failure."""
+        # Each handler runs in the trace its event was published in.
+        with tracer.start_as_current_span(
+            f"consume {event.envelope.type}",
+            context=trace_context_of(event.envelope),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.consumer.group.name": self._subscription.durable,
+            },
+        ) as span:
+            await connection.execute("SAVEPOINT lastmile_event")
+            try:
+                await self._handler(connection, event.envelope)
+            except Exception as failure:
+                await connection.execute("ROLLBACK TO SAVEPOINT lastmile_event")
+                span.record_exception(failure)
+                span.set_status(trace.StatusCode.ERROR, repr(failure))
+                return failure
+        return None
 
     async def _settle(
         self, js: JetStreamContext, events: list[_Event], outcomes: list[_Outcome]

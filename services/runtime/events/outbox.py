@@ -1,10 +1,15 @@
 """The transactional outbox: events are written in the same transaction as the state
 change that caused them, and a relay publishes them to JetStream afterwards.
 
-The relay publishes strictly in outbox order, a batch at a time over one connection
-(pipelined: sent in order, then the acknowledgements awaited), so per-aggregate order
-holds; the event id travels as Nats-Msg-Id, so a re-publish after a crash or a failed
-batch is dropped by JetStream's de-duplication.
+The relay publishes in outbox order, a batch at a time over one connection: the whole
+batch is sent, its acknowledgements are awaited together, and the acknowledged prefix is
+marked published in one statement. The event id travels as Nats-Msg-Id, so a re-publish
+after a crash (between publish and mark), a lost ack or a failed batch is dropped by
+JetStream's de-duplication. Events enter the stream in outbox order, so per-aggregate
+order holds, with one exception that pipelining brings: when JetStream refuses an event
+(no stream for its subject, a stream that is not loaded yet) and accepts a later one of
+the same batch, the refused one arrives after it, once re-sent; the envelope's sequence
+still says which came first.
 One relay per database is active (a PostgreSQL advisory lock); others stand by.
 """
 
@@ -51,8 +56,11 @@ CREATE TABLE outbox (
     "CREATE INDEX outbox_unpublished ON outbox (position) WHERE published_at IS NULL",
 )
 _CHANNEL = "lastmile_outbox"
-# How long one event may wait for JetStream's acknowledgement (or for room to be sent).
+# How long a batch's publishes may wait for JetStream's acknowledgements.
 _ACK_SECONDS = 5.0
+# nats-py's default limit of pending async publishes per JetStream context: a batch fits in
+# any context, the relay's own or one a test passes to publish_pending.
+_MAX_BATCH = 4000
 
 OUTBOX_PUBLISHED = Counter(
     "lastmile_outbox_published_total", "Outbox events published to the broker.", ["service"]
@@ -109,6 +117,8 @@ class OutboxRelay:
         self._nats: Client | None = None
         self._last_cleanup = 0.0
         self._lock_key = self.lock_key(service)
+        if not 0 < batch_size <= _MAX_BATCH:
+            raise ValueError(f"batch_size must be between 1 and {_MAX_BATCH}, not {batch_size}")
 
     @staticmethod
     def lock_key(service: str) -> int:
@@ -177,9 +187,12 @@ class OutboxRelay:
                 with attempt:
                     if self._stopping.is_set():
                         return
+                    # Cleared before reading, not after: a commit notified while this
+                    # pass runs (past its SELECT) wakes the next pass at once instead of
+                    # waiting out the poll.
+                    self._wake.clear()
                     published = await self.publish_pending(js)
             if published < self._batch_size:
-                self._wake.clear()
                 await self._sleep(self._poll_seconds, wake=True)
 
     async def _sleep_unless_stopping(self, seconds: float) -> None:
@@ -192,38 +205,52 @@ class OutboxRelay:
         The whole batch is sent before any acknowledgement is awaited: messages from one
         connection enter the stream in the order they were sent, so pipelining keeps the
         order and costs one round trip per batch, not one per event. Only the unbroken
-        prefix of acknowledged events is marked published; a later event that did reach
-        the stream is sent again next time and dropped as a duplicate (Nats-Msg-Id)."""
+        prefix of acknowledged events is marked published, in one statement; a later
+        event that did reach the stream is sent again next time and dropped as a
+        duplicate (Nats-Msg-Id)."""
         rows = await self._database.pool.fetch(
-            "SELECT position, event_id, subject, envelope FROM outbox"
+            "SELECT position, event_id::text, subject, envelope FROM outbox"
             " WHERE published_at IS NULL ORDER BY position LIMIT $1",
             self._batch_size,
         )
-        sent: list[tuple[int, asyncio.Future[Any]]] = []
-        done: list[int] = []
+        acknowledgements: list[asyncio.Future[Any]] = []
+        published = 0
         try:
             for row in rows:
-                acknowledged = await js.publish_async(
-                    row["subject"],
-                    bytes(row["envelope"]),
-                    wait_stall=_ACK_SECONDS,
-                    headers={"Nats-Msg-Id": str(row["event_id"])},
+                # No wait_stall (on Python 3.11 its wait_for is a task per publish): `js`
+                # allows a batch's worth of pending publishes, so none ever stalls.
+                acknowledgements.append(
+                    await js.publish_async(
+                        row["subject"], row["envelope"], headers={"Nats-Msg-Id": row["event_id"]}
+                    )
                 )
-                sent.append((row["position"], acknowledged))
-            for position, acknowledged in sent:
-                await asyncio.wait_for(acknowledged, timeout=_ACK_SECONDS)
-                done.append(position)
+            if acknowledgements:
+                await asyncio.wait(acknowledgements, timeout=_ACK_SECONDS)
         finally:
-            for _, acknowledged in sent[len(done) :]:
+            # Also when cancelled (stopping) or a publish raised: what was acknowledged
+            # before the first gap is marked, the rest is sent again.
+            published = _acknowledged_prefix(acknowledgements)
+            for acknowledged in acknowledgements[published:]:
                 acknowledged.cancel()
-            if done:
+            if published:
                 await self._database.pool.execute(
                     "UPDATE outbox SET published_at = now() WHERE position = ANY($1::bigint[])",
-                    done,
+                    [row["position"] for row in rows[:published]],
                 )
-                OUTBOX_PUBLISHED.labels(self._service).inc(len(done))
-            await self._record_lag()
-        return len(done)
+                OUTBOX_PUBLISHED.labels(self._service).inc(published)
+            if published == len(rows) < self._batch_size:
+                # Caught up: the short batch was everything pending when it was read.
+                self._caught_up()
+            else:
+                await self._record_lag()
+            await self._clean_up()
+        if published < len(acknowledgements):
+            raise _failure_of(acknowledgements[published:])
+        return published
+
+    def _caught_up(self) -> None:
+        OUTBOX_PENDING.labels(self._service).set(0)
+        OUTBOX_LAG.labels(self._service).set(0.0)
 
     async def _record_lag(self) -> None:
         row = await self._database.pool.fetchrow(
@@ -234,6 +261,8 @@ class OutboxRelay:
         if row is not None:
             OUTBOX_PENDING.labels(self._service).set(row["pending"])
             OUTBOX_LAG.labels(self._service).set(float(row["lag"]))
+
+    async def _clean_up(self) -> None:
         now = asyncio.get_running_loop().time()
         if now - self._last_cleanup < 60:
             return
@@ -254,6 +283,28 @@ class OutboxRelay:
         for waiter in pending:
             waiter.cancel()
         return self._stopping.is_set()
+
+
+def _acknowledged_prefix(acknowledgements: list[asyncio.Future[Any]]) -> int:
+    """How many of `acknowledgements`, from the first, JetStream acknowledged."""
+    for count, acknowledged in enumerate(acknowledgements):
+        if not acknowledged.done() or acknowledged.cancelled() or acknowledged.exception():
+            return count
+    return len(acknowledgements)
+
+
+def _failure_of(unacknowledged: list[asyncio.Future[Any]]) -> BaseException:
+    """Why the first of `unacknowledged` (all settled or cancelled by now) was not
+    acknowledged: what JetStream answered, or a timeout."""
+    for acknowledged in unacknowledged[1:]:
+        if not acknowledged.cancelled():
+            acknowledged.exception()  # read, so that asyncio reports none as never retrieved
+    first = unacknowledged[0]
+    if first.cancelled():
+        return TimeoutError("JetStream did not acknowledge a publish in time")
+    failure = first.exception()
+    assert failure is not None  # _acknowledged_prefix stopped at it
+    return failure
 
 
 def _log_retry(state: RetryCallState) -> None:
