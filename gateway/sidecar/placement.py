@@ -9,7 +9,7 @@ whole mesh on 127.0.0.1 for `make run MESH=sidecars`, one port block per service
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from types import MappingProxyType
@@ -93,7 +93,9 @@ class LocalLayout:
 
     inbound_ports: Mapping[str, int]
     base: int = DEFAULT_LOCAL_PORT_BASE
-    replica_inbound_ports: Mapping[str, tuple[int, ...]] = MappingProxyType({})
+    replica_inbound_ports: Mapping[str, tuple[int, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     def _block(self, service: str, replica: int = 0) -> int:
         return self.base + _LOCAL_BLOCK * (_index(service) + len(topology.SERVICES) * replica)

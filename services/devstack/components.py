@@ -137,6 +137,15 @@ class ServiceSpec:
     listed_upstreams: tuple[str, ...] = ()
     # Whether the service has a `REPLICA_ID` setting (its identity among its replicas).
     replica_id: bool = False
+    # With several replicas, what gates each one's start instead of `health_service` when
+    # only one of them can be SERVING it (dispatch's leader): the server's overall status.
+    standby_health_service: str | None = None
+
+    def health_gate(self, replicas: Replicas) -> str:
+        """The proto service whose SERVING status says a replica of this service is up."""
+        if self.standby_health_service is not None and replicas.count(self.name) > 1:
+            return self.standby_health_service
+        return self.health_service
 
     def target_variable(self, upstream: str) -> str:
         """The setting (without prefix) that holds the address of `upstream`."""
@@ -201,6 +210,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
         broker=True,
         upstreams=("orders",),
         replica_id=True,
+        # A standby is up (and takes over when the leader goes) while NOT_SERVING its
+        # services; any replica may be the standby after a restart.
+        standby_health_service="",
     ),
     ServiceSpec(
         "fleet",

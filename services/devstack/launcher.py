@@ -179,7 +179,10 @@ class LocalMesh:
         server = CommandServer(
             SupervisedProcess(self.logs / f"{name}.log"),
             [sys.executable, "-m", f"services.{spec.name}"], cwd=REPO, env=env,
-            ready=partial(wait_until_serving, spec, health_address), grace=15,
+            ready=partial(
+                wait_until_serving, spec, health_address, service=spec.health_gate(self.replicas)
+            ),
+            grace=15,
         )  # fmt: skip
         await self.supervisor.start(name, address, server)
 
