@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,7 @@ class RunningMesh:
     ports: Ports
     state_dir: Path
     output: Path
-    replicas: Replicas = Replicas()
+    replicas: Replicas = field(default_factory=Replicas)
 
     def grpc_port(self, service: str, replica: int = 0) -> int:
         """Where replica `replica` of `service` answers (its sidecar, in sidecar mode)."""
@@ -129,7 +129,8 @@ def start_mesh(
         most = max(plan.counts.values())
         block = free_port_block(_SIDECAR_OFFSET + 600 * most)
         names = [port.name for port in fields(Ports)]
-        assert len(names) <= REPLICA_PORT_STEP and REPLICA_PORT_STEP * most <= _SIDECAR_OFFSET
+        assert len(names) <= REPLICA_PORT_STEP
+        assert REPLICA_PORT_STEP * most <= _SIDECAR_OFFSET
         ports = Ports(**{name: block + offset for offset, name in enumerate(names)})
         sidecar_base = block + _SIDECAR_OFFSET
     else:
