@@ -40,6 +40,8 @@ ENVIRONMENT = {"LASTMILE_EDGE_LOGINS_PER_MINUTE": "6000"}
 NATS_EVENTS = ("created", "assigned", "picked_up", "delivered")
 # Clients creating at once in the fault tests: at most this many calls are in flight.
 WORKERS = 4
+# How long a stopped replica stays down: an outage (its port refuses connections), not a blip.
+HELD_SECONDS = 2.0
 
 
 @pytest.fixture(scope="module")
@@ -221,7 +223,7 @@ async def fault_under_creates(mesh: RunningMesh, token: str, name: str, signum: 
     with held(mesh, name):
         await asyncio.sleep(1.5)
         os.kill(mesh.pid_of(name), signum)
-        await asyncio.sleep(3.0)
+        await asyncio.sleep(HELD_SECONDS)
     await asyncio.to_thread(mesh.wait_until_back, name, restarts)
     await asyncio.sleep(1.0)
     stop.set()
