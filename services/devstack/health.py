@@ -43,8 +43,8 @@ async def wait_until_serving(
                     return
             if time.monotonic() > give_up:
                 raise ServerStartError(
-                    f"{spec.name} did not report SERVING ({service or 'the server'}) within {limit:.0f}s; last lines of "
-                    f"{process.log_path}:\n{process.log_tail()}"
+                    f"{spec.name} did not report SERVING ({service or 'the server'}) within "
+                    f"{limit:.0f}s; last lines of {process.log_path}:\n{process.log_tail()}"
                 )
             await asyncio.sleep(0.2)
 
