@@ -27,7 +27,8 @@ def clusters(settings: EdgeSettings, surface: EdgeSurface) -> list[Config]:
         raise ValueError(f"no upstream address for the public services of: {', '.join(missing)}")
     services = [_service_cluster(settings, surface, upstream) for upstream in surface.upstreams]
     collector = [] if settings.otlp_endpoint is None else [_otlp_cluster(settings.otlp_endpoint)]
-    return [*services, _jwks_cluster(settings.jwks_address), *collector]
+    jwks = _jwks_cluster(settings.jwks_address, settings.jwks_replicas)
+    return [*services, jwks, *collector]
 
 
 def _service_cluster(settings: EdgeSettings, surface: EdgeSurface, upstream: str) -> Config:
@@ -69,12 +70,13 @@ def _service_cluster(settings: EdgeSettings, surface: EdgeSurface, upstream: str
     return cluster
 
 
-def _jwks_cluster(address: Address) -> Config:
+def _jwks_cluster(address: Address, replicas: tuple[Address, ...]) -> Config:
+    hosts = [(a.host, a.port, None) for a in (address, *replicas)]
     return {
         "name": JWKS_CLUSTER,
         **discovery(address.host),
         "connect_timeout": "2s",
-        "load_assignment": load_assignment(JWKS_CLUSTER, address.host, address.port),
+        "load_assignment": endpoints_assignment(JWKS_CLUSTER, hosts),
     }
 
 

@@ -90,6 +90,9 @@ class EdgeSettings:
     # None logs to Envoy's stdout, which the launcher collects.
     access_log_path: Path | None = None
     jwks_url: str = DEFAULT_JWKS_URL
+    # Other hosts that serve the same JWKS document on the URL's path (identity's other
+    # replicas, which read their keys from one database): the JWKS cluster balances over all.
+    jwks_replicas: tuple[Address, ...] = ()
     issuer: str = "https://identity.lastmile.dev"
     audience: str = "lastmile"
     # Exact browser origins allowed to call the API; "*" allows any origin.

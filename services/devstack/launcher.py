@@ -198,6 +198,10 @@ class LocalMesh:
             listen=Address("127.0.0.1", self.ports.edge),
             admin_port=self.ports.edge_admin,
             jwks_url=f"http://127.0.0.1:{self.ports.admin('identity')}/.well-known/jwks.json",
+            jwks_replicas=tuple(
+                Address("127.0.0.1", self.replicas.admin_port(self.ports, "identity", k))
+                for k in range(1, self.replicas.count("identity"))
+            ),
             cors_allowed_origins=("*",),
             upstream_mtls=None if self.sidecars is None else self.sidecars.edge_mtls(),
             otlp_endpoint=self.otlp_endpoint,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gateway.edge import Address, EdgeSettings, UpstreamMtls, render_edge_config
-from gateway.edge.clusters import cluster_name
+from gateway.edge.clusters import JWKS_CLUSTER, cluster_name
 from gateway.sidecar.tls import CertPaths
 from gateway.sidecar.topology import MeshTopology
 from services.devstack.components import SERVICES, Ports, Replicas, ServiceSpec, replica_name
@@ -114,17 +114,20 @@ def endpoint_ports(cluster: Any) -> list[tuple[int, int | None]]:
     ]  # fmt: skip
 
 
-def test_the_edge_cluster_of_a_replicated_service_lists_every_replica(tmp_path: Path) -> None:
+def test_the_edge_clusters_of_a_replicated_service_list_every_replica(tmp_path: Path) -> None:
     docs = tmp_path / "docs.html"
     docs.write_text("<html></html>")
     upstreams = {"orders": (Address("127.0.0.1", 50052), Address("127.0.0.1", 50152))}
-    config = render_edge_config(EdgeSettings(upstreams={**EdgeSettings().upstreams, **upstreams}),
-                                docs_page=docs)  # fmt: skip
+    settings = EdgeSettings(upstreams={**EdgeSettings().upstreams, **upstreams},
+                            jwks_replicas=(Address("127.0.0.1", 9550),))  # fmt: skip
+    config = render_edge_config(settings, docs_page=docs)
     clusters = {c["name"]: c for c in config["static_resources"]["clusters"]}
     assert endpoint_ports(clusters[cluster_name("orders")]) == [(50052, None), (50152, None)]
     assert endpoint_ports(clusters[cluster_name("pricing")]) == [(50051, None)]
     assert "lb_policy" not in clusters[cluster_name("orders")]  # Envoy's default: ROUND_ROBIN
     assert clusters[cluster_name("orders")]["health_checks"]
+    # identity's replicas serve the same keys: the edge fetches them from either.
+    assert endpoint_ports(clusters[JWKS_CLUSTER]) == [(9450, None), (9550, None)]
 
 
 def test_behind_sidecars_the_edge_checks_each_replica_on_its_own_health_port(
