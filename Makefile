@@ -80,9 +80,10 @@ bench: $(STAMP) ## Benchmarks (not tests): print req/s, p50, p99 (BENCH=soak: th
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m tests.bench $(BENCH)
 
-run: $(STAMP) ## Run the whole mesh locally (FRESH=1 wipes .state/; ONLY=a,b a subset; MESH=sidecars mTLS sidecars; RESTART=never|on-failure)
+run: $(STAMP) ## Run the whole mesh locally (FRESH=1 wipes .state/; ONLY=a,b a subset; MESH=sidecars mTLS sidecars; RESTART=never|on-failure; REPLICAS=orders=2,pricing=2)
 	$(BIN)/python -m services.devstack run $(if $(FRESH),--fresh) $(if $(ONLY),--only $(ONLY)) \
-	    $(if $(MESH),--mesh $(MESH)) $(if $(RESTART),--restart $(RESTART))
+	    $(if $(MESH),--mesh $(MESH)) $(if $(RESTART),--restart $(RESTART)) \
+	    $(if $(REPLICAS),--replicas $(REPLICAS))
 
 stop: $(STAMP) ## Stop a mesh started by `make run` (from another terminal), even if its launcher was killed
 	$(BIN)/python -m services.devstack stop

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from typing import Any
 
 Config = dict[str, Any]
@@ -41,10 +42,19 @@ def load_assignment(
     cluster: str, host: str, port: int, *, health_port: int | None = None
 ) -> Config:
     """One endpoint; `health_port` sends active health checks to another port of it."""
-    endpoint: Config = {"address": socket_address(host, port)}
-    if health_port is not None:
-        endpoint["health_check_config"] = {"port_value": health_port}
-    return {"cluster_name": cluster, "endpoints": [{"lb_endpoints": [{"endpoint": endpoint}]}]}
+    return endpoints_assignment(cluster, [(host, port, health_port)])
+
+
+def endpoints_assignment(cluster: str, endpoints: Sequence[tuple[str, int, int | None]]) -> Config:
+    """Every replica of an upstream as an endpoint (host, port, health port or None) of one
+    locality, so the cluster's load balancer picks among them per request."""
+    lb_endpoints = []
+    for host, port, health_port in endpoints:
+        endpoint: Config = {"address": socket_address(host, port)}
+        if health_port is not None:
+            endpoint["health_check_config"] = {"port_value": health_port}
+        lb_endpoints.append({"endpoint": endpoint})
+    return {"cluster_name": cluster, "endpoints": [{"lb_endpoints": lb_endpoints}]}
 
 
 def http2_upstream(*, keepalive: bool = True) -> Config:

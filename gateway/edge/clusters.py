@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from gateway.edge.settings import Address, EdgeSettings
 from gateway.edge.surface import EdgeSurface
-from gateway.envoy_config import Config, discovery, http2_upstream, load_assignment
+from gateway.envoy_config import (
+    Config,
+    discovery,
+    endpoints_assignment,
+    http2_upstream,
+    load_assignment,
+)
 from gateway.sidecar.tls import grpc_health_check, plaintext_health_socket, upstream_tls
 
 JWKS_CLUSTER = "identity_jwks"
@@ -21,23 +27,27 @@ def clusters(settings: EdgeSettings, surface: EdgeSurface) -> list[Config]:
         raise ValueError(f"no upstream address for the public services of: {', '.join(missing)}")
     services = [_service_cluster(settings, surface, upstream) for upstream in surface.upstreams]
     collector = [] if settings.otlp_endpoint is None else [_otlp_cluster(settings.otlp_endpoint)]
-    return [*services, _jwks_cluster(settings.jwks_address), *collector]
+    jwks = _jwks_cluster(settings.jwks_address, settings.jwks_replicas)
+    return [*services, jwks, *collector]
 
 
 def _service_cluster(settings: EdgeSettings, surface: EdgeSurface, upstream: str) -> Config:
     name = cluster_name(upstream)
-    address = settings.upstreams[upstream]
+    # Every replica (a headless Service's name resolves to every ready pod instead), balanced
+    # per request by Envoy's default lb_policy, ROUND_ROBIN, among the hosts whose active
+    # health check passes.
+    endpoints = settings.endpoints(upstream)
+    address = endpoints[0][0]
     # The public service's own status, not the server's: a dispatch standby is NOT_SERVING.
     health_service = next(s.full_name for s in surface.public if s.upstream == upstream)
     mtls = settings.upstream_mtls
-    health_port = None if mtls is None else mtls.health_ports[upstream]
     cluster: Config = {
         "name": name,
         **discovery(address.host),
         "connect_timeout": "2s",
         "per_connection_buffer_limit_bytes": 32 * 1024,
-        "load_assignment": load_assignment(
-            name, address.host, address.port, health_port=health_port
+        "load_assignment": endpoints_assignment(
+            name, [(a.host, a.port, health) for a, health in endpoints]
         ),
         "typed_extension_protocol_options": http2_upstream(),
         "health_checks": [grpc_health_check(health_service, plaintext=mtls is not None)],
@@ -60,12 +70,13 @@ def _service_cluster(settings: EdgeSettings, surface: EdgeSurface, upstream: str
     return cluster
 
 
-def _jwks_cluster(address: Address) -> Config:
+def _jwks_cluster(address: Address, replicas: tuple[Address, ...]) -> Config:
+    hosts = [(a.host, a.port, None) for a in (address, *replicas)]
     return {
         "name": JWKS_CLUSTER,
         **discovery(address.host),
         "connect_timeout": "2s",
-        "load_assignment": load_assignment(JWKS_CLUSTER, address.host, address.port),
+        "load_assignment": endpoints_assignment(JWKS_CLUSTER, hosts),
     }
 
 

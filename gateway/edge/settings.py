@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from gateway.sidecar.tls import CertPaths
@@ -45,10 +46,19 @@ class RateLimit:
 @dataclass(frozen=True)
 class UpstreamMtls:
     """mTLS to the services' sidecars: the edge's own certificate (SPIFFE id of `edge`), and
-    each upstream's plaintext health port (its sidecar answers Health/Check only there)."""
+    each upstream's plaintext health port (its sidecar answers Health/Check only there); one
+    per replica, in the order of the upstream's addresses, when it has several."""
 
     certs: CertPaths
-    health_ports: Mapping[str, int]
+    health_ports: Mapping[str, int | tuple[int, ...]]
+
+
+T = TypeVar("T")
+
+
+def as_tuple(one_or_many: T | tuple[T, ...]) -> tuple[T, ...]:
+    """A setting that holds one value or one per replica, as a tuple."""
+    return one_or_many if isinstance(one_or_many, tuple) else (one_or_many,)
 
 
 # The gRPC ports of the local stack, by service name (the `<name>` of `lastmile.<name>.v1`).
@@ -68,7 +78,10 @@ DEFAULT_JWKS_URL = "http://127.0.0.1:9450/.well-known/jwks.json"
 class EdgeSettings:
     """Inputs of `render_edge_config`; defaults describe the local stack."""
 
-    upstreams: Mapping[str, Address] = field(default_factory=lambda: DEFAULT_UPSTREAMS)
+    # One address per service, or every replica's (the cluster balances them per request).
+    upstreams: Mapping[str, Address | tuple[Address, ...]] = field(
+        default_factory=lambda: DEFAULT_UPSTREAMS
+    )
     listen: Address = Address("127.0.0.1", 8080)
     # The admin interface always binds to loopback: it can stop the server.
     admin_port: int = 9901
@@ -77,6 +90,9 @@ class EdgeSettings:
     # None logs to Envoy's stdout, which the launcher collects.
     access_log_path: Path | None = None
     jwks_url: str = DEFAULT_JWKS_URL
+    # Other hosts that serve the same JWKS document on the URL's path (identity's other
+    # replicas, which read their keys from one database): the JWKS cluster balances over all.
+    jwks_replicas: tuple[Address, ...] = ()
     issuer: str = "https://identity.lastmile.dev"
     audience: str = "lastmile"
     # Exact browser origins allowed to call the API; "*" allows any origin.
@@ -115,9 +131,24 @@ class EdgeSettings:
             raise ValueError(f"trace_sampling_percent {self.trace_sampling_percent} is not 0-100")
         if self.max_streaming_request_bytes < self.max_request_bytes:
             raise ValueError("max_streaming_request_bytes is below max_request_bytes")
+        for name, addresses in self.upstreams.items():
+            if not as_tuple(addresses):
+                raise ValueError(f"upstream {name} has no address")
         mtls = self.upstream_mtls
         if mtls is not None and (missing := sorted(set(self.upstreams) - set(mtls.health_ports))):
             raise ValueError(f"no health port for the mTLS upstreams {', '.join(missing)}")
+        if mtls is not None:
+            for name, addresses in self.upstreams.items():
+                if len(as_tuple(mtls.health_ports[name])) != len(as_tuple(addresses)):
+                    raise ValueError(f"upstream {name} needs one health port per address")
+
+    def endpoints(self, upstream: str) -> list[tuple[Address, int | None]]:
+        """Every replica of `upstream`: its address and, behind sidecars, its health port."""
+        addresses = as_tuple(self.upstreams[upstream])
+        if self.upstream_mtls is None:
+            return [(address, None) for address in addresses]
+        health = as_tuple(self.upstream_mtls.health_ports[upstream])
+        return list(zip(addresses, health, strict=True))
 
     @property
     def jwks_address(self) -> Address:

@@ -3,8 +3,14 @@ detection and circuit breakers), and the admin interface behind the stats listen
 
 from __future__ import annotations
 
-from gateway.envoy_config import Config, discovery, http2_upstream, load_assignment
-from gateway.sidecar.placement import LOOPBACK, Peer, Placement
+from gateway.envoy_config import (
+    Config,
+    discovery,
+    endpoints_assignment,
+    http2_upstream,
+    load_assignment,
+)
+from gateway.sidecar.placement import LOOPBACK, Placement
 from gateway.sidecar.tls import grpc_health_check, plaintext_health_socket, upstream_tls
 
 APP_CLUSTER = "local_app"
@@ -42,15 +48,18 @@ def app_cluster(placement: Placement) -> Config:
 
 def callee_cluster(placement: Placement, callee: str, health_service: str) -> Config:
     name = outbound_cluster_name(callee)
-    peer: Peer = placement.peers[callee]
-    host, port = peer.address.host, peer.address.port
+    peers = placement.endpoints(callee)
+    host = peers[0].address.host
     return {
         "name": name,
         **discovery(host),
-        # Headless Service: every ready pod, balanced per request rather than per connection.
+        # Headless Service (or, locally, every replica's sidecar): every ready pod, balanced
+        # per request rather than per connection.
         "lb_policy": "ROUND_ROBIN",
         "connect_timeout": "2s",
-        "load_assignment": load_assignment(name, host, port, health_port=peer.health_port),
+        "load_assignment": endpoints_assignment(
+            name, [(p.address.host, p.address.port, p.health_port) for p in peers]
+        ),
         "transport_socket": upstream_tls(placement.certs, callee, host),
         "transport_socket_matches": [plaintext_health_socket()],
         "typed_extension_protocol_options": http2_upstream(),

@@ -9,7 +9,8 @@ whole mesh on 127.0.0.1 for `make run MESH=sidecars`, one port block per service
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 
@@ -24,6 +25,7 @@ LOOPBACK = "127.0.0.1"
 KUBERNETES_SIDECAR_DIR = Path("/etc/lastmile/sidecar")
 # Local port blocks: service k (its canonical port minus 50050) owns base + 100 k .. + 99,
 # laid out like a pod: +0 admin, +21 health, +50 + j outbound to service j, +90 stats.
+# Replica r of a service has the block 6 r further on (one pod each): base + 100 (k + 6 r).
 DEFAULT_LOCAL_PORT_BASE = 16000
 _LOCAL_BLOCK = 100
 _LOCAL_APP, _LOCAL_HEALTH, _LOCAL_OUTBOUND, _LOCAL_STATS = 1, 21, 50, 90
@@ -50,8 +52,14 @@ class Placement:
     health_port: int
     stats_port: int
     outbound_ports: Mapping[str, int]
-    peers: Mapping[str, Peer]
+    # How each callee is reached: one address (a headless Service's name, which resolves to
+    # every ready pod), or every replica's sidecar (the local mesh).
+    peers: Mapping[str, Peer | tuple[Peer, ...]]
     certs: CertPaths
+
+    def endpoints(self, callee: str) -> tuple[Peer, ...]:
+        peers = self.peers[callee]
+        return peers if isinstance(peers, tuple) else (peers,)
 
 
 def kubernetes_placement(service: str, mesh: MeshTopology) -> Placement:
@@ -80,40 +88,64 @@ def kubernetes_peer(callee: str) -> Peer:
 @dataclass(frozen=True)
 class LocalLayout:
     """The local mesh's ports: each service's mTLS port (the devstack's), and the port
-    blocks from `base` that hold everything else."""
+    blocks from `base` that hold everything else. `replica_inbound_ports` lists the mTLS
+    port of every replica of a service that runs several (replica 0 first)."""
 
     inbound_ports: Mapping[str, int]
     base: int = DEFAULT_LOCAL_PORT_BASE
+    replica_inbound_ports: Mapping[str, tuple[int, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
-    def _block(self, service: str) -> int:
-        return self.base + _LOCAL_BLOCK * _index(service)
+    def _block(self, service: str, replica: int = 0) -> int:
+        return self.base + _LOCAL_BLOCK * (_index(service) + len(topology.SERVICES) * replica)
 
-    def inbound_port(self, service: str) -> int:
+    def replicas(self, service: str) -> int:
+        return len(self.replica_inbound_ports.get(service, ())) or 1
+
+    def inbound_port(self, service: str, replica: int = 0) -> int:
+        if service in self.replica_inbound_ports:
+            return self.replica_inbound_ports[service][replica]
         return self.inbound_ports.get(service, topology.CANONICAL_PORTS[service])
 
-    def app_port(self, service: str) -> int:
-        return self._block(service) + _LOCAL_APP
+    def app_port(self, service: str, replica: int = 0) -> int:
+        return self._block(service, replica) + _LOCAL_APP
 
-    def health_port(self, service: str) -> int:
-        return self._block(service) + _LOCAL_HEALTH
+    def health_port(self, service: str, replica: int = 0) -> int:
+        return self._block(service, replica) + _LOCAL_HEALTH
 
-    def outbound_port(self, caller: str, callee: str) -> int:
-        return self._block(caller) + _LOCAL_OUTBOUND + _index(callee)
+    def outbound_port(self, caller: str, callee: str, replica: int = 0) -> int:
+        return self._block(caller, replica) + _LOCAL_OUTBOUND + _index(callee)
 
-    def peer(self, callee: str) -> Peer:
-        return Peer(Address(LOOPBACK, self.inbound_port(callee)), self.health_port(callee))
+    def peer(self, callee: str, replica: int = 0) -> Peer:
+        return Peer(
+            Address(LOOPBACK, self.inbound_port(callee, replica)), self.health_port(callee, replica)
+        )
 
-    def ports_of(self, service: str, mesh: MeshTopology) -> dict[str, int]:
-        """Every port `service`'s sidecar and app listen on, by what it is for."""
-        block = self._block(service)
+    def peers(self, callee: str) -> Peer | tuple[Peer, ...]:
+        """The sidecar of every replica of `callee` (one Peer when it runs once)."""
+        count = self.replicas(callee)
+        return (
+            self.peer(callee)
+            if count == 1
+            else tuple(map(partial(self.peer, callee), range(count)))
+        )
+
+    def ports_of(self, service: str, mesh: MeshTopology, replica: int = 0) -> dict[str, int]:
+        """Every port replica `replica` of `service`'s sidecar and app listen on, by what it
+        is for."""
+        block = self._block(service, replica)
         ports = {
-            "inbound": self.inbound_port(service),
-            "app": self.app_port(service),
+            "inbound": self.inbound_port(service, replica),
+            "app": self.app_port(service, replica),
             "admin": block,
-            "health": self.health_port(service),
+            "health": self.health_port(service, replica),
             "stats": block + _LOCAL_STATS,
         }
-        ports |= {f"outbound to {c}": self.outbound_port(service, c) for c in mesh.callees(service)}
+        ports |= {
+            f"outbound to {c}": self.outbound_port(service, c, replica)
+            for c in mesh.callees(service)
+        }
         return ports
 
 
@@ -122,10 +154,11 @@ def _index(service: str) -> int:
 
 
 def local_placement(
-    service: str, mesh: MeshTopology, layout: LocalLayout, certs_dir: Path
+    service: str, mesh: MeshTopology, layout: LocalLayout, certs_dir: Path, replica: int = 0
 ) -> Placement:
-    """`service`'s sidecar on loopback; its certificate files are `certs_dir/<service>/`."""
-    ports = layout.ports_of(service, mesh)
+    """The sidecar of replica `replica` of `service` on loopback; its certificate files are
+    `certs_dir/<service>/` (every replica is the same workload, as pods of a Deployment)."""
+    ports = layout.ports_of(service, mesh, replica)
     callees = mesh.callees(service)
     return Placement(
         service=service,
@@ -135,7 +168,9 @@ def local_placement(
         admin_port=ports["admin"],
         health_port=ports["health"],
         stats_port=ports["stats"],
-        outbound_ports=MappingProxyType({c: layout.outbound_port(service, c) for c in callees}),
-        peers=MappingProxyType({c: layout.peer(c) for c in callees}),
+        outbound_ports=MappingProxyType(
+            {c: layout.outbound_port(service, c, replica) for c in callees}
+        ),
+        peers=MappingProxyType({c: layout.peers(c) for c in callees}),
         certs=CertPaths(certs_dir / service),
     )

@@ -44,9 +44,12 @@ def render_sidecar_config(placement: Placement, mesh: MeshTopology) -> Config:
     }
 
 
-def write_sidecar_config(placement: Placement, mesh: MeshTopology, out_dir: Path) -> Path:
-    """Write `<out_dir>/<service>/envoy.json` and return its path."""
-    directory = out_dir / placement.service
+def write_sidecar_config(
+    placement: Placement, mesh: MeshTopology, out_dir: Path, name: str | None = None
+) -> Path:
+    """Write `<out_dir>/<name>/envoy.json` (name: the service's, unless a replica's) and
+    return its path."""
+    directory = out_dir / (name or placement.service)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / CONFIG_FILE
     path.write_text(json.dumps(render_sidecar_config(placement, mesh), indent=2) + "\n")

@@ -14,7 +14,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from gateway.edge import Address
-from services.devstack.components import SERVICES, Ports
+from services.devstack.components import (
+    REPLICA_PORT_STEP_VARIABLE,
+    REPLICAS_VARIABLE,
+    SERVICES,
+    Ports,
+    Replicas,
+)
 from services.devstack.errors import DevstackError
 from services.devstack.launcher import REPO, LocalMesh, reset_state
 from services.devstack.log_stream import LogStream
@@ -56,6 +62,11 @@ def _banner(mesh: LocalMesh) -> str:
         lines.append(
             f"  mesh         Envoy sidecars, mTLS + RBAC (certificates: {mesh.sidecars.certs_dir})"
         )
+    if mesh.replicas.counts:
+        lines.append(
+            f"  replicas     {mesh.replicas} (replica k on the service's ports + "
+            f"{mesh.replicas.port_step} k; balanced per request)"
+        )
     lines.append("")
     width = max((len(component.name) for component in mesh.components), default=10)
     for component in mesh.components:
@@ -93,9 +104,12 @@ async def run(args: argparse.Namespace) -> int:
         restart_policy=args.restart,
         otlp_endpoint=args.otlp_endpoint,
         logins_per_minute=args.logins_per_minute,
+        replicas=args.replicas,
     )
     if args.mesh == MeshMode.SIDECARS:
-        mesh.sidecars = LocalSidecars(args.state_dir, mesh.ports, args.sidecar_port_base)
+        mesh.sidecars = LocalSidecars(
+            args.state_dir, mesh.ports, args.sidecar_port_base, replicas=args.replicas
+        )
     if args.only:
         wanted = set(args.only.split(","))
         mesh.services = tuple(spec for spec in SERVICES if spec.name in wanted)
@@ -221,6 +235,17 @@ def main(argv: list[str] | None = None) -> int:
         help="the edge's log-in rate limit; raise it for big simulations "
         "(default 20, or $LASTMILE_EDGE_LOGINS_PER_MINUTE)",
     )  # fmt: skip
+    run_parser.add_argument(
+        "--replicas", default=os.environ.get(REPLICAS_VARIABLE, ""),
+        help="processes per service, e.g. orders=2,pricing=2 (default one of each, or "
+        f"${REPLICAS_VARIABLE}); replica k of a service is <service>-k",
+    )  # fmt: skip
+    run_parser.add_argument(
+        "--replica-port-step", type=_positive,
+        default=int(os.environ.get(REPLICA_PORT_STEP_VARIABLE, "100")),
+        help="replica k listens on its service's gRPC and admin ports + k x this "
+        f"(default 100: orders-1 on 50152 and 9552, or ${REPLICA_PORT_STEP_VARIABLE})",
+    )  # fmt: skip
     for port in fields(Ports):
         variable = f"LASTMILE_{port.name.upper()}_PORT"
         run_parser.add_argument(
@@ -236,6 +261,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.command == "run":
+        try:
+            args.replicas = Replicas.parse(args.replicas, args.replica_port_step)
+        except DevstackError as refused:
+            parser.error(str(refused))
         args.state_dir = Path(args.state_dir).resolve()
         if args.fresh:
             try:

@@ -18,10 +18,16 @@ from services.devstack.process import SupervisedProcess
 
 
 async def wait_until_serving(
-    spec: ServiceSpec, address: str, process: SupervisedProcess, limit: float = 60
+    spec: ServiceSpec,
+    address: str,
+    process: SupervisedProcess,
+    limit: float = 60,
+    *,
+    service: str | None = None,
 ) -> None:
-    """Poll the gRPC health service at `address` until SERVING; fail with the log tail if
-    the process exits."""
+    """Poll the gRPC health service at `address` until SERVING for `service` (default: the
+    spec's health service); fail with the log tail if the process exits."""
+    service = spec.health_service if service is None else service
     give_up = time.monotonic() + limit
     async with grpc.aio.insecure_channel(address) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
@@ -32,15 +38,13 @@ async def wait_until_serving(
                     f"last lines of {process.log_path}:\n{process.log_tail()}"
                 )
             with contextlib.suppress(grpc.aio.AioRpcError):
-                reply = await stub.Check(
-                    health_pb2.HealthCheckRequest(service=spec.health_service), timeout=1
-                )
+                reply = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=1)
                 if reply.status == health_pb2.HealthCheckResponse.SERVING:
                     return
             if time.monotonic() > give_up:
                 raise ServerStartError(
-                    f"{spec.name} did not report SERVING within {limit:.0f}s; last lines of "
-                    f"{process.log_path}:\n{process.log_tail()}"
+                    f"{spec.name} did not report SERVING ({service or 'the server'}) within "
+                    f"{limit:.0f}s; last lines of {process.log_path}:\n{process.log_tail()}"
                 )
             await asyncio.sleep(0.2)
 

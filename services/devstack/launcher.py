@@ -4,6 +4,12 @@ health (health.py), with one combined log stream, supervised (supervisor.py) and
 cleanly in reverse order. In sidecar mode, sidecars.py places, configures and starts each
 service's Envoy sidecar.
 
+Replicas (`--replicas orders=2,pricing=2`, components.py): each replica is a component of
+its own (`orders`, `orders-1`, ...: its own process, log, restarts, hold file and run.json
+entry), started one after the other, so that migrations and first-start work (identity's ops
+account, signing keys) run once before the next replica starts. The edge's clusters list
+every replica; callers' targets name every replica.
+
 Supervision. Every component, PostgreSQL and NATS included, is watched: an exit is reported
 with the tail of its log and reaped at once. With the restart policy (`--restart` or
 $LASTMILE_RESTART: `always`, the default, `on-failure` or `never`) it is started again after
@@ -50,7 +56,7 @@ from gateway.edge import (
     write_edge_config,
 )
 from services.devstack.command_server import CommandServer
-from services.devstack.components import SERVICES, Ports, ServiceSpec
+from services.devstack.components import SERVICES, Ports, Replicas, ServiceSpec, replica_name
 from services.devstack.errors import DevstackError
 from services.devstack.health import wait_until_ready, wait_until_serving
 from services.devstack.nats import LocalNats
@@ -77,6 +83,8 @@ class LocalMesh:
     postgres: LocalPostgres | None = None
     nats: LocalNats | None = None
     services: tuple[ServiceSpec, ...] = SERVICES
+    # How many processes of each service, and the replicas' port step.
+    replicas: Replicas = field(default_factory=Replicas)
     # None: services call each other directly; otherwise through mTLS sidecars.
     sidecars: LocalSidecars | None = None
     # An OTLP/gRPC collector: every service exports its spans there and the edge traces.
@@ -125,10 +133,22 @@ class LocalMesh:
                   ("nats monitoring", self.ports.nats_monitor), ("edge", self.ports.edge),
                   ("edge admin", self.ports.edge_admin)]  # fmt: skip
         for spec in self.services:
-            checks += [(spec.name, self.ports.grpc(spec.name)),
-                       (f"{spec.name} admin", self.ports.admin(spec.name))]  # fmt: skip
-            if self.sidecars is not None:
-                checks += self.sidecars.ports_in_use(spec)
+            for k in range(self.replicas.count(spec.name)):
+                name = replica_name(spec.name, k)
+                checks += [
+                    (name, self.replicas.grpc_port(self.ports, spec.name, k)),
+                    (f"{name} admin", self.replicas.admin_port(self.ports, spec.name, k)),
+                ]
+                if self.sidecars is not None:
+                    checks += self.sidecars.ports_in_use(spec, k)
+        claimed: dict[int, str] = {}
+        for name, port in checks:
+            if port in claimed:
+                raise DevstackError(
+                    f"{name} and {claimed[port]} would both listen on port {port}; move one "
+                    "(its --*-port flag, or a larger --replica-port-step)"
+                )
+            claimed[port] = name
         for name, port in checks:
             ensure_port_free(name, port)
 
@@ -139,31 +159,49 @@ class LocalMesh:
         if spec.database:
             await self.postgres.ensure_database(spec.name)
             dsn = self.postgres.dsn(spec.name)
-        env = {**os.environ, **spec.env(self.ports, dsn, self.nats.url), **self.marker}
+        for replica in range(self.replicas.count(spec.name)):
+            await self._start_replica(spec, replica, dsn, self.nats.url)
+
+    async def _start_replica(
+        self, spec: ServiceSpec, replica: int, dsn: str | None, nats_url: str
+    ) -> None:
+        name = replica_name(spec.name, replica)
+        settings = spec.env(self.ports, dsn, nats_url, replicas=self.replicas, replica=replica)
+        env = {**os.environ, **settings, **self.marker}
         if self.otlp_endpoint is not None:
             env[f"LASTMILE_{spec.name.upper()}_OTLP_ENDPOINT"] = f"http://{self.otlp_endpoint}"
-        address = health_address = f"127.0.0.1:{self.ports.grpc(spec.name)}"
+        port = self.replicas.grpc_port(self.ports, spec.name, replica)
+        address = health_address = f"127.0.0.1:{port}"
         if self.sidecars is not None:
-            route = await self.sidecars.start_sidecar(spec, self._start_envoy)
+            route = await self.sidecars.start_sidecar(spec, self._start_envoy, replica)
             env |= route.env
             address, health_address = route.app_address, route.health_address
         server = CommandServer(
-            SupervisedProcess(self.logs / f"{spec.name}.log"),
+            SupervisedProcess(self.logs / f"{name}.log"),
             [sys.executable, "-m", f"services.{spec.name}"], cwd=REPO, env=env,
-            ready=partial(wait_until_serving, spec, health_address), grace=15,
+            ready=partial(
+                wait_until_serving, spec, health_address, service=spec.health_gate(self.replicas)
+            ),
+            grace=15,
         )  # fmt: skip
-        await self.supervisor.start(spec.name, address, server)
+        await self.supervisor.start(name, address, server)
 
     async def _start_edge(self) -> None:
         """Render the Envoy edge for the services started here and wait until it is ready."""
-        upstreams = dict(DEFAULT_UPSTREAMS)
+        upstreams: dict[str, Address | tuple[Address, ...]] = dict(DEFAULT_UPSTREAMS)
         for spec in self.services:
-            upstreams[spec.name] = Address("127.0.0.1", self.ports.grpc(spec.name))
+            replicas = self.replicas.grpc_ports(self.ports, spec.name)
+            addresses = tuple(Address("127.0.0.1", port) for port in replicas)
+            upstreams[spec.name] = addresses[0] if len(addresses) == 1 else addresses
         settings = EdgeSettings(
             upstreams=upstreams,
             listen=Address("127.0.0.1", self.ports.edge),
             admin_port=self.ports.edge_admin,
             jwks_url=f"http://127.0.0.1:{self.ports.admin('identity')}/.well-known/jwks.json",
+            jwks_replicas=tuple(
+                Address("127.0.0.1", self.replicas.admin_port(self.ports, "identity", k))
+                for k in range(1, self.replicas.count("identity"))
+            ),
             cors_allowed_origins=("*",),
             upstream_mtls=None if self.sidecars is None else self.sidecars.edge_mtls(),
             otlp_endpoint=self.otlp_endpoint,

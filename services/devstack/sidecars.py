@@ -5,7 +5,11 @@ sidecar's outbound listeners, and the edge presents its own certificate to the s
 
 The launcher asks this module four things in sidecar mode: which extra ports must be free,
 to make the certificates, to start a service's sidecar before the service (`start_sidecar`,
-which says where the app must then listen and be health-checked), and the edge's mTLS."""
+which says where the app must then listen and be health-checked), and the edge's mTLS.
+
+With replicas, every replica is a pod of its own: its own sidecar (`orders-1-sidecar`, on
+the replica's usual port) and port block, and each sidecar's outbound cluster to a callee
+lists the inbound address of every replica's sidecar of that callee."""
 
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ from gateway.sidecar.placement import (
 from gateway.sidecar.render import write_sidecar_config
 from gateway.sidecar.tls import CertPaths
 from gateway.sidecar.topology import EDGE, MeshTopology
-from services.devstack.components import Ports, ServiceSpec
+from services.devstack.components import Ports, Replicas, ServiceSpec, replica_name
 from services.devstack.errors import DevstackError
 
 
@@ -71,6 +75,7 @@ class LocalSidecars:
     ports: Ports
     port_base: int = DEFAULT_LOCAL_PORT_BASE
     mesh: MeshTopology = field(default_factory=MeshTopology.load)
+    replicas: Replicas = field(default_factory=Replicas)
 
     @property
     def certs_dir(self) -> Path:
@@ -79,25 +84,36 @@ class LocalSidecars:
     @property
     def layout(self) -> LocalLayout:
         inbound = {name: self.ports.grpc(name) for name in topology.SERVICES}
-        return LocalLayout(inbound, self.port_base)
+        replicated = {
+            name: tuple(self.replicas.grpc_ports(self.ports, name))
+            for name in topology.SERVICES
+            if self.replicas.count(name) > 1
+        }
+        return LocalLayout(inbound, self.port_base, replicated)
 
     def ensure_certs(self) -> None:
         """A dev CA and a certificate per workload in .state/certs/ (reissued if expiring)."""
         ensure_workload_certs(self.certs_dir, [*topology.SERVICES, EDGE])
 
-    def placement(self, service: str) -> Placement:
-        return local_placement(service, self.mesh, self.layout, self.certs_dir)
+    def placement(self, service: str, replica: int = 0) -> Placement:
+        return local_placement(service, self.mesh, self.layout, self.certs_dir, replica)
 
-    def write_config(self, service: str) -> Path:
-        return write_sidecar_config(self.placement(service), self.mesh, self.state_dir / "sidecars")
+    def write_config(self, service: str, replica: int = 0) -> Path:
+        return write_sidecar_config(
+            self.placement(service, replica), self.mesh, self.state_dir / "sidecars",
+            replica_name(service, replica),
+        )  # fmt: skip
 
-    async def start_sidecar(self, spec: ServiceSpec, start_envoy: EnvoyStarter) -> SidecarRoute:
-        """Start `spec`'s sidecar and return where its app must listen. The sidecar comes
-        first: the app's outbound listeners exist before it calls anyone."""
-        env = self.service_env(spec)
-        placement = self.placement(spec.name)
+    async def start_sidecar(
+        self, spec: ServiceSpec, start_envoy: EnvoyStarter, replica: int = 0
+    ) -> SidecarRoute:
+        """Start the sidecar of `spec`'s replica `replica` and return where its app must
+        listen. The sidecar comes first: the app's outbound listeners exist before it calls
+        anyone."""
+        env = self.service_env(spec, replica)
+        placement = self.placement(spec.name, replica)
         await start_envoy(
-            f"{spec.name}-sidecar", self.write_config(spec.name),
+            f"{replica_name(spec.name, replica)}-sidecar", self.write_config(spec.name, replica),
             f"{LOOPBACK}:{placement.inbound_port} mTLS", placement.admin_port, concurrency=1,
         )  # fmt: skip
         return SidecarRoute(
@@ -106,18 +122,18 @@ class LocalSidecars:
             env=env,
         )
 
-    def ports_in_use(self, spec: ServiceSpec) -> list[tuple[str, int]]:
-        """What the service and its sidecar listen on besides the service's usual port."""
-        ports = self.layout.ports_of(spec.name, self.mesh)
+    def ports_in_use(self, spec: ServiceSpec, replica: int = 0) -> list[tuple[str, int]]:
+        """What the replica and its sidecar listen on besides the replica's usual port."""
+        ports = self.layout.ports_of(spec.name, self.mesh, replica)
         return [
-            (f"{spec.name} {purpose}", port)
+            (f"{replica_name(spec.name, replica)} {purpose}", port)
             for purpose, port in ports.items()
             if purpose != "inbound"
         ]
 
-    def service_env(self, spec: ServiceSpec) -> dict[str, str]:
+    def service_env(self, spec: ServiceSpec, replica: int = 0) -> dict[str, str]:
         """Overrides of `spec.env`: the app on its loopback port, upstreams through the sidecar."""
-        placement = self.placement(spec.name)
+        placement = self.placement(spec.name, replica)
         prefix = f"LASTMILE_{spec.name.upper()}_"
         env = {f"{prefix}GRPC_PORT": str(placement.app_port)}
         for upstream in spec.upstreams:
@@ -132,5 +148,10 @@ class LocalSidecars:
         return env
 
     def edge_mtls(self) -> UpstreamMtls:
-        health = {name: self.layout.health_port(name) for name in topology.SERVICES}
+        """The edge's certificate, and the health port of every replica's sidecar."""
+        layout = self.layout
+        health: dict[str, int | tuple[int, ...]] = {}
+        for name in topology.SERVICES:
+            ports = tuple(layout.health_port(name, k) for k in range(layout.replicas(name)))
+            health[name] = ports[0] if len(ports) == 1 else ports
         return UpstreamMtls(CertPaths(self.certs_dir / EDGE), health)

@@ -14,13 +14,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from services.devstack.components import Ports
+from services.devstack.components import Ports, Replicas, replica_name
 from services.devstack.ports import free_port, is_port_free
 
 # Short offer deadlines, so that the timeout path is seen within a test.
@@ -53,6 +53,17 @@ class RunningMesh:
     ports: Ports
     state_dir: Path
     output: Path
+    replicas: Replicas = field(default_factory=Replicas)
+
+    def grpc_port(self, service: str, replica: int = 0) -> int:
+        """Where replica `replica` of `service` answers (its sidecar, in sidecar mode)."""
+        return self.replicas.grpc_port(self.ports, service, replica)
+
+    def admin_port(self, service: str, replica: int = 0) -> int:
+        return self.replicas.admin_port(self.ports, service, replica)
+
+    def replica_names(self, service: str) -> list[str]:
+        return [replica_name(service, k) for k in range(self.replicas.count(service))]
 
     @property
     def base(self) -> str:
@@ -95,21 +106,42 @@ def free_port_block(size: int = 600) -> int:
     raise AssertionError("no block of free ports for the sidecars")
 
 
+# With replicas, every port comes from one free block: the mesh's ports first, replica k of
+# each `REPLICA_PORT_STEP` further on, then the sidecars' blocks (600 per replica).
+REPLICA_PORT_STEP = 20
+_SIDECAR_OFFSET = 100
+
+
 def start_mesh(
     mode: str,
     state: Path,
     environment: Mapping[str, str] | None = None,
     restart: str = "always",
+    replicas: str = "",
 ) -> RunningMesh:
     """`environment` adds to (or overrides) MESH_ENVIRONMENT for the launcher and, through
     it, every service, e.g. LASTMILE_OTLP_ENDPOINT. `restart` is the launcher's restart
-    policy (as `make run`: always; never leaves a killed component down)."""
-    ports = Ports(**{port.name: free_port() for port in fields(Ports)})
+    policy (as `make run`: always; never leaves a killed component down). `replicas` is
+    `--replicas` (e.g. "orders=2,pricing=2")."""
+    plan = Replicas.parse(replicas, REPLICA_PORT_STEP)
+    sidecar_base = None
+    if plan.counts:
+        most = max(plan.counts.values())
+        block = free_port_block(_SIDECAR_OFFSET + 600 * most)
+        names = [port.name for port in fields(Ports)]
+        assert len(names) <= REPLICA_PORT_STEP
+        assert REPLICA_PORT_STEP * most <= _SIDECAR_OFFSET
+        ports = Ports(**{name: block + offset for offset, name in enumerate(names)})
+        sidecar_base = block + _SIDECAR_OFFSET
+    else:
+        ports = Ports(**{port.name: free_port() for port in fields(Ports)})
     output = state / "launcher.out"
     flags = [f"--{p.name.replace('_', '-')}-port={getattr(ports, p.name)}" for p in fields(Ports)]
     flags += [f"--mesh={mode}", f"--restart={restart}"]
+    if plan.counts:
+        flags += [f"--replicas={replicas}", f"--replica-port-step={REPLICA_PORT_STEP}"]
     if mode == "sidecars":
-        flags.append(f"--sidecar-port-base={free_port_block()}")
+        flags.append(f"--sidecar-port-base={sidecar_base or free_port_block()}")
     with output.open("wb") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "services.devstack", "--state-dir", str(state), "run", *flags],
@@ -118,8 +150,9 @@ def start_mesh(
             env={**os.environ, **MESH_ENVIRONMENT, **(environment or {})},
             preexec_fn=die_with_the_tests,
         )
-    running = RunningMesh(process, mode, ports, state, output)
-    give_up = time.monotonic() + 180
+    running = RunningMesh(process, mode, ports, state, output, plan)
+    # Replicas start one after the other.
+    give_up = time.monotonic() + 180 + 20 * sum(count - 1 for count in plan.counts.values())
     while b"Lastmile is running." not in output.read_bytes():
         if process.poll() is not None or time.monotonic() > give_up:
             stop_mesh(running)
