@@ -416,7 +416,7 @@ def route_taking(config: Config, path: str, headers: dict[str, str]) -> Config:
 def _header_matches(matcher: Config, request: dict[str, str]) -> bool:
     value = request.get(matcher["name"])
     if "present_match" in matcher:
-        return (value is not None) == matcher["present_match"]
+        return (value is not None) is bool(matcher["present_match"])
     if value is None:
         return False
     string_match = matcher["string_match"]
