@@ -17,6 +17,12 @@ from gateway.idempotency import IDEMPOTENCY_KEY_HEADER
 # every REST path has routes too: CORS answers a preflight only on a route that forwards, a
 # client-streaming body (a JSON array) gets its larger limit there, and a method the path does
 # not declare is answered there with 405.
+#
+# Retries, per gRPC route: every unary call is retried when it was not processed (connect
+# failure, refused stream, UNAVAILABLE); after a reset only calls safe to send twice are
+# (`Replay` in the surface): reads and idempotent methods on their own routes, and a method that
+# honours an idempotency key on a route that matches a non-empty `idempotency-key` header,
+# before the method's route without it. Streams are never retried.
 
 
 @dataclass(frozen=True)
