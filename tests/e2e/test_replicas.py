@@ -25,7 +25,15 @@ from services.devstack.components import SERVICES
 from tests.chaos.event_stream import events_once_published, events_per_delivery
 from tests.chaos.keyed_creates import CreateTally, create_keyed, edge_client, listed_deliveries
 from tests.e2e.conftest import RunningMesh, start_mesh, stop_mesh
-from tests.e2e.replica_metrics import counter, grew, handled, health, published, spread
+from tests.e2e.replica_metrics import (
+    counter,
+    edge_stat,
+    grew,
+    handled,
+    health,
+    published,
+    spread,
+)
 from tests.e2e.rest import call, delivery_request, sign_up
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -40,6 +48,10 @@ ENVIRONMENT = {"LASTMILE_EDGE_LOGINS_PER_MINUTE": "6000"}
 NATS_EVENTS = ("created", "assigned", "picked_up", "delivered")
 # Clients creating at once in the fault tests: at most this many calls are in flight.
 WORKERS = 4
+# Clients creating at once while an orders replica is killed: enough that calls are in
+# flight on it when it dies (the edge counts the connections it closed under them).
+CREATES_IN_FLIGHT = 16
+CALLS_CUT_AT_ORDERS = "cluster.lastmile_orders.upstream_cx_destroy_remote_with_active_rq"
 # How long a stopped replica stays down: an outage (its port refuses connections), not a blip.
 HELD_SECONDS = 2.0
 
@@ -185,9 +197,9 @@ def test_a_batch_of_deliveries_runs_end_to_end_and_every_event_is_published_once
 
 
 async def steady_creates(
-    mesh: RunningMesh, token: str, tally: CreateTally, stop: asyncio.Event
+    mesh: RunningMesh, token: str, tally: CreateTally, stop: asyncio.Event, workers: int
 ) -> None:
-    """Creates through the edge, one after the other in each of WORKERS, until `stop`."""
+    """Creates through the edge, one after the other in each of `workers`, until `stop`."""
     keys = itertools.count()
 
     async def work(client_id: int) -> None:
@@ -196,7 +208,7 @@ async def steady_creates(
                 await create_keyed(client, token, [f"steady-{client_id}-{next(keys)}"], tally)
                 await asyncio.sleep(0.02)
 
-    await asyncio.gather(*(work(n) for n in range(WORKERS)))
+    await asyncio.gather(*(work(n) for n in range(workers)))
 
 
 @contextlib.contextmanager
@@ -214,12 +226,14 @@ def held(mesh: RunningMesh, *names: str) -> Iterator[None]:
             file.unlink(missing_ok=True)
 
 
-async def fault_under_creates(mesh: RunningMesh, token: str, name: str, signum: int) -> CreateTally:
+async def fault_under_creates(
+    mesh: RunningMesh, token: str, name: str, signum: int, workers: int = WORKERS
+) -> CreateTally:
     """A steady stream of creates while replica `name` gets `signum` and stays down for a
     while (the other replica is up all along); the stream ends once `name` is back."""
     tally, stop = CreateTally(), asyncio.Event()
     restarts = mesh.component(name)["restarts"]
-    stream = asyncio.create_task(steady_creates(mesh, token, tally, stop))
+    stream = asyncio.create_task(steady_creates(mesh, token, tally, stop, workers))
     with held(mesh, name):
         await asyncio.sleep(1.5)
         os.kill(mesh.pid_of(name), signum)
@@ -251,7 +265,11 @@ def test_a_killed_orders_replica_costs_no_create_and_each_key_creates_one_delive
     A create the dead replica had committed is answered from its key, so every key names one
     delivery and the customer has exactly one delivery per key."""
     token = sign_up(replicated.base, "killed@example.com", "ROLE_CUSTOMER")
-    tally = asyncio.run(fault_under_creates(replicated, token, "orders", signal.SIGKILL))
+    cut = edge_stat(replicated, CALLS_CUT_AT_ORDERS)
+    tally = asyncio.run(
+        fault_under_creates(replicated, token, "orders", signal.SIGKILL, CREATES_IN_FLIGHT)
+    )
+    assert edge_stat(replicated, CALLS_CUT_AT_ORDERS) > cut, "the kill cut no call in flight"
     assert tally.answers["200"] > 20
     assert dict(tally.answers) == {"200": tally.answers["200"]}, f"answers: {tally.answers}"
     assert tally.failed == {}
