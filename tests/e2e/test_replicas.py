@@ -52,6 +52,10 @@ WORKERS = 4
 # flight on it when it dies (the edge counts the connections it closed under them).
 CREATES_IN_FLIGHT = 16
 CALLS_CUT_AT_ORDERS = "cluster.lastmile_orders.upstream_cx_destroy_remote_with_active_rq"
+# A busy machine can leave a replica with no call at the instant it dies; kill it again then.
+KILLS_TO_CUT_A_CALL = 3
+# Every create of the module has a key of its own, across faults.
+KEY_NUMBERS = itertools.count()
 # How long a stopped replica stays down: an outage (its port refuses connections), not a blip.
 HELD_SECONDS = 2.0
 
@@ -200,7 +204,7 @@ async def steady_creates(
     mesh: RunningMesh, token: str, tally: CreateTally, stop: asyncio.Event, workers: int
 ) -> None:
     """Creates through the edge, one after the other in each of `workers`, until `stop`."""
-    keys = itertools.count()
+    keys = KEY_NUMBERS
 
     async def work(client_id: int) -> None:
         async with edge_client(mesh.base, 2) as client:
@@ -227,11 +231,16 @@ def held(mesh: RunningMesh, *names: str) -> Iterator[None]:
 
 
 async def fault_under_creates(
-    mesh: RunningMesh, token: str, name: str, signum: int, workers: int = WORKERS
+    mesh: RunningMesh,
+    token: str,
+    name: str,
+    signum: int,
+    workers: int = WORKERS,
+    tally: CreateTally | None = None,
 ) -> CreateTally:
     """A steady stream of creates while replica `name` gets `signum` and stays down for a
     while (the other replica is up all along); the stream ends once `name` is back."""
-    tally, stop = CreateTally(), asyncio.Event()
+    tally, stop = tally or CreateTally(), asyncio.Event()
     restarts = mesh.component(name)["restarts"]
     stream = asyncio.create_task(steady_creates(mesh, token, tally, stop, workers))
     with held(mesh, name):
@@ -265,11 +274,16 @@ def test_a_killed_orders_replica_costs_no_create_and_each_key_creates_one_delive
     A create the dead replica had committed is answered from its key, so every key names one
     delivery and the customer has exactly one delivery per key."""
     token = sign_up(replicated.base, "killed@example.com", "ROLE_CUSTOMER")
-    cut = edge_stat(replicated, CALLS_CUT_AT_ORDERS)
-    tally = asyncio.run(
-        fault_under_creates(replicated, token, "orders", signal.SIGKILL, CREATES_IN_FLIGHT)
-    )
-    assert edge_stat(replicated, CALLS_CUT_AT_ORDERS) > cut, "the kill cut no call in flight"
+    tally, cut_before = CreateTally(), edge_stat(replicated, CALLS_CUT_AT_ORDERS)
+    for _ in range(KILLS_TO_CUT_A_CALL):
+        asyncio.run(
+            fault_under_creates(
+                replicated, token, "orders", signal.SIGKILL, CREATES_IN_FLIGHT, tally
+            )
+        )
+        if edge_stat(replicated, CALLS_CUT_AT_ORDERS) > cut_before:
+            break
+    assert edge_stat(replicated, CALLS_CUT_AT_ORDERS) > cut_before, "no kill cut a call"
     assert tally.answers["200"] > 20
     assert dict(tally.answers) == {"200": tally.answers["200"]}, f"answers: {tally.answers}"
     assert tally.failed == {}
