@@ -58,6 +58,7 @@ from services.devstack.ports import ensure_port_free
 from services.devstack.postgres import LocalPostgres
 from services.devstack.process import SupervisedProcess
 from services.devstack.process_identity import STATE_DIR_VARIABLE, is_same_process
+from services.devstack.quote_keys import KEYS_VARIABLE, ensure_quote_keys
 from services.devstack.restart_policy import RestartPolicy
 from services.devstack.run_file import RunRecord
 from services.devstack.sidecars import LocalSidecars
@@ -140,6 +141,8 @@ class LocalMesh:
             await self.postgres.ensure_database(spec.name)
             dsn = self.postgres.dsn(spec.name)
         env = {**os.environ, **spec.env(self.ports, dsn, self.nats.url), **self.marker}
+        if spec.name == "pricing":
+            env[KEYS_VARIABLE] = str(ensure_quote_keys(self.state_dir))
         if self.otlp_endpoint is not None:
             env[f"LASTMILE_{spec.name.upper()}_OTLP_ENDPOINT"] = f"http://{self.otlp_endpoint}"
         address = health_address = f"127.0.0.1:{self.ports.grpc(spec.name)}"
