@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.bench.benchmark import Benchmark
-from tests.bench.create_delivery import CREATE_DELIVERY
+from tests.bench.create_delivery import CREATE_DELIVERY, CREATE_DELIVERY_QUOTED
 from tests.bench.create_delivery_rest import CREATE_DELIVERY_REST
 from tests.bench.dispatch_latency import DISPATCH_LATENCY
 from tests.bench.edge_vs_direct import EDGE_VS_DIRECT
@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, Benchmark] = {
         RUNTIME_OVERHEAD,
         RUNTIME_PIECES,
         CREATE_DELIVERY,
+        CREATE_DELIVERY_QUOTED,
         EDGE_VS_DIRECT,
         CREATE_DELIVERY_REST,
         SIDECAR_OVERHEAD,
