@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
+from services.dispatch.domain.assignments import AssignmentBook
 from services.dispatch.domain.courier_index import CourierIndex
 from services.dispatch.domain.couriers import Courier, CourierStatus
 from services.dispatch.domain.deliveries import DeliveryTerms, PendingDelivery, QueueState
@@ -73,11 +74,7 @@ class Board:
         self._queue, self._index = DispatchQueue(), CourierIndex()
         self._open: dict[str, Offer] = {}  # offers not yet ended, by offer id
         self._unanswered: set[str] = set()  # of those, the ones with a backstop armed
-        # Assignments made this term, kept until their courier is done with the
-        # delivery: a cancel must reach the courier, an assignment lost with a Link is
-        # resent. One per courier (they carry one at a time).
-        self._assignments: dict[str, AssignmentToCourier] = {}  # by delivery id
-        self._assigned_to: dict[str, str] = {}  # courier id -> delivery id
+        self._assignments = AssignmentBook()
         self.statistics = OfferStatistics(started_at=started_at)
 
     # -- the persisted queue ------------------------------------------------------------
@@ -121,7 +118,7 @@ class Board:
                 self._withdraw(delivery.offer, reason, fx, detail)
                 self._end(delivery.offer.offer_id, OfferOutcome.CANCELLED, now, fx)
             fx.append(Persist(delivery.delivery_id, None))
-        elif (remembered := self._forget_assignment(cancellation.delivery_id)) is not None:
+        elif (remembered := self._assignments.pop(cancellation.delivery_id)) is not None:
             self._withdraw(remembered.offer, reason, fx, detail)
         elif cancellation.courier_id:  # assigned by a predecessor
             self._tell(
@@ -181,7 +178,7 @@ class Board:
                     delivery, OfferOutcome.TIMED_OUT, now, fx, withdraw=CancellationReason.EXPIRED
                 )
         for courier in couriers:
-            awaited = self._reconcile_assignment(courier)
+            awaited = self._assignments.reconcile(courier)
             if awaited is not None:
                 fx.append(Send(courier.fleet_replica_id, awaited))
             elif (
@@ -200,7 +197,7 @@ class Board:
         fx: Effects = []
         if not self._index.apply(courier):
             return fx
-        self._reconcile_assignment(courier)
+        self._assignments.reconcile(courier)
         if self._index.is_free(courier.courier_id):
             self._match_waiting(now, fx, for_courier=courier.courier_id)
         return fx
@@ -284,7 +281,7 @@ class Board:
                 # between, its successor re-runs the idempotent call and sends it again.
                 assignment = AssignmentToCourier(offer, delivery.terms, verdict.assigned_at)
                 self._send_to_courier(offer.courier_id, assignment, offer.fleet_replica_id, fx)
-                self._remember_assignment(assignment)
+                self._assignments.remember(assignment)
         else:
             reason = CancellationReason.NOT_ASSIGNED
             if verdict.current_state == CANCELLED or delivery.cancelled:
@@ -465,32 +462,3 @@ class Board:
     ) -> None:  # fmt: skip
         withdrawal = OfferWithdrawal(courier_id, offer_id, delivery_id, reason, detail)
         self._send_to_courier(courier_id, withdrawal, fallback_replica, fx)
-
-    # -- assignments made this term -----------------------------------------------------
-
-    def _remember_assignment(self, assignment: AssignmentToCourier) -> None:
-        courier_id = assignment.offer.courier_id
-        previous = self._assigned_to.get(courier_id)
-        if previous is not None:
-            self._assignments.pop(previous, None)
-        self._assignments[assignment.offer.delivery_id] = assignment
-        self._assigned_to[courier_id] = assignment.offer.delivery_id
-
-    def _forget_assignment(self, delivery_id: str) -> AssignmentToCourier | None:
-        assignment = self._assignments.pop(delivery_id, None)
-        if assignment is not None:
-            self._assigned_to.pop(assignment.offer.courier_id, None)
-        return assignment
-
-    def _reconcile_assignment(self, courier: Courier) -> AssignmentToCourier | None:
-        """Given the courier's reported state: the assignment they still wait for (it
-        was lost on the way), or None; forgets it once they have moved on."""
-        delivery_id = self._assigned_to.get(courier.courier_id)
-        if delivery_id is None:
-            return None
-        assignment = self._assignments[delivery_id]
-        if courier.holds_offer(assignment.offer.offer_id):
-            return assignment
-        if not courier.carries_delivery(delivery_id):
-            self._forget_assignment(delivery_id)
-        return None

@@ -16,8 +16,8 @@ from services.dispatch.domain.statistics import OfferOutcome
 
 @dataclass(frozen=True, slots=True)
 class Persist:
-    """Write the delivery's latest queue row (None: remove it). Every effect after a
-    Persist in the same list waits until it has committed."""
+    """Write the delivery's latest queue row (None: remove it). A SendOffer or a
+    CallAssignCourier after it waits until it has committed."""
 
     delivery_id: str
     row: QueueRow | None
