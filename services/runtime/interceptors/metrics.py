@@ -8,7 +8,7 @@ from typing import Any
 from prometheus_client.metrics import Counter, Histogram
 
 from services.runtime import metrics
-from services.runtime.interceptors.base import Call, CallObserver, final_code
+from services.runtime.interceptors.base import CODE_NAMES, Call, CallObserver
 
 
 class CallMetrics(CallObserver):
@@ -28,7 +28,7 @@ class CallMetrics(CallObserver):
         return time.monotonic()
 
     def end(self, call: Call, started: Any, error: BaseException | None) -> None:
-        labels = (call.service, call.method_name, call.kind, final_code(call.context, error).name)
+        labels = (call.service, call.method_name, call.kind, CODE_NAMES[call.final_code(error)])
         children = self._finished.get(labels)
         if children is None:
             children = self._finished[labels] = (
