@@ -243,6 +243,14 @@ def _print_summary(rounds: dict[str, list[Round]], served: dict[str, int]) -> No
             for name, cores in measured.busy_cores.items():
                 busy[name] = busy.get(name, 0.0) + cores / len(rounds[mode])
         print(f"cpu, {mode} (mean of rounds): {cpu_split.describe(busy)}")
+        # The cleaner reading on a shared machine, where the scheduler's share per process
+        # gives two replicas more of the CPU than one gets: what each pricing core serves.
+        pricing_cores = sum(c for name, c in busy.items() if name.startswith("pricing"))
+        served_per_second = mean(r.load.requests_per_second for r in rounds[mode])
+        print(
+            f"     {mode}: {served_per_second / max(pricing_cores, 1e-9):.0f} req/s per busy "
+            f"pricing core ({pricing_cores:.2f} cores)"
+        )
     # pricing-2 serves only behind the two-replica Envoy (warm-ups and readiness included).
     print(
         "access log lines for CreateQuote (warm-ups included): "
