@@ -24,7 +24,7 @@ class LoadShape:
     sessions: int = 10_000  # live-fleet: concurrent courier sessions
     ping_seconds: float = 1.0  # live-fleet: one location fix per session this often
     ramp_per_second: float = 500.0  # sessions opened per second while ramping up
-    load_processes: int = 1  # live-fleet: load generator processes
+    load_processes: int = 0  # live-fleet: load generator processes; 0 = one per 2,500 sessions
     couriers: int = 1_000  # dispatch-latency: idle couriers online
     deliveries_per_second: float = 300.0  # dispatch-latency: create rate
     soak_minutes: float = 30.0  # soak: how long

@@ -9,6 +9,7 @@ from tests.bench.dispatch_latency import DISPATCH_LATENCY
 from tests.bench.edge_vs_direct import EDGE_VS_DIRECT
 from tests.bench.event_pipeline import EVENT_PIPELINE
 from tests.bench.live_fleet import LIVE_FLEET
+from tests.bench.replicas import REPLICAS
 from tests.bench.runtime_overhead import RUNTIME_OVERHEAD
 from tests.bench.runtime_pieces import RUNTIME_PIECES
 from tests.bench.sidecar_overhead import SIDECAR_OVERHEAD
@@ -28,5 +29,6 @@ BENCHMARKS: dict[str, Benchmark] = {
         EVENT_PIPELINE,
         DISPATCH_LATENCY,
         SOAK,
+        REPLICAS,
     )
 }
