@@ -155,6 +155,11 @@ async def _measure(shape: LoadShape, work: Path, window: float) -> None:
     )
     print(f"cpu-ms per delivered delivery, gross: {DeliveryCost.describe(cost.gross)}")
     print(f"cpu-ms per delivered delivery, net of the floor: {DeliveryCost.describe(cost.net)}")
+    if created and abs(delivered - created) > 0.05 * created:
+        print(
+            f"  not steady: {created} created but {delivered} delivered in the window (a busy "
+            "machine?); the work of the difference is in the figures"
+        )
     for error in result.get("errors", []) or []:
         print(f"  generator saw: {error}")
     total = sum(cost.net.values()) * 1000
