@@ -6,7 +6,8 @@ Statements are prepared once per connection and reused (asyncpg's statement cach
 asyncpg resets every connection it takes back (one more round trip that releases advisory
 locks, closes cursors, UNLISTENs and RESETs every setting); `connection()` and
 `transaction()` lend connections for work that leaves no such session state, and those are
-taken back with only the rollback of an unfinished transaction, which asyncpg always does.
+taken back with only the rollback of an unfinished transaction, which asyncpg always does;
+so are those of the pool's one-statement helpers (`pool.fetch`, `pool.execute`, ...).
 """
 
 from __future__ import annotations
@@ -56,6 +57,55 @@ async def _reset_session(connection: asyncpg.Connection) -> None:
         connection.session_state_possible = True
 
 
+class StatementPool(asyncpg.Pool):
+    """asyncpg's pool, whose one-statement helpers (`execute`, `fetch`, `fetchrow`,
+    `fetchval`) lend like `Database.connection()`: a single statement leaves no session
+    state unless that is its purpose (SET, LISTEN, a session advisory lock), and such a
+    statement needs a connection of its own (`pool.acquire()`), not one given back at once."""
+
+    # The helpers keep asyncpg's signatures, `timeout` included (hence the noqa).
+    async def execute(
+        self,
+        query: str,
+        *args: object,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> str:
+        async with self.acquire() as connection:
+            cast(StatementConnection, connection).lend_without_session_state()
+            return await connection.execute(query, *args, timeout=timeout)
+
+    async def fetch(  # type: ignore[override]
+        self,
+        query: str,
+        *args: object,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> list[asyncpg.Record]:
+        async with self.acquire() as connection:
+            cast(StatementConnection, connection).lend_without_session_state()
+            return await connection.fetch(query, *args, timeout=timeout)
+
+    async def fetchrow(  # type: ignore[override]
+        self,
+        query: str,
+        *args: object,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> asyncpg.Record | None:
+        async with self.acquire() as connection:
+            cast(StatementConnection, connection).lend_without_session_state()
+            return await connection.fetchrow(query, *args, timeout=timeout)
+
+    async def fetchval(
+        self,
+        query: str,
+        *args: object,
+        column: int = 0,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> Any:
+        async with self.acquire() as connection:
+            cast(StatementConnection, connection).lend_without_session_state()
+            return await connection.fetchval(query, *args, column=column, timeout=timeout)
+
+
 class Database:
     """A connection pool; `transaction()` is the unit in which state and outbox change."""
 
@@ -65,14 +115,20 @@ class Database:
         self._pool: asyncpg.Pool | None = None
 
     async def connect(self) -> None:
-        self._pool = await asyncpg.create_pool(
+        # What asyncpg.create_pool does, with the pool class above.
+        pool = StatementPool(
             self.dsn,
             min_size=self._min_size,
             max_size=self._max_size,
-            command_timeout=30,
+            max_queries=50000,
+            max_inactive_connection_lifetime=300.0,
+            loop=None,
             connection_class=StatementConnection,
+            record_class=asyncpg.Record,
             reset=_reset_session,
+            command_timeout=30,
         )
+        self._pool = await pool
 
     async def close(self, grace: float = 10.0) -> None:
         """Close gracefully; connections still checked out after `grace` seconds (a
