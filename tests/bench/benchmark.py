@@ -27,6 +27,8 @@ class LoadShape:
     load_processes: int = 0  # live-fleet: load generator processes; 0 = one per 2,500 sessions
     couriers: int = 1_000  # dispatch-latency: idle couriers online
     deliveries_per_second: float = 300.0  # dispatch-latency: create rate
+    cost_rate: float = 25.0  # delivery-cost: create rate, well under saturation
+    cost_couriers: int = 200  # delivery-cost: couriers online
     soak_minutes: float = 30.0  # soak: how long
     soak_rate: float = 0.0  # soak: creates/s; 0 = half the capacity a short probe measures
 

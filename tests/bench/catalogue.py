@@ -5,6 +5,7 @@ from __future__ import annotations
 from tests.bench.benchmark import Benchmark
 from tests.bench.create_delivery import CREATE_DELIVERY, CREATE_DELIVERY_QUOTED
 from tests.bench.create_delivery_rest import CREATE_DELIVERY_REST
+from tests.bench.delivery_cost import DELIVERY_COST
 from tests.bench.dispatch_latency import DISPATCH_LATENCY
 from tests.bench.edge_vs_direct import EDGE_VS_DIRECT
 from tests.bench.event_pipeline import EVENT_PIPELINE
@@ -28,6 +29,7 @@ BENCHMARKS: dict[str, Benchmark] = {
         LIVE_FLEET,
         EVENT_PIPELINE,
         DISPATCH_LATENCY,
+        DELIVERY_COST,
         SOAK,
         REPLICAS,
     )
