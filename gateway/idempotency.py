@@ -3,12 +3,14 @@ methods idempotent by design, and the metadata that carries a client's idempoten
 
 from __future__ import annotations
 
-# Safe to send twice: a pure function (quotes are signed, not stored), a read, or a
-# conditional state transition that answers the same way when it has already happened.
+# Safe to send twice: a pure function (quotes are signed, not stored), a read (pricing's
+# public quote keys), or a conditional state transition that answers the same way when it
+# has already happened.
 IDEMPOTENT_METHODS = frozenset(
     {
         "lastmile.pricing.v1.PricingService/CreateQuote",
         "lastmile.pricing.v1.PricingInternalService/VerifyQuote",
+        "lastmile.pricing.v1.PricingInternalService/ListQuoteKeys",
         "lastmile.orders.v1.OrdersService/GetDelivery",
         "lastmile.orders.v1.OrdersInternalService/AssignCourier",
         "lastmile.orders.v1.OrdersInternalService/MarkPickedUp",

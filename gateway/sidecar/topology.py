@@ -71,7 +71,14 @@ CALLS: tuple[Call, ...] = (
         )
     ),
     Call("orders", "pricing", "lastmile.pricing.v1.PricingService", ("CreateQuote",)),
-    Call("orders", "pricing", "lastmile.pricing.v1.PricingInternalService", ("VerifyQuote",)),
+    # orders verifies quotes with pricing's public keys. VerifyQuote (deprecated) stays
+    # granted while orders replicas of the previous release may still call it in a rollout.
+    Call(
+        "orders",
+        "pricing",
+        "lastmile.pricing.v1.PricingInternalService",
+        ("ListQuoteKeys", "VerifyQuote"),
+    ),
     # With the watcher's forwarded identity headers: orders decides who may watch.
     Call("tracking", "orders", "lastmile.orders.v1.OrdersService", ("GetDelivery",)),
     Call(

@@ -64,6 +64,7 @@ from services.devstack.ports import ensure_port_free
 from services.devstack.postgres import LocalPostgres
 from services.devstack.process import SupervisedProcess
 from services.devstack.process_identity import STATE_DIR_VARIABLE, is_same_process
+from services.devstack.quote_keys import KEYS_VARIABLE, ensure_quote_keys
 from services.devstack.restart_policy import RestartPolicy
 from services.devstack.run_file import RunRecord
 from services.devstack.sidecars import LocalSidecars
@@ -168,6 +169,9 @@ class LocalMesh:
         name = replica_name(spec.name, replica)
         settings = spec.env(self.ports, dsn, nats_url, replicas=self.replicas, replica=replica)
         env = {**os.environ, **settings, **self.marker}
+        if spec.name == "pricing":
+            # Every pricing replica signs with the same key ring.
+            env[KEYS_VARIABLE] = str(ensure_quote_keys(self.state_dir))
         if self.otlp_endpoint is not None:
             env[f"LASTMILE_{spec.name.upper()}_OTLP_ENDPOINT"] = f"http://{self.otlp_endpoint}"
         port = self.replicas.grpc_port(self.ports, spec.name, replica)

@@ -29,7 +29,7 @@ from services.dispatch.service_layer.link_sessions import LinkRegistry
 from services.dispatch.service_layer.matcher import Matcher
 from services.dispatch.service_layer.overview import DispatchViews
 from services.dispatch.service_layer.ports import LeaderLock, Orders
-from services.dispatch.service_layer.term import MatchingPolicy
+from services.dispatch.service_layer.region_shell import MatchingPolicy
 from services.runtime.channels import ChannelPool, RetryPolicy
 from services.runtime.clock import system_clock
 from services.runtime.database import migrate
@@ -52,6 +52,7 @@ def policy_of(settings: DispatchSettings) -> MatchingPolicy:
         ),
         max_pickup_meters=settings.max_pickup_distance_meters,
         sweep_seconds=settings.sweep_seconds,
+        link_queue_size=settings.link_queue_size,
     )
 
 
@@ -90,8 +91,8 @@ def bootstrap(
     # deliveries arrive, but the Link and the ops views still serve: it is not watched.
     host.dependencies.watch(DATABASE, database.ping)
     links = LinkRegistry()
-    # The consumer's handler reaches the matcher's current term, resolved per event.
-    handler = DeliveryEventHandler(DeliveryIntake(lambda: matcher.term(), clock))
+    # The consumer's handler reaches the matcher's current shell, resolved per event.
+    handler = DeliveryEventHandler(DeliveryIntake(lambda: matcher.shell(), clock))
     matcher = Matcher(
         replica_id=settings.replica_id,
         links=links,
@@ -112,9 +113,7 @@ def bootstrap(
     bindings += [
         ServiceBinding(
             INTERNAL,
-            DispatchInternalServicer(
-                matcher, host.drain, queue_size=settings.link_queue_size, clock=clock
-            ),
+            DispatchInternalServicer(matcher, host.drain),
             dispatch_internal_pb2_grpc.add_DispatchInternalServiceServicer_to_server,
             serving_at_start=False,
             untraced_methods=frozenset({"Link"}),

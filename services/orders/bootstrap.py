@@ -12,6 +12,8 @@ from lastmile.orders.v1 import (
 )
 from services.orders.adapters.grpc_pricing import IDEMPOTENT_METHODS, GrpcPricing
 from services.orders.adapters.postgres_unit_of_work import PostgresUnitOfWork
+from services.orders.adapters.pricing_quote_keys import PricingQuoteKeys
+from services.orders.adapters.signed_quotes import SignedQuotes
 from services.orders.config import OrdersSettings
 from services.orders.entrypoints.grpc_servicers import OrdersInternalServicer, OrdersServicer
 from services.orders.service_layer.bulk_import import DeliveryImport
@@ -51,11 +53,23 @@ def bootstrap(
             default_timeout=settings.pricing_deadline_seconds,
             retry=RetryPolicy(idempotent_methods=IDEMPOTENT_METHODS),
         )
-        pricing = GrpcPricing(
-            channels.channel(settings.pricing_target),
+        channel = channels.channel(settings.pricing_target)
+        quote_keys = PricingQuoteKeys(
+            channel,
             deadline_seconds=settings.pricing_deadline_seconds,
+            refresh_seconds=settings.quote_keys_refresh_seconds,
+            min_refresh_seconds=settings.quote_keys_min_refresh_seconds,
         )
-        on_shutdown.insert(0, channels.close)
+        pricing = GrpcPricing(
+            channel,
+            deadline_seconds=settings.pricing_deadline_seconds,
+            signed_quotes=SignedQuotes(quote_keys, clock),
+        )
+        # The first fetch runs in the background: orders serves creates without a quote
+        # while pricing starts, and one with a quote fetches the keys itself.
+        on_start.append(quote_keys.start)
+        # Hooks run in reverse: the refresh stops before the channel it uses closes.
+        on_shutdown[:0] = [channels.close, quote_keys.stop]
     creation = DeliveryCreation(unit_of_work, pricing, clock)
     transitions = DeliveryTransitions(unit_of_work, clock)
     public = OrdersServicer(

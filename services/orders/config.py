@@ -13,7 +13,8 @@ DEVELOPMENT_PAGE_TOKEN_KEY = "development-only-page-token-key-not-for-production
 
 
 class OrdersSettings(ServiceSettings):
-    """Listen addresses, the database and broker, the pricing upstream and its deadline."""
+    """Listen addresses, the database and broker, the pricing upstream, its deadline and how
+    often its quote keys are fetched."""
 
     model_config = SettingsConfigDict(env_prefix="LASTMILE_ORDERS_", extra="ignore", frozen=True)
     service_name: ClassVar[str] = "orders"
@@ -31,6 +32,10 @@ class OrdersSettings(ServiceSettings):
     pricing_target: str = "127.0.0.1:50051"
     # Each pricing call's deadline; the caller's remaining deadline caps it further.
     pricing_deadline_seconds: float = Field(default=2.0, gt=0, le=30)
+    # How often pricing's quote keys are fetched again (pricing's max age may shorten it),
+    # and the least time between two early fetches for a kid orders does not know.
+    quote_keys_refresh_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    quote_keys_min_refresh_seconds: float = Field(default=5.0, gt=0, le=3_600)
     # Items of one bulk import created at the same time.
     import_concurrency: int = Field(default=16, ge=1, le=256)
     # HMAC key of page tokens; every replica needs the same one.

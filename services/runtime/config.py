@@ -34,6 +34,9 @@ class ServiceSettings(BaseSettings):
     # The admin port serves /metrics; 0 picks a free port, -1 disables it.
     admin_port: int = Field(default=0, ge=-1, le=65535)
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    # How long an access log line may wait in the buffer before it is written; graceful
+    # shutdown and exit write out the rest.
+    log_flush_seconds: float = Field(default=0.5, gt=0, le=3600)
     # OTLP/gRPC collector address, e.g. http://127.0.0.1:4317; unset means no export.
     otlp_endpoint: str | None = None
     # Share of the traces this service starts that are recorded (head sampling); a call

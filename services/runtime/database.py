@@ -1,6 +1,14 @@
 """PostgreSQL for one service: an asyncpg pool over the service's own database, and its
 versioned migrations applied by Alembic at start-up (or by `python -m services.<name>
-migrate`). No service ever connects to another service's database."""
+migrate`). No service ever connects to another service's database.
+
+Statements are prepared once per connection and reused (asyncpg's statement cache).
+asyncpg resets every connection it takes back (one more round trip that releases advisory
+locks, closes cursors, UNLISTENs and RESETs every setting); `connection()` and
+`transaction()` lend connections for work that leaves no such session state, and those are
+taken back with only the rollback of an unfinished transaction, which asyncpg always does;
+so are those of the pool's one-statement helpers (`pool.fetch`, `pool.execute`, ...).
+"""
 
 from __future__ import annotations
 
@@ -9,15 +17,93 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import asyncpg
 from alembic import command
 from alembic.config import Config
+from asyncpg.pool import PoolConnectionProxy
 
 from services.runtime.dependency_monitor import ProbeInconclusive
 
 log = logging.getLogger("lastmile.database")
+
+
+class StatementConnection(asyncpg.Connection):
+    """A pooled connection that knows whether its current lease may have left session state
+    (a session advisory lock, LISTEN, SET, an open cursor) behind."""
+
+    __slots__ = ("session_state_possible",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.session_state_possible = True
+
+    def lend_without_session_state(self) -> None:
+        self.session_state_possible = False
+
+
+async def _reset_session(connection: asyncpg.Connection) -> None:
+    """The pool's reset: asyncpg has already rolled back an unfinished transaction; the full
+    reset query runs unless the lease was one that keeps no session state."""
+    if not isinstance(connection, StatementConnection):
+        await connection.execute(connection.get_reset_query())
+        return
+    try:
+        if connection.session_state_possible:
+            await connection.execute(connection.get_reset_query())
+    finally:
+        # Every lease but those of `acquire()` may leave state: assume it until told.
+        connection.session_state_possible = True
+
+
+class StatementPool(asyncpg.Pool):
+    """asyncpg's pool, whose one-statement helpers (`execute`, `fetch`, `fetchrow`,
+    `fetchval`) lend like `Database.connection()`: a single statement leaves no session
+    state unless that is its purpose (SET, LISTEN, a session advisory lock), and such a
+    statement needs a connection of its own (`pool.acquire()`), not one given back at once."""
+
+    # The helpers keep asyncpg's signatures, `timeout` included (hence the noqa).
+    async def execute(
+        self,
+        query: str,
+        *args: object,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> str:
+        async with self.acquire() as connection:
+            cast(StatementConnection, connection).lend_without_session_state()
+            return await connection.execute(query, *args, timeout=timeout)
+
+    async def fetch(  # type: ignore[override]
+        self,
+        query: str,
+        *args: object,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> list[asyncpg.Record]:
+        async with self.acquire() as connection:
+            cast(StatementConnection, connection).lend_without_session_state()
+            return await connection.fetch(query, *args, timeout=timeout)
+
+    async def fetchrow(  # type: ignore[override]
+        self,
+        query: str,
+        *args: object,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> asyncpg.Record | None:
+        async with self.acquire() as connection:
+            cast(StatementConnection, connection).lend_without_session_state()
+            return await connection.fetchrow(query, *args, timeout=timeout)
+
+    async def fetchval(
+        self,
+        query: str,
+        *args: object,
+        column: int = 0,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> Any:
+        async with self.acquire() as connection:
+            cast(StatementConnection, connection).lend_without_session_state()
+            return await connection.fetchval(query, *args, column=column, timeout=timeout)
 
 
 class Database:
@@ -29,9 +115,20 @@ class Database:
         self._pool: asyncpg.Pool | None = None
 
     async def connect(self) -> None:
-        self._pool = await asyncpg.create_pool(
-            self.dsn, min_size=self._min_size, max_size=self._max_size, command_timeout=30
+        # What asyncpg.create_pool does, with the pool class above.
+        pool = StatementPool(
+            self.dsn,
+            min_size=self._min_size,
+            max_size=self._max_size,
+            max_queries=50000,
+            max_inactive_connection_lifetime=300.0,
+            loop=None,
+            connection_class=StatementConnection,
+            record_class=asyncpg.Record,
+            reset=_reset_session,
+            command_timeout=30,
         )
+        self._pool = await pool
 
     async def close(self, grace: float = 10.0) -> None:
         """Close gracefully; connections still checked out after `grace` seconds (a
@@ -72,12 +169,36 @@ class Database:
         finally:
             await pool.release(connection)
 
+    async def acquire(self) -> asyncpg.Connection:
+        """A connection for statements and transactions that take no session state: no
+        session advisory lock (`pg_advisory_xact_lock` is fine), LISTEN, plain SET (SET LOCAL
+        is fine) or cursor outside a transaction. Give it back with `release`, which skips
+        the reset query. Anything else takes `pool.acquire()`, which resets."""
+        # The pool hands out a proxy that forwards every Connection method, and whatever
+        # Connection does not define to the StatementConnection behind it.
+        lease = cast(StatementConnection, await self.pool.acquire())
+        lease.lend_without_session_state()
+        return lease
+
+    async def release(self, connection: asyncpg.Connection) -> None:
+        await self.pool.release(cast("PoolConnectionProxy[asyncpg.Record]", connection))
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """`acquire()` and `release()`: a connection for statements that take no session
+        state. A single statement commits as a whole outside a transaction too."""
+        connection = await self.acquire()
+        try:
+            yield connection
+        finally:
+            await self.release(connection)
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
-        """A connection inside a transaction: committed on exit, rolled back on error."""
-        async with self.pool.acquire() as connection, connection.transaction():
-            # The pool hands out a proxy that forwards every Connection method.
-            yield cast(asyncpg.Connection, connection)
+        """A connection inside a transaction: committed on exit, rolled back on error. The
+        transaction must take no session state (see `acquire`)."""
+        async with self.connection() as connection, connection.transaction():
+            yield connection
 
 
 def alembic_config(dsn: str, migrations: Path) -> Config:

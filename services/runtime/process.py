@@ -22,7 +22,9 @@ def run_service(
 ) -> None:
     """Exits with a message naming the variable on bad config; 0 after a clean drain."""
     settings = load_settings(settings_class)
-    configure_logging(settings_class.service_name, settings.log_level)
+    configure_logging(
+        settings_class.service_name, settings.log_level, flush_seconds=settings.log_flush_seconds
+    )
     tracing.configure_tracing(
         settings_class.service_name,
         settings.otlp_endpoint,

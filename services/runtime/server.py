@@ -21,7 +21,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from services.runtime import metrics, tracing, validation
+from services.runtime import logs, metrics, tracing, validation
 from services.runtime.config import ServiceSettings
 from services.runtime.dependency_monitor import DependencyMonitor
 from services.runtime.draining import Drain
@@ -249,6 +249,9 @@ class ServiceHost:
         self.drain.begin()
         await self._server.stop(settings.shutdown_grace_seconds)
         await self._run_shutdown_hooks()
+        # The access lines of the last calls are still buffered; a process that is told
+        # to stop (SIGTERM) must not lose them.
+        logs.flush_logs()
         if self._admin is not None:
             self._admin.stop()
         tracing.shutdown_tracing()

@@ -31,9 +31,17 @@ _LOAD_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str, str], ...] = (
     ("--sessions", "sessions", int, "K", "live-fleet: concurrent courier sessions"),
     ("--ping-seconds", "ping_seconds", float, "P", "live-fleet: one fix per session every P s"),
     ("--ramp", "ramp_per_second", float, "N", "courier sessions opened per second"),
-    ("--load-processes", "load_processes", int, "N", "live-fleet: load generator processes"),
+    (
+        "--load-processes",
+        "load_processes",
+        int,
+        "N",
+        "live-fleet: load generator processes (0: one per 2,500 sessions)",
+    ),
     ("--couriers", "couriers", int, "N", "dispatch-latency: idle couriers online"),
     ("--rate", "deliveries_per_second", float, "R", "dispatch-latency: deliveries created/s"),
+    ("--cost-rate", "cost_rate", float, "R", "delivery-cost: deliveries created/s"),
+    ("--cost-couriers", "cost_couriers", int, "N", "delivery-cost: couriers online"),
     ("--soak-minutes", "soak_minutes", float, "M", "soak: minutes of steady load"),
     ("--soak-rate", "soak_rate", float, "R", "soak: creates/s (0: half the probed capacity)"),
 )

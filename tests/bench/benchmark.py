@@ -24,9 +24,11 @@ class LoadShape:
     sessions: int = 10_000  # live-fleet: concurrent courier sessions
     ping_seconds: float = 1.0  # live-fleet: one location fix per session this often
     ramp_per_second: float = 500.0  # sessions opened per second while ramping up
-    load_processes: int = 1  # live-fleet: load generator processes
+    load_processes: int = 0  # live-fleet: load generator processes; 0 = one per 2,500 sessions
     couriers: int = 1_000  # dispatch-latency: idle couriers online
     deliveries_per_second: float = 300.0  # dispatch-latency: create rate
+    cost_rate: float = 25.0  # delivery-cost: create rate, well under saturation
+    cost_couriers: int = 200  # delivery-cost: couriers online
     soak_minutes: float = 30.0  # soak: how long
     soak_rate: float = 0.0  # soak: creates/s; 0 = half the capacity a short probe measures
 

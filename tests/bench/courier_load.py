@@ -275,6 +275,11 @@ class Load:
                 )
             elif kind == "session_closing":
                 counters.closings += 1
+                # Why fleet ended sessions (a slow consumer, draining) is what the run must say.
+                reason = courier_session_pb2.SessionClosingReason.Name(
+                    response.session_closing.reason
+                )
+                counters.error(f"SessionClosing {reason}")
 
     async def open_sessions(self) -> list[asyncio.Task[None]]:
         arguments, loop = self.arguments, asyncio.get_running_loop()

@@ -45,6 +45,7 @@ from tests.bench.courier_processes import (
     wait_for_event,
 )
 from tests.bench.cpu_split import CpuSplit
+from tests.bench.delivery_cost import DeliveryCost
 from tests.bench.fleet_stack import FleetStack, fleet_stack, raise_fd_limit
 from tests.bench.machine import describe_machine, load_average
 
@@ -142,9 +143,11 @@ async def _measure(shape: LoadShape, work: Path, window: float) -> None:
             dispatch1, cpu1 = await _scrape(stack), meter.sample()
             busy = CpuSplit.busy_cores(cpu0, cpu1)
             busy.pop(cpu_split.LOAD_GENERATOR, None)
+            cost = DeliveryCost.of((cpu0, cpu1), int(end["delivered"]) - int(start["delivered"]))
             result = await wait_for_event(generator, "result", within=DRAIN_SECONDS + 30)
             queue = counter(await _scrape(stack), "lastmile_dispatch_queue_length")
-        _report(shape, start, end, result, dispatch0, dispatch1, busy, queue)
+        print(f"         load average {load_average()} at the end")
+        _report(shape, start, end, result, dispatch0, dispatch1, busy, queue, cost)
 
 
 async def _scrape(stack: FleetStack) -> str:
@@ -166,6 +169,7 @@ def _report(
     dispatch1: str,
     busy: dict[str, float],
     queue: float,
+    cost: DeliveryCost,
 ) -> None:
     def delta(name: str) -> float:
         return float(end[name]) - float(start[name])
@@ -203,6 +207,10 @@ def _report(
     )
     print(f"dispatch queue length after the drain: {queue:.0f}")
     print(f"cpu over the window: {cpu_split.describe(busy)}")
+    print(
+        "cpu-ms per delivered delivery over the window (gross: the couriers' pings count; "
+        f"`delivery-cost` nets out the idle floor): {DeliveryCost.describe(cost.gross)}"
+    )
     print(
         f"generator: {result['session_failures']} sessions failed, "
         f"{result['message_errors']} MessageErrors, {result['cancellations']} offer "

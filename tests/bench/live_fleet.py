@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +43,7 @@ from tests.bench.courier_processes import (
 )
 from tests.bench.cpu_split import CpuSplit
 from tests.bench.fleet_stack import FleetStack, fleet_stack, raise_fd_limit, rss_bytes
-from tests.bench.machine import describe_machine, load_average
+from tests.bench.machine import MachineCpu, describe_machine, load_average
 
 GOAL_SESSIONS = 10_000
 GOAL_UPDATES_PER_SECOND = 10_000.0
@@ -54,6 +55,18 @@ LATENCY = "lastmile_dispatch_position_index_latency_seconds"
 APPLIED = "lastmile_dispatch_position_updates_total"
 RECEIVED = "lastmile_fleet_location_updates_total"
 ROW = "{:<6} {:>10} {:>10} {:>10} {:>26} {:>9}"
+# One generator process per this many sessions unless --load-processes says otherwise: a
+# single grpc.aio process saturated its core at 10,000 sessions, so its own queueing could
+# not be told apart from fleet's.
+SESSIONS_PER_GENERATOR = 2_500
+# A process this busy (in cores) has no slack left: its queueing adds to the latency.
+SATURATED_CORES = 0.9
+OTHERS = "everything else"
+
+
+def generator_processes(shape: LoadShape) -> int:
+    wanted = shape.load_processes or math.ceil(shape.sessions / SESSIONS_PER_GENERATOR)
+    return max(1, min(wanted, shape.sessions))
 
 
 @dataclass(frozen=True)
@@ -74,7 +87,7 @@ def run(shape: LoadShape) -> None:
     print(f"         load average {load_average()} before the start")
     print(raise_fd_limit())
     print(
-        f"load:    {shape.load_processes} generator process(es), grpc.aio, "
+        f"load:    {generator_processes(shape)} generator process(es), grpc.aio, "
         f"{STREAMS_PER_CHANNEL} streams per channel, ramp {shape.ramp_per_second:g} sessions/s; "
         f"{shape.rounds} rounds x {shape.duration_seconds:g} s; fleet on CPU "
         f"{shape.server_cpus or 'any'}, generators on CPU {shape.load_cpus or 'any'}, "
@@ -85,7 +98,7 @@ def run(shape: LoadShape) -> None:
 
 
 def _commands(shape: LoadShape, stack: FleetStack) -> list[list[str]]:
-    processes = max(1, min(shape.load_processes, shape.sessions))
+    processes = generator_processes(shape)
     share, extra = divmod(shape.sessions, processes)
     commands = []
     for number in range(processes):
@@ -149,6 +162,7 @@ async def _measure(shape: LoadShape, work: Path) -> None:
                 rounds.append(measured)
                 print(_row(str(number), measured))
                 print(f"       cpu: {cpu_split.describe(measured.busy_cores)}", flush=True)
+                print(f"       {_saturation(shape, measured.busy_cores)}", flush=True)
             failures = load.total("session_failures")
             closings = load.total("closings")
             errors = load.errors()
@@ -213,7 +227,7 @@ async def _round(
 ) -> Round:
     loop = asyncio.get_running_loop()
     dispatch0, fleet0 = await _scrape(stack, "dispatch"), await _scrape(stack, "fleet")
-    cpu0, t0 = meter.sample(), loop.time()
+    cpu0, t0, machine = meter.sample(), loop.time(), MachineCpu()
     await asyncio.sleep(shape.duration_seconds)
     dispatch1, fleet1 = await _scrape(stack, "dispatch"), await _scrape(stack, "fleet")
     cpu1, t1 = meter.sample(), loop.time()
@@ -221,6 +235,8 @@ async def _round(
     wall = t1 - t0
     busy = CpuSplit.busy_cores(cpu0, cpu1)
     busy.pop(cpu_split.LOAD_GENERATOR, None)  # only finished children; ours still run
+    # Other work on a shared machine takes cores the mesh and the generators then lack.
+    busy[OTHERS] = max(0.0, machine.busy_cores() - sum(busy.values()))
     return Round(
         sent_per_second=load.rate("sent", t0, t1),
         received_per_second=(counter(fleet1, RECEIVED) - counter(fleet0, RECEIVED)) / wall,
@@ -228,6 +244,38 @@ async def _round(
         latency_buckets=bucket_delta(histogram(dispatch0, LATENCY), histogram(dispatch1, LATENCY)),
         busy_cores=busy,
     )
+
+
+def _saturation(shape: LoadShape, busy: dict[str, float]) -> str:
+    """Which of fleet, the generators and the machine had no slack left, measured."""
+    generators = [cores for name, cores in busy.items() if name.startswith("load")]
+    generator_cpus = len(_cpu_list(shape.load_cpus)) or (os.cpu_count() or 1)
+    busiest, together = max(generators, default=0.0), sum(generators)
+    fleet, machine = busy.get("fleet", 0.0), sum(busy.values())
+    generators_saturated = busiest >= SATURATED_CORES or together >= (
+        SATURATED_CORES * generator_cpus
+    )
+    machine_cores = os.cpu_count() or 1
+    return (
+        f"saturation: fleet {fleet:.2f} cores ({_verdict(fleet >= SATURATED_CORES)}); "
+        f"{len(generators)} generators: busiest {busiest:.2f}, together {together:.2f} of the "
+        f"{generator_cpus} CPU(s) they run on ({_verdict(generators_saturated)}); "
+        f"machine {machine:.2f} of {machine_cores} cores "
+        f"({_verdict(machine >= SATURATED_CORES * machine_cores)})"
+    )
+
+
+def _verdict(saturated: bool) -> str:
+    return "SATURATED" if saturated else "not saturated"
+
+
+def _cpu_list(cpus: str) -> list[int]:
+    """taskset's "0,2-3" as [0, 2, 3]; empty for unpinned."""
+    listed: list[int] = []
+    for part in filter(None, cpus.split(",")):
+        low, _, high = part.partition("-")
+        listed.extend(range(int(low), int(high or low) + 1))
+    return listed
 
 
 def _share(buckets: dict[float, float]) -> str:
@@ -281,6 +329,7 @@ def _summary(
         f"{_share(buckets)} at most 0.1 s"
     )
     print(f"cpu (mean of rounds): {cpu_split.describe(busy)}")
+    print(_saturation(shape, busy))
     print(
         f"memory: fleet VmRSS grew {fleet_growth / 2**20:.1f} MiB for {online} sessions = "
         f"{per_session_kib:.1f} KiB per session; dispatch VmRSS "

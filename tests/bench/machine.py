@@ -48,3 +48,26 @@ def pinned(command: Sequence[str], cpus: str) -> list[str]:
     if cpus and shutil.which("taskset"):
         return ["taskset", "-c", cpus, *command]
     return list(command)
+
+
+class MachineCpu:
+    """The whole machine's busy cores between two samples (/proc/stat), whoever used them:
+    on a shared box, what the benchmark's own processes got is only part of the story."""
+
+    def __init__(self) -> None:
+        self._busy, self._total = _cpu_jiffies()
+
+    def busy_cores(self) -> float:
+        """Busy cores since the last call (or construction), and start a new interval."""
+        busy, total = _cpu_jiffies()
+        busy_delta, total_delta = busy - self._busy, total - self._total
+        self._busy, self._total = busy, total
+        cpus = os.cpu_count() or 1
+        return cpus * busy_delta / total_delta if total_delta > 0 else 0.0
+
+
+def _cpu_jiffies() -> tuple[int, int]:
+    # cpu  user nice system idle iowait irq softirq steal guest guest_nice
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    total = sum(fields[:8])
+    return total - fields[3] - fields[4], total

@@ -24,6 +24,9 @@ class OrdersStack:
     orders_admin_port: int
     database_url: str
     orders_log: Path
+    pricing_port: int
+    # The process of each service by name, to read its CPU time.
+    pids: dict[str, int]
 
 
 def _service(name: str, settings: dict[str, str]) -> list[str]:
@@ -50,7 +53,7 @@ async def orders_stack(work: Path, shape: LoadShape) -> AsyncIterator[OrdersStac
             "PRICING_TARGET": f"127.0.0.1:{pricing_port}",
         }
         with ExitStack() as servers:
-            servers.enter_context(
+            pricing = servers.enter_context(
                 running_server(
                     _service("pricing", {"GRPC_PORT": str(pricing_port), "ADMIN_PORT": "-1"}),
                     port=pricing_port,
@@ -58,7 +61,7 @@ async def orders_stack(work: Path, shape: LoadShape) -> AsyncIterator[OrdersStac
                     is_ready=reports_serving,
                 )
             )
-            servers.enter_context(
+            orders = servers.enter_context(
                 running_server(
                     _service("orders", orders_settings),
                     port=orders_port,
@@ -67,7 +70,14 @@ async def orders_stack(work: Path, shape: LoadShape) -> AsyncIterator[OrdersStac
                     cpus=shape.server_cpus,
                 )
             )
-            yield OrdersStack(orders_port, admin_port, postgres.dsn("orders"), work / "orders.log")
+            yield OrdersStack(
+                orders_port,
+                admin_port,
+                postgres.dsn("orders"),
+                work / "orders.log",
+                pricing_port,
+                {"orders": orders.process.pid, "pricing": pricing.process.pid},
+            )
     finally:
         await nats.stop()
         await postgres.stop()

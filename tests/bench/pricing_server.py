@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from lastmile.pricing.v1 import pricing_pb2_grpc
 from services.pricing.adapters.jwt_quote_signer import JwtQuoteSigner
+from services.pricing.adapters.quote_key_ring import QuoteKeyRing
 from services.pricing.bootstrap import bootstrap
 from services.pricing.config import PricingSettings
 from services.pricing.domain.tariff import Tariff
@@ -54,7 +55,8 @@ def quote_handlers(settings: PricingSettings) -> QuoteHandlers:
     """The same handlers `services.pricing.bootstrap.bootstrap` builds."""
     return QuoteHandlers(
         tariff=Tariff(currency=settings.currency),
-        signer=JwtQuoteSigner(settings.quote_signing_key.get_secret_value()),
+        # Development settings name no key file: bootstrap signs with a generated key too.
+        signer=JwtQuoteSigner(QuoteKeyRing.ephemeral()),
         clock=system_clock,
         validity=timedelta(seconds=settings.quote_validity_seconds),
     )

@@ -11,7 +11,6 @@ server spans until it replaced it with `ServerSpans`, is timed alongside for com
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -22,6 +21,7 @@ from opentelemetry.instrumentation.grpc import aio_server_interceptor
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+from services.runtime import validation
 from services.runtime.grpc_types import RpcMethodHandler, ServerInterceptor
 from services.runtime.interceptors.auth_context import AuthContext
 from services.runtime.interceptors.base import CallObserver, CallPipeline
@@ -29,10 +29,11 @@ from services.runtime.interceptors.error_mapping import ErrorMapping
 from services.runtime.interceptors.metrics import CallMetrics
 from services.runtime.interceptors.request_context import RequestContext
 from services.runtime.interceptors.server_spans import ServerSpans
-from services.runtime.logs import configure_logging
+from services.runtime.logs import configure_logging, stop_logging
 from services.runtime.tracing import head_sampler
 from tests.bench.benchmark import Benchmark, LoadShape
 from tests.bench.machine import describe_machine, load_average
+from tests.bench.pricing_calls import create_quote_request
 from tests.bench.pricing_server import PRODUCTION_TRACE_SAMPLE_RATIO, DiscardingSpanExporter
 
 METHOD = "/lastmile.pricing.v1.PricingService/CreateQuote"
@@ -109,11 +110,12 @@ def _bound(interceptor: ServerInterceptor, continuation: Continuation) -> Contin
 
 async def _cpu_us_per_call(interceptors: Sequence[ServerInterceptor], metadata: Any) -> float:
     chain, details = _chain(interceptors), _Details(METHOD, metadata)
+    request = create_quote_request()
 
     async def one_call() -> None:
         handler = await chain(details)
         behaviour: Any = handler.unary_unary
-        await behaviour(b"q", StandInContext(metadata))
+        await behaviour(request, StandInContext(metadata))
 
     for _ in range(CALLS // 10):
         await one_call()
@@ -132,8 +134,12 @@ def _provider(ratio: float) -> TracerProvider:
     return provider
 
 
-def _pipeline(*observers: CallObserver) -> CallPipeline:
-    return CallPipeline(observers=list(observers), errors=ErrorMapping(domain="bench"))
+def _pipeline(*observers: CallObserver, validated: bool = False) -> CallPipeline:
+    return CallPipeline(
+        observers=list(observers),
+        errors=ErrorMapping(domain="bench"),
+        validation=validation.REQUESTS if validated else None,
+    )
 
 
 def run(shape: LoadShape) -> None:
@@ -141,11 +147,8 @@ def run(shape: LoadShape) -> None:
     print(f"machine: {describe_machine()}")
     print(f"load average: {load_average()}")
     # A service's logging, with its JSON lines written to /dev/null instead of stderr.
-    configure_logging("pricing", "INFO")
-    sink = open(os.devnull, "w")  # noqa: SIM115 - closed below, after every row
-    [handler] = logging.getLogger().handlers
-    assert isinstance(handler, logging.StreamHandler)
-    handler.setStream(sink)
+    sink = open(os.devnull, "wb")  # noqa: SIM115 - closed below, after every row
+    configure_logging("pricing", "INFO", stream=sink)
     never, always = _provider(0.0), _provider(1.0)
     production = _provider(PRODUCTION_TRACE_SAMPLE_RATIO)
     everything = (RequestContext(), CallMetrics(), AuthContext())
@@ -165,13 +168,14 @@ def run(shape: LoadShape) -> None:
         ("+ request context and access log line", [_pipeline(RequestContext())]),
         ("+ metrics", [_pipeline(CallMetrics())]),
         ("+ auth context", [_pipeline(AuthContext())]),
+        ("+ request validation (CreateQuote's rules)", [_pipeline(validated=True)]),
         (
             f"whole pipeline, {PRODUCTION_TRACE_SAMPLE_RATIO:.0%} sampled (production)",
-            [_pipeline(ServerSpans((), production), *everything)],
+            [_pipeline(ServerSpans((), production), *everything, validated=True)],
         ),
         (
             "whole pipeline, every call sampled (development)",
-            [_pipeline(ServerSpans((), always), *everything)],
+            [_pipeline(ServerSpans((), always), *everything, validated=True)],
         ),
     ]
     metadata = (_Metadatum(("user-agent", "grpc-c/58.0.0")), _Metadatum(("x-request-id", "r-1")))
@@ -182,6 +186,7 @@ def run(shape: LoadShape) -> None:
             figure = asyncio.run(_cpu_us_per_call(interceptors, metadata))
             print(ROW.format(label, f"{figure:.2f}"), flush=True)
     finally:
+        stop_logging()
         sink.close()
         for provider in (never, always, production):
             provider.shutdown()

@@ -328,9 +328,25 @@ def test_apps_read_every_secret_from_a_secret_and_config_from_their_configmap(
             }, variable["name"]
         configured = generated(manifests, "ConfigMap", f"{app}-config")["data"]
         assert configured[f"LASTMILE_{app.upper()}_ENVIRONMENT"] == "production"
+        # A *_FILE setting is a path, and the file it names must come from a Secret.
+        secret_dirs = _secret_mount_paths(manifests, app)
+        for key, value in configured.items():
+            if key.endswith("_FILE"):
+                assert str(Path(value).parent) in secret_dirs, (app, key)
         assert not any(
-            word in key for key in configured for word in ("KEY", "SECRET", "PASSWORD")
+            word in key
+            for key in configured
+            if not key.endswith("_FILE")
+            for word in ("KEY", "SECRET", "PASSWORD")
         ), f"{app}-config holds a secret"
+
+
+def _secret_mount_paths(manifests: list[Manifest], app: str) -> set[str]:
+    """Where the app container mounts volumes that are Secrets."""
+    volumes = pod_spec(named(manifests, "Deployment", app))["volumes"]
+    secrets = {v["name"] for v in volumes if "secret" in v}
+    mounts = app_container(manifests, app).get("volumeMounts", [])
+    return {m["mountPath"] for m in mounts if m["name"] in secrets}
 
 
 @pytest.mark.slow

@@ -54,6 +54,7 @@ EXPECTED_GRANTS = {
     **{(callee, f"/{service}/"): {EDGE} for callee, service in PUBLIC.items()},
     ("pricing", "/lastmile.pricing.v1.PricingService/CreateQuote"): {"orders"},
     ("pricing", "/lastmile.pricing.v1.PricingInternalService/VerifyQuote"): {"orders"},
+    ("pricing", "/lastmile.pricing.v1.PricingInternalService/ListQuoteKeys"): {"orders"},
     ("orders", "/lastmile.orders.v1.OrdersService/GetDelivery"): {"tracking"},
     ("orders", "/lastmile.orders.v1.OrdersInternalService/MarkPickedUp"): {"fleet"},
     ("orders", "/lastmile.orders.v1.OrdersInternalService/MarkDelivered"): {"fleet"},

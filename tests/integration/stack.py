@@ -15,11 +15,13 @@ from services.orders.bootstrap import bootstrap as orders_bootstrap
 from services.orders.config import OrdersSettings
 from services.pricing.bootstrap import bootstrap as pricing_bootstrap
 from services.pricing.config import PricingSettings
+from services.runtime.server import ServiceHost
 from tests.servers import serving
 
 
 class PricingClock:
-    """pricing's clock, which a test may move forward to let quotes expire."""
+    """The clock of pricing and orders, which a test may move forward to let quotes expire
+    (orders checks a quote's expiry itself, by its own clock)."""
 
     def __init__(self) -> None:
         self.offset = timedelta()
@@ -30,12 +32,14 @@ class PricingClock:
 
 @dataclass(frozen=True)
 class ServedOrders:
-    """A running orders, the pricing it quotes with, and pricing's clock."""
+    """A running orders, the pricing it quotes with, and their clock."""
 
     address: str
     pricing_address: str
     settings: OrdersSettings
     pricing_clock: PricingClock
+    # To stop pricing under a running orders (stopping twice is safe).
+    pricing: ServiceHost
 
 
 @asynccontextmanager
@@ -65,5 +69,5 @@ async def orders_with_pricing(
             nats_url=nats_url,
             pricing_target=pricing_address,
         )
-        async with serving(orders_bootstrap(settings)) as address:
-            yield ServedOrders(address, pricing_address, settings, clock)
+        async with serving(orders_bootstrap(settings, clock=clock)) as address:
+            yield ServedOrders(address, pricing_address, settings, clock, pricing)

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,10 +19,20 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from lastmile.common.v1 import geo_pb2, parcel_pb2
+from lastmile.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 from tests.readme_commands import readme_commands, run_grpcurl
 from tests.servers import free_port, wait_until_serving
 
 pytestmark = pytest.mark.slow
+QUOTE_REQUEST = pricing_pb2.CreateQuoteRequest(
+    terms=pricing_pb2.DeliveryTerms(
+        pickup=geo_pb2.GeoPoint(latitude=52.5219, longitude=13.4132),
+        dropoff=geo_pb2.GeoPoint(latitude=52.5319, longitude=13.4132),
+        parcel=parcel_pb2.Parcel(size=parcel_pb2.PARCEL_SIZE_SMALL, weight_grams=1000),
+        service_level=parcel_pb2.SERVICE_LEVEL_STANDARD,
+    )
+)
 BUF = str(Path(sys.executable).parent / "buf")
 
 
@@ -38,8 +49,9 @@ class RunningPricing:
         return f"http://127.0.0.1:{self.port}"
 
 
-@pytest.fixture
-def pricing(tmp_path: Path) -> Iterator[RunningPricing]:
+@contextmanager
+def running_pricing(tmp_path: Path, **settings: str) -> Iterator[RunningPricing]:
+    """pricing as `python -m services.pricing`, with LASTMILE_PRICING_<NAME> `settings`."""
     port, admin_port = free_port(), free_port()
     log = tmp_path / "pricing.log"
     env = {
@@ -48,6 +60,7 @@ def pricing(tmp_path: Path) -> Iterator[RunningPricing]:
         "LASTMILE_PRICING_ADMIN_PORT": str(admin_port),
         "LASTMILE_PRICING_DRAIN_DELAY_SECONDS": "0.5",
         "LASTMILE_PRICING_SHUTDOWN_GRACE_SECONDS": "5",
+        **{f"LASTMILE_PRICING_{name.upper()}": value for name, value in settings.items()},
     }
     with log.open("wb") as sink:
         process = subprocess.Popen(
@@ -60,6 +73,12 @@ def pricing(tmp_path: Path) -> Iterator[RunningPricing]:
         if process.poll() is None:
             process.kill()
             process.wait(timeout=10)
+
+
+@pytest.fixture
+def pricing(tmp_path: Path) -> Iterator[RunningPricing]:
+    with running_pricing(tmp_path) as running:
+        yield running
 
 
 def buf_curl(*args: str) -> str:
@@ -149,3 +168,21 @@ def test_sigterm_reports_not_serving_drains_and_exits_zero(pricing: RunningPrici
         probe.bind(("127.0.0.1", pricing.port))
     last = json.loads(pricing.log.read_text().strip().splitlines()[-1])
     assert last["message"] == "stopped"
+
+
+def test_the_access_lines_of_calls_just_before_sigterm_reach_the_log(tmp_path: Path) -> None:
+    # An hour between timed flushes: only the graceful shutdown can write these lines out.
+    with running_pricing(tmp_path, log_flush_seconds="3600") as pricing:
+        request_ids = [f"before-sigterm-{number}" for number in range(20)]
+        with grpc.insecure_channel(f"127.0.0.1:{pricing.port}") as channel:
+            create_quote = pricing_pb2_grpc.PricingServiceStub(channel).CreateQuote
+            for request_id in request_ids:
+                create_quote(QUOTE_REQUEST, metadata=(("x-request-id", request_id),), timeout=10)
+        assert "before-sigterm" not in pricing.log.read_text()  # still in the buffer
+        pricing.process.send_signal(signal.SIGTERM)
+        assert pricing.process.wait(timeout=30) == 0
+    logged = [json.loads(line) for line in pricing.log.read_text().splitlines()]
+    access = [entry for entry in logged if entry["logger"] == "lastmile.access"]
+    quotes = [entry["request_id"] for entry in access if entry["rpc"].endswith("/CreateQuote")]
+    assert quotes == request_ids
+    assert all(entry["code"] == "OK" for entry in access)

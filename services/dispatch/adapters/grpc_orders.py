@@ -8,12 +8,8 @@ import grpc
 
 from lastmile.orders.v1 import orders_internal_pb2, orders_internal_pb2_grpc
 from services.contracts import common_v1
-from services.dispatch.service_layer.ports import (
-    Assigned,
-    AssignmentNotSettled,
-    NotAssigned,
-    Orders,
-)
+from services.dispatch.domain.verdicts import Assigned, NotAssigned
+from services.dispatch.service_layer.ports import AssignmentNotSettled, Orders
 from services.runtime.status import domain_error_from
 
 ASSIGN_COURIER = "/lastmile.orders.v1.OrdersInternalService/AssignCourier"

@@ -13,12 +13,8 @@ import zlib
 import asyncpg
 
 from services.dispatch.adapters import postgres_queue
-from services.dispatch.service_layer.ports import (
-    LeaderLease,
-    LeaderLock,
-    QueueWrite,
-    StoredDelivery,
-)
+from services.dispatch.domain.queue_rows import StoredDelivery
+from services.dispatch.service_layer.ports import LeaderLease, LeaderLock, QueueWrite
 
 log = logging.getLogger("lastmile.dispatch.leadership")
 # One matcher per dispatch database (advisory locks are scoped to the database).

@@ -10,7 +10,8 @@ import asyncpg
 from lastmile.orders.v1 import delivery_pb2
 from services.dispatch.adapters.delivery_records import terms_of
 from services.dispatch.domain.deliveries import QueueState
-from services.dispatch.service_layer.ports import QueueRow, QueueWrite, StoredDelivery
+from services.dispatch.domain.queue_rows import QueueRow, StoredDelivery
+from services.dispatch.service_layer.ports import QueueWrite
 
 _UPDATE = """
 UPDATE pending_deliveries

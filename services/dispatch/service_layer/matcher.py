@@ -1,5 +1,5 @@
-"""The matcher: while this replica leads it holds a Term; as a standby it holds none and
-refuses fleet, ops and events alike."""
+"""The matcher: while this replica leads it holds the region's shell; as a standby it
+holds none and refuses fleet, ops and events alike."""
 
 from __future__ import annotations
 
@@ -15,14 +15,14 @@ from services.dispatch.service_layer.ports import (
     Orders,
     ServingStatus,
 )
-from services.dispatch.service_layer.term import MatchingPolicy, Term
+from services.dispatch.service_layer.region_shell import MatchingPolicy, RegionShell
 from services.runtime.errors import Unavailable
 
 log = logging.getLogger("lastmile.dispatch.matcher")
 
 
 class Matcher:
-    """Starts a term when elected (load the queue, consume events, serve) and ends it
+    """Starts a shell when elected (load the queue, consume events, serve) and ends it
     when deposed (stop consuming, end the Links, forget everything in memory)."""
 
     def __init__(
@@ -40,34 +40,37 @@ class Matcher:
         self.links = links
         self._orders, self._feed, self._health = orders, feed, health
         self._policy, self._clock = policy, clock
-        self._term: Term | None = None
+        self._shell: RegionShell | None = None
 
-    def term(self) -> Term:
-        """The current term; NotLeader (UNAVAILABLE) on a standby."""
-        if self._term is None or not self._term.active:
+    def shell(self) -> RegionShell:
+        """The shell of the current term; NotLeader (UNAVAILABLE) on a standby."""
+        if self._shell is None or not self._shell.active:
             raise NotLeader()
-        return self._term
+        return self._shell
 
     async def elected(self, lease: LeaderLease) -> None:
-        term = Term(lease, self.links, self._orders, self._policy, self._clock)
+        shell = RegionShell(
+            lease=lease, links=self.links, orders=self._orders, policy=self._policy,
+            clock=self._clock,
+        )  # fmt: skip
         stored = await lease.load()
-        term.take_over(stored)
-        self._term = term
+        shell.start(stored)
+        self._shell = shell
         self._feed.start()
         await self._health.set_serving(True)
         metrics.IS_LEADER.set(1)
-        term.publish_gauges()
+        shell.publish_gauges()
         log.info("leading: the queue is taken over", extra={"queued": len(stored)})
 
     async def deposed(self) -> None:
         await self._health.set_serving(False)
         metrics.IS_LEADER.set(0)
-        # Events in flight finish against the term; later ones wait in the stream.
+        # Events in flight finish against the shell; later ones wait in the stream.
         await self._feed.stop()
-        term, self._term = self._term, None
+        shell, self._shell = self._shell, None
         self.links.end_all(Unavailable("this dispatch replica stopped leading; reconnect"))
-        if term is not None:
-            await term.end()
+        if shell is not None:
+            await shell.end()
             log.info("standing by: no longer the active matcher")
         metrics.QUEUE_LENGTH.set(0)
         metrics.QUEUE_OLDEST_AGE.set(0)

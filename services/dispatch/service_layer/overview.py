@@ -62,27 +62,27 @@ class DispatchViews:
         self._matcher = matcher
 
     def overview(self, now: datetime) -> Overview:
-        term = self._matcher.term()
-        oldest = term.queue.oldest(OVERVIEW_HEAD)
-        counts: Counter[CourierStatus] = term.index.counts_by_status()
+        board = self._matcher.shell().board
+        oldest = board.oldest(OVERVIEW_HEAD)
+        counts: Counter[CourierStatus] = board.courier_counts()
         return Overview(
             generated_at=now,
             matcher_replica_id=self._matcher.replica_id,
-            queue_length=len(term.queue),
+            queue_length=board.queue_length(),
             oldest_age=now - oldest[0].enqueued_at if oldest else None,
             oldest=oldest,
             courier_counts=[(status, counts[status]) for status in COUNTED_STATUSES],
-            statistics=term.stats,
+            statistics=board.statistics,
             links=[
-                LinkView(session, term.index.count_of(session.fleet_replica_id))
+                LinkView(session, board.courier_count_of(session.fleet_replica_id))
                 for session in self._matcher.links.sessions()
             ],
         )
 
     def queue_page(self, after: tuple[datetime, str] | None, page_size: int) -> QueuePage:
-        term = self._matcher.term()
+        board = self._matcher.shell().board
         size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        found = term.queue.oldest(size + 1, after=after)
+        found = board.oldest(size + 1, after=after)
         page = found[:size]
         more = len(found) > size
-        return QueuePage(page, page[-1].age_key if more else None, len(term.queue))
+        return QueuePage(page, page[-1].age_key if more else None, board.queue_length())

@@ -7,8 +7,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from services.dispatch.domain.deliveries import DeliveryTerms, QueueState
+from services.dispatch.domain.deliveries import DeliveryTerms
 from services.dispatch.domain.fleet_messages import FleetMessage
+from services.dispatch.domain.queue_rows import QueueRow, StoredDelivery
+from services.dispatch.domain.verdicts import Assigned, NotAssigned
 from services.runtime.errors import Unavailable
 
 Clock = Callable[[], datetime]
@@ -20,20 +22,6 @@ class FleetRoutes(abc.ABC):
     @abc.abstractmethod
     def send(self, fleet_replica_id: str, message: FleetMessage) -> bool:
         """Queue `message` for the replica; False if it has no open Link (or it overflowed)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Assigned:
-    """orders made the delivery the courier's (now or by an earlier identical call)."""
-
-    assigned_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class NotAssigned:
-    """orders refused for good; `current_state` is the delivery's status name."""
-
-    current_state: str
 
 
 class AssignmentNotSettled(Exception):
@@ -49,30 +37,6 @@ class Orders(abc.ABC):
         self, delivery_id: str, courier_id: str, offer_id: str
     ) -> Assigned | NotAssigned:
         """Raises AssignmentNotSettled when the answer may change on a retry."""
-
-
-@dataclass(frozen=True, slots=True)
-class QueueRow:
-    """A pending delivery as persisted, so that a new leader can take over the queue."""
-
-    delivery_id: str
-    state: QueueState
-    offer_count: int
-    declined_by: frozenset[str]
-    offer_id: str | None = None
-    courier_id: str | None = None
-    fleet_replica_id: str | None = None
-    offer_created_at: datetime | None = None
-    offer_expires_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredDelivery:
-    """A persisted pending delivery: its terms, when it was queued, its matching state."""
-
-    terms: DeliveryTerms
-    enqueued_at: datetime
-    row: QueueRow
 
 
 @dataclass(frozen=True, slots=True)

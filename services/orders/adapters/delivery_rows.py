@@ -1,12 +1,13 @@
-"""deliveries table rows <-> Delivery; stops are stored as JSON value objects."""
+"""deliveries table rows <-> Delivery; stops are stored as JSON value objects (orjson: this
+runs on every read and write of a delivery)."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
 import asyncpg
+import orjson
 
 from services.orders.domain.delivery import Assignment, Delivery, DeliveryStatus
 from services.shared_kernel.geo import GeoPoint
@@ -81,7 +82,7 @@ def delivery_from(row: asyncpg.Record) -> Delivery:
 
 def _stop_json(stop: Stop) -> str:
     contact = stop.contact
-    return json.dumps(
+    return orjson.dumps(
         {
             "address": stop.address,
             "latitude": stop.point.latitude,
@@ -89,11 +90,11 @@ def _stop_json(stop: Stop) -> str:
             "contact": {"name": contact.name, "phone": contact.phone} if contact else None,
             "instructions": stop.instructions,
         }
-    )
+    ).decode()
 
 
 def _stop_from(stored: str) -> Stop:
-    fields = json.loads(stored)
+    fields = orjson.loads(stored)
     contact = fields["contact"]
     return Stop(
         address=fields["address"],

@@ -1,5 +1,6 @@
-"""The pricing port over pricing's gRPC API: each call with a deadline, and pricing's
-failures turned back into domain errors with orders' own field paths."""
+"""The pricing port over pricing's gRPC API: fresh quotes with CreateQuote, each call with a
+deadline and pricing's failures turned back into domain errors with orders' own field paths;
+presented quotes verified in orders with pricing's public keys (signed_quotes.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import grpc
 
 from lastmile.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 from services.contracts import common_v1
-from services.orders.domain.quote import Quote, QuoteExpired, QuoteInvalid
+from services.orders.adapters.pricing_quote_keys import LIST_QUOTE_KEYS
+from services.orders.adapters.signed_quotes import SignedQuotes
+from services.orders.domain.quote import Quote
 from services.orders.domain.request import DeliveryRequest
 from services.orders.service_layer.ports import Pricing
 from services.runtime.errors import (
@@ -22,9 +25,8 @@ from services.runtime.errors import (
 from services.runtime.status import domain_error_from
 
 CREATE_QUOTE = "/lastmile.pricing.v1.PricingService/CreateQuote"
-VERIFY_QUOTE = "/lastmile.pricing.v1.PricingInternalService/VerifyQuote"
-# Quoting is a pure function of the terms, so both calls are safe to retry.
-IDEMPOTENT_METHODS = (CREATE_QUOTE, VERIFY_QUOTE)
+# Quoting is a pure function of the terms and the keys are a read: both are safe to retry.
+IDEMPOTENT_METHODS = (CREATE_QUOTE, LIST_QUOTE_KEYS)
 # pricing's terms paths -> where the same fields sit in a CreateDeliveryRequest.
 _FIELD_PATHS = (
     ("terms.pickup", "delivery.pickup.point"),
@@ -34,25 +36,21 @@ _FIELD_PATHS = (
 
 
 class GrpcPricing(Pricing):
-    """VerifyQuote on PricingInternalService, CreateQuote on PricingService."""
+    """CreateQuote on PricingService; presented quotes checked by `signed_quotes`."""
 
-    def __init__(self, channel: grpc.aio.Channel, *, deadline_seconds: float) -> None:
+    def __init__(
+        self,
+        channel: grpc.aio.Channel,
+        *,
+        deadline_seconds: float,
+        signed_quotes: SignedQuotes,
+    ) -> None:
         self._public = pricing_pb2_grpc.PricingServiceStub(channel)
-        self._internal = pricing_pb2_grpc.PricingInternalServiceStub(channel)
         self._deadline = deadline_seconds
+        self._signed_quotes = signed_quotes
 
     async def verify(self, quote_id: str, request: DeliveryRequest) -> Quote:
-        # pricing holds the signing key, so its verdict is the decision (issue 11 moves it
-        # into orders with public keys; this method is the one to replace).
-        try:
-            reply = await self._internal.VerifyQuote(
-                pricing_pb2.VerifyQuoteRequest(quote_id=quote_id, terms=_terms(request)),
-                timeout=self._deadline,
-            )
-        except grpc.aio.AioRpcError as failure:
-            error = _domain_error(failure)
-            raise _quote_refusal(error) or error from failure
-        return _quote(reply.quote)
+        return await self._signed_quotes.verify(quote_id, request)
 
     async def quote(self, request: DeliveryRequest) -> Quote:
         try:
@@ -96,17 +94,6 @@ def _domain_error(failure: grpc.aio.AioRpcError) -> DomainError:
         f"pricing did not answer ({failure.code().name}); retry with the same idempotency key",
         retry_after=timedelta(seconds=1),
     )
-
-
-def _quote_refusal(error: DomainError) -> QuoteInvalid | QuoteExpired | None:
-    """pricing's refusal of a quote, in orders' words and field paths; None for any other
-    failure (the terms themselves, or pricing being away)."""
-    if error.reason == "QUOTE_INVALID" and isinstance(error, InvalidArgument):
-        why = "; ".join(v.description for v in error.violations) or error.message
-        return QuoteInvalid(why)
-    if error.reason == "QUOTE_EXPIRED":
-        return QuoteExpired(error.metadata.get("expire_time", "an earlier time"))
-    return None
 
 
 def _field_path(path: str) -> str:

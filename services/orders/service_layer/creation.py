@@ -70,9 +70,8 @@ class DeliveryCreation:
                     # A concurrent call with the same key committed first: answer with its
                     # delivery, and let this one's quote and id go unused.
                     return await _replay(uow, holder, fingerprint)
-            await uow.deliveries.add(delivery)
             uow.emit(created)
-            await uow.commit()
+            await uow.add_and_commit(delivery)
         return Created(delivery)
 
     async def _price(self, request: DeliveryRequest) -> Quote:

@@ -97,6 +97,33 @@ class UnitOfWork(abc.ABC):
         await self._commit(events)
         self._committed = True
 
+    async def add_and_commit(self, delivery: Delivery) -> None:
+        """`deliveries.add(delivery)`, then `commit()`; an adapter may do both at once."""
+        events, self._events = tuple(self._events), []
+        await self._add_and_commit(delivery, events)
+        self._committed = True
+
+    async def replace_and_commit(self, delivery: Delivery, *, expected_version: int) -> bool:
+        """`deliveries.replace(...)`, then `commit()` if it was stored; an adapter may do
+        both at once. False, with nothing committed, if another change committed first."""
+        events, self._events = tuple(self._events), []
+        if not await self._replace_and_commit(delivery, expected_version, events):
+            return False
+        self._committed = True
+        return True
+
+    async def _add_and_commit(self, delivery: Delivery, events: Sequence[DeliveryEvent]) -> None:
+        await self.deliveries.add(delivery)
+        await self._commit(events)
+
+    async def _replace_and_commit(
+        self, delivery: Delivery, expected_version: int, events: Sequence[DeliveryEvent]
+    ) -> bool:
+        if not await self.deliveries.replace(delivery, expected_version=expected_version):
+            return False
+        await self._commit(events)
+        return True
+
     @abc.abstractmethod
     async def _begin(self) -> None: ...
 

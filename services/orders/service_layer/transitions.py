@@ -63,10 +63,9 @@ class DeliveryTransitions:
             transition = change(current)
             if transition.event is None:
                 return transition.delivery
-            if not await uow.deliveries.replace(
+            uow.emit(transition.event)
+            if not await uow.replace_and_commit(
                 transition.delivery, expected_version=current.version
             ):
                 raise DeliveryChanged(delivery_id)
-            uow.emit(transition.event)
-            await uow.commit()
         return transition.delivery

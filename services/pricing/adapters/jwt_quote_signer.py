@@ -1,32 +1,33 @@
-"""Quote ids as compact JWS tokens (HS256, PyJWT): self-contained and tamper-evident,
-so that pricing stays stateless and still recognises its own quotes."""
+"""Quote ids as compact JWS tokens (EdDSA, PyJWT; services/contracts/quote_token.py):
+self-contained and tamper-evident, so that pricing stays stateless, and verifiable by orders
+with pricing's public keys alone."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-import jwt
-
+from services.contracts import quote_token
+from services.pricing.adapters.quote_key_ring import QuoteKeyRing
 from services.pricing.domain.tariff import PriceComponent, PriceLine
-from services.pricing.service_layer.ports import QuoteClaims, QuoteSigner, SignatureInvalid
+from services.pricing.service_layer.ports import (
+    PublicQuoteKey,
+    QuoteClaims,
+    QuoteSigner,
+    SignatureInvalid,
+)
 from services.shared_kernel.money import Money
-
-_AUDIENCE = "lastmile.pricing.quote"
-_ALGORITHM = "HS256"
 
 
 class JwtQuoteSigner(QuoteSigner):
-    """Signs quote claims with a shared secret that only pricing holds."""
+    """Signs with the ring's active key; opens what any key of the ring signed."""
 
-    def __init__(self, secret: str) -> None:
-        if len(secret) < 32:
-            raise ValueError("the quote signing key must be at least 32 characters")
-        self._secret = secret
+    def __init__(self, keys: QuoteKeyRing) -> None:
+        self._keys = keys
+        self._public_keys = keys.public_keys()
 
     def sign(self, claims: QuoteClaims) -> str:
         payload: dict[str, Any] = {
-            "aud": _AUDIENCE,
             "iat": int(claims.created_at.timestamp()),
             "exp": int(claims.expires_at.timestamp()),
             "terms": claims.terms_fingerprint,
@@ -37,24 +38,14 @@ class JwtQuoteSigner(QuoteSigner):
                 [line.component.value, line.amount.amount_minor] for line in claims.breakdown
             ],
         }
-        return jwt.encode(payload, self._secret, algorithm=_ALGORITHM)
+        return quote_token.encode(payload, self._keys.active_key, self._keys.active_kid)
 
     def open(self, quote_id: str) -> QuoteClaims:
         try:
-            payload = jwt.decode(
-                quote_id,
-                self._secret,
-                algorithms=[_ALGORITHM],
-                audience=_AUDIENCE,
-                # Time is the use case's business (its clock is injectable); only
-                # the signature and the audience are checked here.
-                options={
-                    "verify_exp": False,
-                    "verify_iat": False,
-                    "verify_nbf": False,
-                    "require": ["aud", "iat", "exp", "terms"],
-                },
-            )
+            key = self._keys.private_keys.get(quote_token.key_id(quote_id))
+            if key is None:
+                raise SignatureInvalid("signed with a key pricing does not hold")
+            payload = quote_token.decode(quote_id, key.public_key())
             currency = str(payload["cur"])
             return QuoteClaims(
                 terms_fingerprint=str(payload["terms"]),
@@ -67,5 +58,8 @@ class JwtQuoteSigner(QuoteSigner):
                 created_at=datetime.fromtimestamp(int(payload["iat"]), UTC),
                 expires_at=datetime.fromtimestamp(int(payload["exp"]), UTC),
             )
-        except (jwt.InvalidTokenError, KeyError, TypeError, ValueError) as invalid:
+        except (quote_token.QuoteTokenInvalid, KeyError, TypeError, ValueError) as invalid:
             raise SignatureInvalid(str(invalid)) from invalid
+
+    def public_keys(self) -> list[PublicQuoteKey]:
+        return list(self._public_keys)

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from google.protobuf import duration_pb2
+
 from lastmile.pricing.v1 import pricing_pb2, pricing_pb2_grpc
-from services.pricing.entrypoints.proto_mapping import quote_message, read_terms
+from services.pricing.entrypoints.proto_mapping import (
+    quote_key_message,
+    quote_message,
+    read_terms,
+)
 from services.pricing.service_layer.handlers import CreateQuote, QuoteHandlers, VerifyQuote
 from services.runtime.grpc_types import ServicerContext
 
@@ -22,10 +30,19 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
 
 
 class PricingInternalServicer(pricing_pb2_grpc.PricingInternalServiceServicer):
-    """Lets orders confirm a quote a client presented."""
+    """Gives orders the public keys to confirm a quote a client presented (and still
+    confirms one itself, for callers of the deprecated VerifyQuote)."""
 
-    def __init__(self, handlers: QuoteHandlers) -> None:
+    def __init__(self, handlers: QuoteHandlers, *, keys_max_age: timedelta) -> None:
         self._handlers = handlers
+        self._max_age = duration_pb2.Duration()
+        self._max_age.FromTimedelta(keys_max_age)
+
+    async def ListQuoteKeys(
+        self, request: pricing_pb2.ListQuoteKeysRequest, context: ServicerContext
+    ) -> pricing_pb2.ListQuoteKeysResponse:
+        keys = [quote_key_message(key) for key in self._handlers.list_quote_keys()]
+        return pricing_pb2.ListQuoteKeysResponse(keys=keys, max_age=self._max_age)
 
     async def VerifyQuote(
         self, request: pricing_pb2.VerifyQuoteRequest, context: ServicerContext

@@ -7,6 +7,7 @@ from services.contracts import common_v1
 from services.pricing.domain.quote import Quote
 from services.pricing.domain.tariff import PriceComponent
 from services.pricing.domain.terms import DeliveryTerms
+from services.pricing.service_layer.ports import PublicQuoteKey
 
 _COMPONENTS = {
     PriceComponent.BASE_FEE: pricing_pb2.PRICE_COMPONENT_KIND_BASE_FEE,
@@ -51,4 +52,16 @@ def quote_message(quote: Quote) -> pricing_pb2.Quote:
         distance_meters=quote.distance_meters,
         create_time=common_v1.timestamp_message(quote.created_at),
         expire_time=common_v1.timestamp_message(quote.expires_at),
+    )
+
+
+def quote_key_message(key: PublicQuoteKey) -> pricing_pb2.QuoteKey:
+    return pricing_pb2.QuoteKey(
+        kid=key.kid,
+        kty="OKP",
+        crv="Ed25519",
+        x=key.x,
+        alg=key.algorithm,
+        use="sig",
+        active=key.active,
     )

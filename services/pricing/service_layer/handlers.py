@@ -1,4 +1,5 @@
-"""pricing's use cases: quote a delivery, and verify a quote presented later."""
+"""pricing's use cases: quote a delivery, publish the keys that verify quotes, and verify a
+quote presented later (the deprecated VerifyQuote; orders verifies with the keys itself)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ from datetime import datetime, timedelta
 from services.pricing.domain.quote import Quote, QuoteExpired, QuoteInvalid
 from services.pricing.domain.tariff import Tariff
 from services.pricing.domain.terms import DeliveryTerms
-from services.pricing.service_layer.ports import QuoteClaims, QuoteSigner, SignatureInvalid
+from services.pricing.service_layer.ports import (
+    PublicQuoteKey,
+    QuoteClaims,
+    QuoteSigner,
+    SignatureInvalid,
+)
 
 Clock = Callable[[], datetime]
 
@@ -51,6 +57,9 @@ class QuoteHandlers:
             expires_at=created + self.validity,
         )
         return self._quote(self.signer.sign(claims), command.terms, claims)
+
+    def list_quote_keys(self) -> list[PublicQuoteKey]:
+        return self.signer.public_keys()
 
     def verify_quote(self, command: VerifyQuote) -> Quote:
         try:

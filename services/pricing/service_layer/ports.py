@@ -22,12 +22,24 @@ class QuoteClaims:
     expires_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class PublicQuoteKey:
+    """The public half of a quote signing key (an Ed25519 JWK: `x` is the key itself)."""
+
+    kid: str
+    algorithm: str
+    x: str
+    # Signs new quotes; the other published keys only verify quotes signed before a rotation.
+    active: bool
+
+
 class SignatureInvalid(Exception):
     """The token was not signed with our key, or is not a quote token at all."""
 
 
 class QuoteSigner(abc.ABC):
-    """Turns claims into an opaque, tamper-evident quote id and back."""
+    """Turns claims into an opaque, tamper-evident quote id and back, and publishes the
+    public keys that let others verify its quote ids."""
 
     @abc.abstractmethod
     def sign(self, claims: QuoteClaims) -> str: ...
@@ -36,3 +48,7 @@ class QuoteSigner(abc.ABC):
     def open(self, quote_id: str) -> QuoteClaims:
         """The claims inside `quote_id`; SignatureInvalid if it was forged or altered.
         Expiry is not checked here: the use case decides with its own clock."""
+
+    @abc.abstractmethod
+    def public_keys(self) -> list[PublicQuoteKey]:
+        """Every key a quote id of ours may be signed with, the active one first."""

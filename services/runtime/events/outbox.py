@@ -19,6 +19,7 @@ import asyncio
 import logging
 import uuid
 import zlib
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -75,14 +76,51 @@ OUTBOX_LAG = Gauge(
 
 async def append(connection: asyncpg.Connection, envelope: envelope_pb2.EventEnvelope) -> None:
     """Record `envelope` for publishing; call inside the state change's transaction."""
-    await connection.execute(
-        "INSERT INTO outbox (event_id, subject, envelope) VALUES ($1, $2, $3)",
-        uuid.UUID(envelope.event_id),
-        envelope.type,
-        envelope.SerializeToString(),
+    await append_all(connection, (envelope,))
+
+
+async def append_all(
+    connection: asyncpg.Connection, envelopes: Sequence[envelope_pb2.EventEnvelope]
+) -> None:
+    """Record `envelopes` for publishing, in order, in one statement; call inside the state
+    change's transaction."""
+    if envelopes:
+        await connection.execute(_APPEND_ALL, *event_parameters(envelopes))
+
+
+def with_events(change: str, *, guard: str, first_parameter: int) -> str:
+    """One statement that makes a state change and records its events: `change` is a list
+    of CTEs, one of which, `guard`, yields a row only if the change was made (an UPDATE ...
+    RETURNING, for example); only then are the events bound at $first_parameter and the
+    next two (`event_parameters`) appended to the outbox, in order, and the relay woken.
+    The statement yields one row if the change was made and none otherwise. Being one
+    statement, it commits or fails as a whole, also outside a transaction, and costs one
+    round trip instead of BEGIN, the change, the outbox, NOTIFY and COMMIT."""
+    ids, subjects, envelopes = (f"${first_parameter + n}" for n in range(3))
+    return (
+        f"WITH {change}, outbox_appended AS ("
+        " INSERT INTO outbox (event_id, subject, envelope)"
+        " SELECT event.id, event.subject, event.envelope"
+        f" FROM unnest({ids}::uuid[], {subjects}::text[], {envelopes}::bytea[])"
+        " WITH ORDINALITY AS event (id, subject, envelope, position)"
+        f" WHERE EXISTS (SELECT FROM {guard}) ORDER BY event.position)"
+        # pg_notify is NOTIFY as a function: delivered at commit, only if it commits.
+        f" SELECT pg_notify('{_CHANNEL}', '') FROM {guard}"
     )
-    # Delivered at commit, and only if the transaction commits.
-    await connection.execute(f"NOTIFY {_CHANNEL}")
+
+
+def event_parameters(
+    envelopes: Sequence[envelope_pb2.EventEnvelope],
+) -> tuple[list[uuid.UUID], list[str], list[bytes]]:
+    """The three parameters `with_events` binds: event ids, subjects and envelopes."""
+    return (
+        [uuid.UUID(envelope.event_id) for envelope in envelopes],
+        [envelope.type for envelope in envelopes],
+        [envelope.SerializeToString() for envelope in envelopes],
+    )
+
+
+_APPEND_ALL = with_events("always AS (SELECT)", guard="always", first_parameter=1)
 
 
 class LeaderConnectionLost(DependencyLost):

@@ -29,7 +29,7 @@ Behaviour = Callable[[Any, Any], Any]
 class Call:
     """What the concerns know about the call in progress."""
 
-    __slots__ = ("_headers", "context", "kind", "method", "method_name", "service")
+    __slots__ = ("_code", "_headers", "context", "kind", "method", "method_name", "service")
 
     def __init__(
         self, method: str, service: str, method_name: str, kind: str, context: ServicerContext
@@ -40,15 +40,27 @@ class Call:
         self.kind = kind  # unary, client_stream, server_stream or bidi_stream
         self.context = context
         self._headers: dict[str, str] | None = None
+        self._code: grpc.StatusCode | None = None
 
-    def header(self, key: str) -> str | None:
+    @property
+    def headers(self) -> dict[str, str]:
+        """The call's text metadata by name (the first copy of a repeated one)."""
         # Several concerns read headers; the metadata is scanned once per call.
         if self._headers is None:
             self._headers = {}
             for name, value in self.context.invocation_metadata() or ():
                 if isinstance(value, str):
                     self._headers.setdefault(name, value)  # the first copy wins
-        return self._headers.get(key)
+        return self._headers
+
+    def header(self, key: str) -> str | None:
+        return self.headers.get(key)
+
+    def final_code(self, error: BaseException | None) -> grpc.StatusCode:
+        """The status the call ended with (`final_code`), worked out once for every concern."""
+        if self._code is None:
+            self._code = final_code(self.context, error)
+        return self._code
 
 
 class CallObserver(abc.ABC):
@@ -231,6 +243,8 @@ def _unchanged(request: Any) -> Any:
 
 
 _STATUS_BY_NUMBER = {status.value[0]: status for status in grpc.StatusCode}
+# "OK", "NOT_FOUND": StatusCode.name is an enum property, looked up through a descriptor.
+CODE_NAMES = {status: status.name for status in grpc.StatusCode}
 
 
 def final_code(context: ServicerContext, error: BaseException | None) -> grpc.StatusCode:

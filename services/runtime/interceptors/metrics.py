@@ -5,36 +5,34 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from prometheus_client.metrics import Counter, Histogram
-
 from services.runtime import metrics
-from services.runtime.interceptors.base import Call, CallObserver, final_code
+from services.runtime.interceptors.base import CODE_NAMES, Call, CallObserver
+from services.runtime.metrics import CallCount, CallDurations, ServerCalls
 
 
 class CallMetrics(CallObserver):
     """Feeds grpc_server_{started,handled}_total and grpc_server_handling_seconds."""
 
-    def __init__(self) -> None:
-        # Labelled children, cached: .labels() costs a lock and a dict lookup per call.
-        self._started: dict[tuple[str, str, str], Counter] = {}
-        self._finished: dict[tuple[str, str, str, str], tuple[Counter, Histogram]] = {}
+    def __init__(self, calls: ServerCalls = metrics.SERVER_CALLS) -> None:
+        self._calls = calls
+        # The counts per label set, cached: building the label tuple is the lookup's cost.
+        self._started: dict[str, CallCount] = {}
+        self._finished: dict[tuple[str, str], CallDurations] = {}
 
     def begin(self, call: Call) -> Any:
-        labels = (call.service, call.method_name, call.kind)
-        started = self._started.get(labels)
+        started = self._started.get(call.method)
         if started is None:
-            started = self._started[labels] = metrics.SERVER_STARTED.labels(*labels)
-        started.inc()
+            started = self._started[call.method] = self._calls.started(
+                call.service, call.method_name, call.kind
+            )
+        started.count += 1
         return time.monotonic()
 
     def end(self, call: Call, started: Any, error: BaseException | None) -> None:
-        labels = (call.service, call.method_name, call.kind, final_code(call.context, error).name)
-        children = self._finished.get(labels)
-        if children is None:
-            children = self._finished[labels] = (
-                metrics.SERVER_HANDLED.labels(*labels),
-                metrics.SERVER_HANDLING_SECONDS.labels(*labels),
+        code = CODE_NAMES[call.final_code(error)]
+        durations = self._finished.get((call.method, code))
+        if durations is None:
+            durations = self._finished[(call.method, code)] = self._calls.handled(
+                call.service, call.method_name, call.kind, code
             )
-        handled, seconds = children
-        handled.inc()
-        seconds.observe(time.monotonic() - started)
+        durations.observe(time.monotonic() - started)

@@ -8,14 +8,12 @@ import time
 from typing import Any
 
 from services.runtime import context
-from services.runtime.interceptors.base import Call, CallObserver, final_code
-from services.runtime.logs import access_record
+from services.runtime.interceptors.base import CODE_NAMES, Call, CallObserver
+from services.runtime.logs import AccessLog
 
 REQUEST_ID_HEADER = "x-request-id"
 # Health checks arrive every few seconds from probes and sidecars; log them at DEBUG.
 _QUIET_SERVICES = frozenset({"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"})
-
-access_log = logging.getLogger("lastmile.access")
 
 
 def new_request_id() -> str:
@@ -26,6 +24,9 @@ def new_request_id() -> str:
 
 class RequestContext(CallObserver):
     """Binds request id, method and deadline to the call, and writes its access log."""
+
+    def __init__(self, access_log: AccessLog | None = None) -> None:
+        self._access_log = access_log or AccessLog()
 
     def begin(self, call: Call) -> Any:
         request_id = call.header(REQUEST_ID_HEADER) or new_request_id()
@@ -41,15 +42,14 @@ class RequestContext(CallObserver):
     def end(self, call: Call, started: Any, error: BaseException | None) -> None:
         began, request_token, method_token, deadline_token = started
         level = logging.DEBUG if call.service in _QUIET_SERVICES else logging.INFO
-        if access_log.isEnabledFor(level):
-            code = final_code(call.context, error).name
-            fields = {
-                "rpc": call.method,
-                "code": code,
-                "duration_ms": round((time.monotonic() - began) * 1000, 3),
-                "peer": call.context.peer(),
-            }
-            access_log.handle(access_record(access_log, level, f"{call.method} {code}", fields))
+        if self._access_log.is_enabled_for(level):
+            self._access_log.write(
+                level,
+                call.method,
+                CODE_NAMES[call.final_code(error)],
+                round((time.monotonic() - began) * 1000, 3),
+                call.context.peer(),
+            )
         context.deadline.reset(deadline_token)
         context.rpc_method.reset(method_token)
         context.request_id.reset(request_token)

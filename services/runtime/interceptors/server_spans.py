@@ -22,7 +22,7 @@ from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from services.runtime.interceptors.base import Call, CallObserver, final_code
+from services.runtime.interceptors.base import Call, CallObserver
 
 # The semantic conventions the instrumentation's attributes follow.
 SCHEMA_URL = "https://opentelemetry.io/schemas/1.11.0"
@@ -67,7 +67,7 @@ class _Propagation:
 
     def parent_context(self, call: Call) -> Context:
         """The caller's trace context from the call's metadata; empty (a new trace) without."""
-        if not any(call.header(field) is not None for field in self.fields):
+        if self.fields.isdisjoint(call.headers):
             return _NO_PARENT
         return self.propagator.extract(call, context=_NO_PARENT, getter=self.getter)
 
@@ -130,7 +130,7 @@ class ServerSpans(CallObserver):
         span, token = started
         otel_context.detach(token)
         if span.is_recording():
-            code = final_code(call.context, error)
+            code = call.final_code(error)
             span.set_attribute("rpc.grpc.status_code", code.value[0])
             if code in _SERVER_ERRORS:
                 details = call.context.details() or code.value[1]

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.slow
 GET_DELIVERY = "/lastmile.orders.v1.OrdersService/GetDelivery"
 HIDDEN = [
     "/lastmile.pricing.v1.PricingInternalService/VerifyQuote",
+    "/lastmile.pricing.v1.PricingInternalService/ListQuoteKeys",
     "/lastmile.fleet.v1.FleetInternalService/GetCourier",
     "/grpc.health.v1.Health/Check",
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",

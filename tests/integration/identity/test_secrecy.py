@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import logging
 from collections.abc import Iterator
 
 import grpc
@@ -13,7 +11,7 @@ from lastmile.identity.v1 import identity_pb2, identity_pb2_grpc
 from services.devstack import LocalPostgres
 from services.identity.bootstrap import bootstrap
 from services.identity.config import DEVELOPMENT_OPS_PASSWORD
-from services.runtime.logs import JsonFormatter
+from tests.captured_log import CapturedLog, captured_log
 from tests.integration.identity.conftest import fresh_database, identity_settings, unique_email
 from tests.servers import serving
 
@@ -22,24 +20,14 @@ PASSWORD = "a secret nobody should ever read 42"
 
 
 @pytest.fixture
-def every_log_line() -> Iterator[io.StringIO]:
-    """Every record of every logger, at DEBUG, formatted as the service formats them."""
-    lines = io.StringIO()
-    handler = logging.StreamHandler(lines)
-    handler.setFormatter(JsonFormatter("identity"))
-    root = logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
-        yield lines
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(level)
+def every_log_line() -> Iterator[CapturedLog]:
+    """Every line the process writes, at DEBUG, as the service writes them."""
+    with captured_log("identity", "DEBUG") as log:
+        yield log
 
 
 async def test_passwords_appear_in_no_log_line_and_no_response(
-    postgres: LocalPostgres, every_log_line: io.StringIO
+    postgres: LocalPostgres, every_log_line: CapturedLog
 ) -> None:
     email = unique_email()
     host = bootstrap(identity_settings(await fresh_database(postgres)))
@@ -72,7 +60,7 @@ async def test_passwords_appear_in_no_log_line_and_no_response(
                 )
             )
         responses.append(repr(weak.value).encode())
-    logged = every_log_line.getvalue()
+    logged = every_log_line.text()
     assert "CreateSession" in logged, "the capture saw no access log at all"
     for secret in (PASSWORD, "weakpass", DEVELOPMENT_OPS_PASSWORD, "$argon2"):
         assert secret not in logged

@@ -146,3 +146,19 @@ def test_the_stats_listener_serves_prometheus_metrics_and_nothing_else(
     with pytest.raises(urllib.error.HTTPError) as not_found:
         urllib.request.urlopen(f"{base}/quitquitquit", timeout=5)
     assert not_found.value.code == 404
+
+
+async def test_orders_fetches_the_quote_keys_through_the_sidecars_and_the_edge_may_not(
+    pricing_mesh: PricingMesh, certs_dir: Path
+) -> None:
+    outbound = pricing_mesh.orders.outbound_ports["pricing"]
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{outbound}") as through_sidecars:
+        internal = pricing_pb2_grpc.PricingInternalServiceStub(through_sidecars)
+        reply = await internal.ListQuoteKeys(pricing_pb2.ListQuoteKeysRequest(), timeout=5)
+    assert [key.alg for key in reply.keys] == ["EdDSA"]
+    async with mtls_channel(certs(certs_dir, "edge"), pricing_mesh.pricing.inbound_port) as edge:
+        with pytest.raises(grpc.aio.AioRpcError) as denied:
+            await pricing_pb2_grpc.PricingInternalServiceStub(edge).ListQuoteKeys(
+                pricing_pb2.ListQuoteKeysRequest(), timeout=5
+            )
+    assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED

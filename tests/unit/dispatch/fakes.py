@@ -10,17 +10,9 @@ from typing import TypeVar
 
 from services.dispatch.domain.couriers import Courier, CourierStatus, VehicleType
 from services.dispatch.domain.deliveries import DeliveryTerms
-from services.dispatch.domain.fleet_messages import FleetMessage
-from services.dispatch.service_layer.ports import (
-    Assigned,
-    FleetRoutes,
-    LeaderLease,
-    NotAssigned,
-    Orders,
-    QueueRow,
-    QueueWrite,
-    StoredDelivery,
-)
+from services.dispatch.domain.queue_rows import QueueRow, StoredDelivery
+from services.dispatch.domain.verdicts import Assigned, NotAssigned
+from services.dispatch.service_layer.ports import LeaderLease, Orders, QueueWrite
 from services.shared_kernel.geo import GeoPoint
 from services.shared_kernel.money import Money
 from services.shared_kernel.parcel import Parcel, ParcelSize, ServiceLevel
@@ -48,6 +40,7 @@ class FakeLease(LeaderLease):
         return self.stored
 
     async def write(self, change: QueueWrite) -> None:
+        await asyncio.sleep(0)  # a real write always suspends the writer
         await self.gate.wait()
         for row in change.updated:
             self.rows[row.delivery_id] = row
@@ -57,20 +50,6 @@ class FakeLease(LeaderLease):
 
     async def release(self) -> None:
         pass
-
-
-class RecordingRoutes(FleetRoutes):
-    """Every replica is reachable; what was sent, in order."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, FleetMessage]] = []
-
-    def send(self, fleet_replica_id: str, message: FleetMessage) -> bool:
-        self.sent.append((fleet_replica_id, message))
-        return True
-
-    def of(self, kind: type[T]) -> list[T]:
-        return [message for _, message in self.sent if isinstance(message, kind)]
 
 
 class ScriptedOrders(Orders):
@@ -129,8 +108,11 @@ def courier(
     status: CourierStatus = CourierStatus.IDLE,
     version: int = 1,
     offer_id: str = "",
+    delivery_id: str = "",
+    replica: str = "r1",
 ) -> Courier:
     return Courier(
-        courier_id, "r1", VehicleType.BICYCLE, status, True, version, offer_id=offer_id,
-        latitude=PICKUP.latitude + north, longitude=PICKUP.longitude, located_at=1.0,
+        courier_id, replica, VehicleType.BICYCLE, status, True, version, offer_id=offer_id,
+        delivery_id=delivery_id, latitude=PICKUP.latitude + north, longitude=PICKUP.longitude,
+        located_at=1.0,
     )  # fmt: skip

@@ -12,7 +12,12 @@ from services.pricing.domain.quote import QuoteExpired, QuoteInvalid
 from services.pricing.domain.tariff import PriceComponent, PriceLine, Tariff
 from services.pricing.domain.terms import DeliveryTerms
 from services.pricing.service_layer.handlers import CreateQuote, QuoteHandlers, VerifyQuote
-from services.pricing.service_layer.ports import QuoteClaims, QuoteSigner, SignatureInvalid
+from services.pricing.service_layer.ports import (
+    PublicQuoteKey,
+    QuoteClaims,
+    QuoteSigner,
+    SignatureInvalid,
+)
 from services.shared_kernel.geo import GeoPoint
 from services.shared_kernel.money import Money
 from services.shared_kernel.parcel import Parcel, ParcelSize, ServiceLevel
@@ -46,6 +51,9 @@ class FakeSigner(QuoteSigner):
             created_at=datetime.fromisoformat(body["created_at"]),
             expires_at=datetime.fromisoformat(body["expires_at"]),
         )
+
+    def public_keys(self) -> list[PublicQuoteKey]:
+        return [PublicQuoteKey("fake", "none", "", active=True)]
 
 
 class Clock:

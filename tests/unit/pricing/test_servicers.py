@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import grpc
+import jwt
 import pytest
 
 from lastmile.common.v1 import geo_pb2, parcel_pb2
@@ -150,3 +151,35 @@ async def test_a_far_dropoff_is_out_of_the_service_area(channel: grpc.aio.Channe
         )
     assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert set(violations(raised.value)) == {"terms.dropoff"}
+
+
+async def test_the_published_keys_verify_a_quote_id_without_asking_pricing(
+    channel: grpc.aio.Channel,
+) -> None:
+    quote = (
+        await pricing_pb2_grpc.PricingServiceStub(channel).CreateQuote(
+            pricing_pb2.CreateQuoteRequest(terms=terms())
+        )
+    ).quote
+    reply = await pricing_pb2_grpc.PricingInternalServiceStub(channel).ListQuoteKeys(
+        pricing_pb2.ListQuoteKeysRequest()
+    )
+    [key] = reply.keys
+    assert (key.kty, key.crv, key.alg, key.use, key.active) == (
+        "OKP",
+        "Ed25519",
+        "EdDSA",
+        "sig",
+        True,
+    )
+    assert reply.max_age.ToTimedelta() == timedelta(minutes=5)
+    public = jwt.PyJWK({"kty": key.kty, "crv": key.crv, "x": key.x, "kid": key.kid})
+    assert jwt.get_unverified_header(quote.quote_id)["kid"] == key.kid
+    claims = jwt.decode(
+        quote.quote_id,
+        public,
+        algorithms=["EdDSA"],
+        audience="lastmile.pricing.quote",
+        options={"verify_exp": False},
+    )
+    assert (claims["amt"], claims["cur"]) == (500, "EUR")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.orders.config import OrdersSettings
 from services.pricing.config import PricingSettings
 from services.runtime.config import ConfigurationError, load_settings
 
@@ -31,21 +32,21 @@ def test_production_refuses_the_development_signing_key(monkeypatch: pytest.Monk
     monkeypatch.setenv("LASTMILE_PRICING_ENVIRONMENT", "production")
     with pytest.raises(ConfigurationError) as failed:
         load_settings(PricingSettings)
-    assert "LASTMILE_PRICING_QUOTE_SIGNING_KEY" in str(failed.value)
-    monkeypatch.setenv("LASTMILE_PRICING_QUOTE_SIGNING_KEY", "k" * 40)
+    assert "LASTMILE_PRICING_QUOTE_KEYS_FILE" in str(failed.value)
+    monkeypatch.setenv("LASTMILE_PRICING_QUOTE_KEYS_FILE", "/etc/lastmile/quote-keys/keys.pem")
     assert load_settings(PricingSettings).environment == "production"
 
 
 def test_secrets_never_appear_in_the_settings_repr(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LASTMILE_PRICING_QUOTE_SIGNING_KEY", "s3cr3t" * 8)
-    assert "s3cr3t" not in repr(load_settings(PricingSettings))
+    monkeypatch.setenv("LASTMILE_ORDERS_PAGE_TOKEN_KEY", "s3cr3t" * 8)
+    assert "s3cr3t" not in repr(load_settings(OrdersSettings))
 
 
 def test_a_rejected_secret_is_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LASTMILE_PRICING_QUOTE_SIGNING_KEY", "short-s3cr3t")
+    monkeypatch.setenv("LASTMILE_ORDERS_PAGE_TOKEN_KEY", "short-s3cr3t")
     with pytest.raises(ConfigurationError) as failed:
-        load_settings(PricingSettings)
-    assert "LASTMILE_PRICING_QUOTE_SIGNING_KEY" in str(failed.value)
+        load_settings(OrdersSettings)
+    assert "LASTMILE_ORDERS_PAGE_TOKEN_KEY" in str(failed.value)
     assert "s3cr3t" not in str(failed.value)
 
 

@@ -1,5 +1,5 @@
-"""JSON log lines: the fields every line has, the access log's own, and values that read
-as they did with the stdlib encoder."""
+"""JSON log lines: the fields every line has, the access log's own, values that read as
+they did with the stdlib encoder, and the buffer the access log is written through."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ import json
 import logging
 import re
 import sys
+import time
 from datetime import UTC, datetime
 
 import grpc
-import pytest
 
 from services.runtime import context
-from services.runtime.logs import JsonFormatter, access_record
+from services.runtime.logs import JsonFormatter, JsonLines
+from tests.captured_log import captured_log
 from tests.servers import raw_unary, serving
 from tests.unit.runtime.echo import UNARY, echo_host
 
@@ -33,24 +34,15 @@ def record(message: str = "hello", **extra: object) -> logging.LogRecord:
 
 
 async def test_an_access_log_line_has_exactly_the_fields_it_always_had() -> None:
-    lines = io.StringIO()
-    handler = logging.StreamHandler(lines)
-    handler.setFormatter(JsonFormatter("echo"))
-    access = logging.getLogger("lastmile.access")
-    access.addHandler(handler)
-    access.setLevel(logging.INFO)
-    try:
+    with captured_log("echo") as log:
         host, _ = echo_host()
         async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
             await raw_unary(channel, UNARY)(b"x", metadata=(("x-request-id", "r-1"),))
-    finally:
-        access.removeHandler(handler)
-    [line] = lines.getvalue().splitlines()
-    entry = json.loads(line)
-    assert sorted(entry) == sorted(
-        ["time", "level", "service", "logger", "message", "request_id", "trace_id", "span_id",
-         "rpc", "code", "duration_ms", "peer"]
-    )  # fmt: skip
+        [entry] = log.access_entries()
+    assert list(entry) == [
+        "time", "level", "service", "logger", "message", "request_id", "trace_id", "span_id",
+        "rpc", "code", "duration_ms", "peer",
+    ]  # fmt: skip
     assert ISO_MILLISECONDS.fullmatch(entry["time"])
     assert (entry["level"], entry["logger"]) == ("info", "lastmile.access")
     assert entry["service"] == "echo"
@@ -60,6 +52,87 @@ async def test_an_access_log_line_has_exactly_the_fields_it_always_had() -> None
     assert re.fullmatch("[0-9a-f]{16}", entry["span_id"])
     assert isinstance(entry["duration_ms"], float)
     assert entry["peer"].startswith("ipv4:127.0.0.1:")
+
+
+async def test_a_host_that_stops_writes_the_access_lines_still_in_the_buffer() -> None:
+    with captured_log("echo") as log:
+        host, _ = echo_host()
+        await host.start()
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{host.port}") as channel:
+                for number in range(3):
+                    await raw_unary(channel, UNARY)(
+                        b"x", metadata=(("x-request-id", f"r-{number}"),)
+                    )
+            buffered = log.written()
+        finally:
+            await host.stop()
+        after_stop = log.written()
+    assert b"lastmile.access" not in buffered
+    logged = [json.loads(line) for line in after_stop.splitlines()]
+    access = [entry["request_id"] for entry in logged if entry["logger"] == "lastmile.access"]
+    assert access == ["r-0", "r-1", "r-2"]
+
+
+async def test_the_access_log_follows_its_loggers_level() -> None:
+    access = logging.getLogger("lastmile.access")
+    with captured_log("echo") as log:
+        access.setLevel(logging.WARNING)
+        try:
+            host, _ = echo_host()
+            async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
+                await raw_unary(channel, UNARY)(b"x")
+        finally:
+            access.setLevel(logging.NOTSET)
+        assert log.access_entries() == []
+        assert [entry["message"] for entry in log.entries()][-1] == "stopped"
+
+
+def test_buffered_lines_wait_for_a_line_written_at_once_and_leave_before_it() -> None:
+    stream = io.BytesIO()
+    lines = JsonLines(stream, flush_seconds=3600)
+    try:
+        lines.write(b"1\n")
+        lines.write(b"2\n")
+        assert stream.getvalue() == b""
+        lines.write_now(b"3\n")
+        assert stream.getvalue() == b"1\n2\n3\n"
+    finally:
+        lines.close()
+
+
+def test_a_full_buffer_is_written_without_waiting() -> None:
+    stream = io.BytesIO()
+    lines = JsonLines(stream, flush_seconds=3600, buffer_bytes=8)
+    try:
+        lines.write(b"one\n")
+        assert stream.getvalue() == b""
+        lines.write(b"two\n")
+        assert stream.getvalue() == b"one\ntwo\n"
+    finally:
+        lines.close()
+
+
+def test_buffered_lines_are_written_in_the_background_without_a_flush() -> None:
+    stream = io.BytesIO()
+    lines = JsonLines(stream, flush_seconds=0.01)
+    try:
+        lines.write(b"late\n")
+        for _ in range(500):
+            if stream.getvalue():
+                break
+            time.sleep(0.01)
+        assert stream.getvalue() == b"late\n"
+    finally:
+        lines.close()
+
+
+def test_closing_writes_what_is_left() -> None:
+    stream = io.BytesIO()
+    lines = JsonLines(stream, flush_seconds=3600)
+    lines.write(b"last\n")
+    lines.close()
+    assert stream.getvalue() == b"last\n"
 
 
 def test_the_time_is_the_records_utc_time_to_the_millisecond() -> None:
@@ -94,23 +167,3 @@ def test_values_read_as_the_stdlib_encoder_wrote_them() -> None:
     assert entry["ids"] == "{2}"
     assert entry["huge"] == 2**70
     assert entry["counts"] == {"3": "three"}
-
-
-def test_an_access_record_is_a_record_of_its_logger_with_its_fields() -> None:
-    logger = logging.getLogger("lastmile.access")
-    made = access_record(logger, logging.INFO, "/svc/Method OK", {"rpc": "/svc/Method"})
-    entry = formatted(made)
-    assert (entry["logger"], entry["level"], entry["message"], entry["rpc"]) == (
-        "lastmile.access",
-        "info",
-        "/svc/Method OK",
-        "/svc/Method",
-    )
-
-
-@pytest.mark.parametrize("reserved", ["message", "asctime"])
-def test_an_access_record_refuses_a_field_that_would_overwrite_a_records_own(
-    reserved: str,
-) -> None:
-    with pytest.raises(KeyError):
-        access_record(logging.getLogger("lastmile.access"), logging.INFO, "m", {reserved: "x"})

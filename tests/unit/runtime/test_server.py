@@ -4,9 +4,6 @@ exercised over real gRPC against an in-process server on port 0."""
 from __future__ import annotations
 
 import asyncio
-import io
-import json
-import logging
 import urllib.request
 from collections.abc import AsyncIterator
 
@@ -20,8 +17,8 @@ from prometheus_client import REGISTRY
 
 from services.runtime import errors
 from services.runtime.draining import Drain
-from services.runtime.logs import JsonFormatter
 from services.runtime.status import rich_status
+from tests.captured_log import captured_log
 from tests.servers import (
     raw_stream_stream,
     raw_stream_unary,
@@ -160,21 +157,12 @@ async def test_metrics_count_every_kind_of_call_by_code_and_serve_them_on_the_ad
 
 
 async def test_access_log_is_one_json_line_with_method_code_duration_and_ids() -> None:
-    lines = io.StringIO()
-    handler = logging.StreamHandler(lines)
-    handler.setFormatter(JsonFormatter("echo"))
-    access = logging.getLogger("lastmile.access")
-    access.addHandler(handler)
-    access.setLevel(logging.INFO)
-    try:
+    with captured_log("echo") as log:
         host, _ = echo_host()
         async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
             with pytest.raises(grpc.aio.AioRpcError):
                 await raw_unary(channel, UNARY)(b"not-found", metadata=(("x-request-id", "r-9"),))
-    finally:
-        access.removeHandler(handler)
-    [line] = lines.getvalue().splitlines()
-    entry = json.loads(line)
+        [entry] = log.access_entries()
     assert entry["service"] == "echo"
     assert entry["rpc"] == UNARY
     assert entry["code"] == "NOT_FOUND"

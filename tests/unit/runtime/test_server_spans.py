@@ -5,11 +5,6 @@ from the session's in-memory exporter."""
 
 from __future__ import annotations
 
-import io
-import json
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import grpc
@@ -23,8 +18,8 @@ from services.runtime import tracing
 from services.runtime.channels import ChannelPool
 from services.runtime.config import ServiceSettings
 from services.runtime.interceptors.server_spans import peer_attributes
-from services.runtime.logs import JsonFormatter
 from services.runtime.server import ServiceBinding, ServiceHost
+from tests.captured_log import captured_log
 from tests.servers import raw_stream_stream, raw_unary, serving
 from tests.unit.runtime.echo import BIDI, SERVICE, UNARY, echo_host
 
@@ -143,20 +138,6 @@ async def traceparent_received(request: bytes, context: Any) -> bytes:
     return received.get("traceparent", "").encode()
 
 
-@contextmanager
-def access_lines() -> Iterator[io.StringIO]:
-    lines = io.StringIO()
-    handler = logging.StreamHandler(lines)
-    handler.setFormatter(JsonFormatter("relay"))
-    access = logging.getLogger("lastmile.access")
-    access.addHandler(handler)
-    access.setLevel(logging.INFO)
-    try:
-        yield lines
-    finally:
-        access.removeHandler(handler)
-
-
 async def test_an_unsampled_call_records_no_span_but_gives_its_trace_id_to_calls_it_makes_and_to_its_log(  # noqa: E501
     finished_spans: InMemorySpanExporter,
 ) -> None:
@@ -169,7 +150,7 @@ async def test_an_unsampled_call_records_no_span_but_gives_its_trace_id_to_calls
             )
             return reply
 
-        with access_lines() as lines:
+        with captured_log("relay") as log:
             async with (
                 serving(one_method_host(RELAY, relay)) as relay_address,
                 grpc.aio.insecure_channel(relay_address) as channel,
@@ -183,8 +164,7 @@ async def test_an_unsampled_call_records_no_span_but_gives_its_trace_id_to_calls
     assert span_id != CALLER_SPAN_ID  # the relay's own (non-recording) span is the parent
     recorded = finished_spans.get_finished_spans()
     assert [span for span in recorded if span.context.trace_id == int(TRACE_ID, 16)] == []
-    logged = [json.loads(line) for line in lines.getvalue().splitlines()]
-    relayed = [entry for entry in logged if entry["rpc"] == f"/{RELAY}/Call"]
+    relayed = [entry for entry in log.access_entries() if entry["rpc"] == f"/{RELAY}/Call"]
     assert [(entry["trace_id"], entry["code"]) for entry in relayed] == [(TRACE_ID, "OK")]
 
 

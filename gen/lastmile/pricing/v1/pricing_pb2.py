@@ -25,6 +25,7 @@ _sym_db = _symbol_database.Default()
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from lastmile.common.v1 import geo_pb2 as lastmile_dot_common_dot_v1_dot_geo__pb2
 from lastmile.common.v1 import money_pb2 as lastmile_dot_common_dot_v1_dot_money__pb2
@@ -32,7 +33,7 @@ from lastmile.common.v1 import parcel_pb2 as lastmile_dot_common_dot_v1_dot_parc
 from lastmile.common.v1 import text_rules_pb2 as lastmile_dot_common_dot_v1_dot_text__rules__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!lastmile/pricing/v1/pricing.proto\x12\x13lastmile.pricing.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1clastmile/common/v1/geo.proto\x1a\x1elastmile/common/v1/money.proto\x1a\x1flastmile/common/v1/parcel.proto\x1a#lastmile/common/v1/text_rules.proto\"\x85\x02\n\rDeliveryTerms\x12\x38\n\x06pickup\x18\x01 \x01(\x0b\x32\x1c.lastmile.common.v1.GeoPointB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12\x39\n\x07\x64ropoff\x18\x02 \x01(\x0b\x32\x1c.lastmile.common.v1.GeoPointB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12\x36\n\x06parcel\x18\x03 \x01(\x0b\x32\x1a.lastmile.common.v1.ParcelB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12G\n\rservice_level\x18\x04 \x01(\x0e\x32 .lastmile.common.v1.ServiceLevelB\x0e\xe2\x41\x01\x02\xbaH\x07\x82\x01\x04\x10\x01 \x00\"r\n\x0ePriceComponent\x12\x35\n\x04kind\x18\x01 \x01(\x0e\x32\'.lastmile.pricing.v1.PriceComponentKind\x12)\n\x06\x61mount\x18\x02 \x01(\x0b\x32\x19.lastmile.common.v1.Money\"\xd3\x02\n\x05Quote\x12\x16\n\x08quote_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x37\n\x05terms\x18\x02 \x01(\x0b\x32\".lastmile.pricing.v1.DeliveryTermsB\x04\xe2\x41\x01\x03\x12.\n\x05price\x18\x03 \x01(\x0b\x32\x19.lastmile.common.v1.MoneyB\x04\xe2\x41\x01\x03\x12<\n\tbreakdown\x18\x04 \x03(\x0b\x32#.lastmile.pricing.v1.PriceComponentB\x04\xe2\x41\x01\x03\x12\x1d\n\x0f\x64istance_meters\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x65xpire_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"S\n\x12\x43reateQuoteRequest\x12=\n\x05terms\x18\x01 \x01(\x0b\x32\".lastmile.pricing.v1.DeliveryTermsB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\"@\n\x13\x43reateQuoteResponse\x12)\n\x05quote\x18\x01 \x01(\x0b\x32\x1a.lastmile.pricing.v1.Quote\"z\n\x12VerifyQuoteRequest\x12%\n\x08quote_id\x18\x01 \x01(\tB\x13\xe2\x41\x01\x02\xbaH\x0cr\x07\x18\x80\x10\x88\x88\'\x01\xc8\x01\x01\x12=\n\x05terms\x18\x02 \x01(\x0b\x32\".lastmile.pricing.v1.DeliveryTermsB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\"@\n\x13VerifyQuoteResponse\x12)\n\x05quote\x18\x01 \x01(\x0b\x32\x1a.lastmile.pricing.v1.Quote*\xa7\x02\n\x12PriceComponentKind\x12$\n PRICE_COMPONENT_KIND_UNSPECIFIED\x10\x00\x12!\n\x1dPRICE_COMPONENT_KIND_BASE_FEE\x10\x01\x12!\n\x1dPRICE_COMPONENT_KIND_DISTANCE\x10\x02\x12\'\n#PRICE_COMPONENT_KIND_SIZE_SURCHARGE\x10\x03\x12)\n%PRICE_COMPONENT_KIND_WEIGHT_SURCHARGE\x10\x04\x12 \n\x1cPRICE_COMPONENT_KIND_EXPRESS\x10\x05\x12/\n+PRICE_COMPONENT_KIND_MINIMUM_FEE_ADJUSTMENT\x10\x06\x32\x89\x01\n\x0ePricingService\x12w\n\x0b\x43reateQuote\x12\'.lastmile.pricing.v1.CreateQuoteRequest\x1a(.lastmile.pricing.v1.CreateQuoteResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\"\n/v1/quotes:\x01*2z\n\x16PricingInternalService\x12`\n\x0bVerifyQuote\x12\'.lastmile.pricing.v1.VerifyQuoteRequest\x1a(.lastmile.pricing.v1.VerifyQuoteResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!lastmile/pricing/v1/pricing.proto\x12\x13lastmile.pricing.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1clastmile/common/v1/geo.proto\x1a\x1elastmile/common/v1/money.proto\x1a\x1flastmile/common/v1/parcel.proto\x1a#lastmile/common/v1/text_rules.proto\"\x85\x02\n\rDeliveryTerms\x12\x38\n\x06pickup\x18\x01 \x01(\x0b\x32\x1c.lastmile.common.v1.GeoPointB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12\x39\n\x07\x64ropoff\x18\x02 \x01(\x0b\x32\x1c.lastmile.common.v1.GeoPointB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12\x36\n\x06parcel\x18\x03 \x01(\x0b\x32\x1a.lastmile.common.v1.ParcelB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\x12G\n\rservice_level\x18\x04 \x01(\x0e\x32 .lastmile.common.v1.ServiceLevelB\x0e\xe2\x41\x01\x02\xbaH\x07\x82\x01\x04\x10\x01 \x00\"r\n\x0ePriceComponent\x12\x35\n\x04kind\x18\x01 \x01(\x0e\x32\'.lastmile.pricing.v1.PriceComponentKind\x12)\n\x06\x61mount\x18\x02 \x01(\x0b\x32\x19.lastmile.common.v1.Money\"\xd3\x02\n\x05Quote\x12\x16\n\x08quote_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x37\n\x05terms\x18\x02 \x01(\x0b\x32\".lastmile.pricing.v1.DeliveryTermsB\x04\xe2\x41\x01\x03\x12.\n\x05price\x18\x03 \x01(\x0b\x32\x19.lastmile.common.v1.MoneyB\x04\xe2\x41\x01\x03\x12<\n\tbreakdown\x18\x04 \x03(\x0b\x32#.lastmile.pricing.v1.PriceComponentB\x04\xe2\x41\x01\x03\x12\x1d\n\x0f\x64istance_meters\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x65xpire_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"S\n\x12\x43reateQuoteRequest\x12=\n\x05terms\x18\x01 \x01(\x0b\x32\".lastmile.pricing.v1.DeliveryTermsB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\"@\n\x13\x43reateQuoteResponse\x12)\n\x05quote\x18\x01 \x01(\x0b\x32\x1a.lastmile.pricing.v1.Quote\"z\n\x12VerifyQuoteRequest\x12%\n\x08quote_id\x18\x01 \x01(\tB\x13\xe2\x41\x01\x02\xbaH\x0cr\x07\x18\x80\x10\x88\x88\'\x01\xc8\x01\x01\x12=\n\x05terms\x18\x02 \x01(\x0b\x32\".lastmile.pricing.v1.DeliveryTermsB\n\xe2\x41\x01\x02\xbaH\x03\xc8\x01\x01\"@\n\x13VerifyQuoteResponse\x12)\n\x05quote\x18\x01 \x01(\x0b\x32\x1a.lastmile.pricing.v1.Quote\"\x90\x01\n\x08QuoteKey\x12\x11\n\x03kid\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x11\n\x03kty\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x11\n\x03\x63rv\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x0f\n\x01x\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x11\n\x03\x61lg\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x11\n\x03use\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06\x61\x63tive\x18\x07 \x01(\x08\x42\x04\xe2\x41\x01\x03\"\x16\n\x14ListQuoteKeysRequest\"|\n\x15ListQuoteKeysResponse\x12\x31\n\x04keys\x18\x01 \x03(\x0b\x32\x1d.lastmile.pricing.v1.QuoteKeyB\x04\xe2\x41\x01\x03\x12\x30\n\x07max_age\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x03*\xa7\x02\n\x12PriceComponentKind\x12$\n PRICE_COMPONENT_KIND_UNSPECIFIED\x10\x00\x12!\n\x1dPRICE_COMPONENT_KIND_BASE_FEE\x10\x01\x12!\n\x1dPRICE_COMPONENT_KIND_DISTANCE\x10\x02\x12\'\n#PRICE_COMPONENT_KIND_SIZE_SURCHARGE\x10\x03\x12)\n%PRICE_COMPONENT_KIND_WEIGHT_SURCHARGE\x10\x04\x12 \n\x1cPRICE_COMPONENT_KIND_EXPRESS\x10\x05\x12/\n+PRICE_COMPONENT_KIND_MINIMUM_FEE_ADJUSTMENT\x10\x06\x32\x89\x01\n\x0ePricingService\x12w\n\x0b\x43reateQuote\x12\'.lastmile.pricing.v1.CreateQuoteRequest\x1a(.lastmile.pricing.v1.CreateQuoteResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\"\n/v1/quotes:\x01*2\xe7\x01\n\x16PricingInternalService\x12\x65\n\x0bVerifyQuote\x12\'.lastmile.pricing.v1.VerifyQuoteRequest\x1a(.lastmile.pricing.v1.VerifyQuoteResponse\"\x03\x88\x02\x01\x12\x66\n\rListQuoteKeys\x12).lastmile.pricing.v1.ListQuoteKeysRequest\x1a*.lastmile.pricing.v1.ListQuoteKeysResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -67,26 +68,52 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_VERIFYQUOTEREQUEST'].fields_by_name['quote_id']._serialized_options = b'\342A\001\002\272H\014r\007\030\200\020\210\210\'\001\310\001\001'
   _globals['_VERIFYQUOTEREQUEST'].fields_by_name['terms']._loaded_options = None
   _globals['_VERIFYQUOTEREQUEST'].fields_by_name['terms']._serialized_options = b'\342A\001\002\272H\003\310\001\001'
+  _globals['_QUOTEKEY'].fields_by_name['kid']._loaded_options = None
+  _globals['_QUOTEKEY'].fields_by_name['kid']._serialized_options = b'\342A\001\003'
+  _globals['_QUOTEKEY'].fields_by_name['kty']._loaded_options = None
+  _globals['_QUOTEKEY'].fields_by_name['kty']._serialized_options = b'\342A\001\003'
+  _globals['_QUOTEKEY'].fields_by_name['crv']._loaded_options = None
+  _globals['_QUOTEKEY'].fields_by_name['crv']._serialized_options = b'\342A\001\003'
+  _globals['_QUOTEKEY'].fields_by_name['x']._loaded_options = None
+  _globals['_QUOTEKEY'].fields_by_name['x']._serialized_options = b'\342A\001\003'
+  _globals['_QUOTEKEY'].fields_by_name['alg']._loaded_options = None
+  _globals['_QUOTEKEY'].fields_by_name['alg']._serialized_options = b'\342A\001\003'
+  _globals['_QUOTEKEY'].fields_by_name['use']._loaded_options = None
+  _globals['_QUOTEKEY'].fields_by_name['use']._serialized_options = b'\342A\001\003'
+  _globals['_QUOTEKEY'].fields_by_name['active']._loaded_options = None
+  _globals['_QUOTEKEY'].fields_by_name['active']._serialized_options = b'\342A\001\003'
+  _globals['_LISTQUOTEKEYSRESPONSE'].fields_by_name['keys']._loaded_options = None
+  _globals['_LISTQUOTEKEYSRESPONSE'].fields_by_name['keys']._serialized_options = b'\342A\001\003'
+  _globals['_LISTQUOTEKEYSRESPONSE'].fields_by_name['max_age']._loaded_options = None
+  _globals['_LISTQUOTEKEYSRESPONSE'].fields_by_name['max_age']._serialized_options = b'\342A\001\003'
   _globals['_PRICINGSERVICE'].methods_by_name['CreateQuote']._loaded_options = None
   _globals['_PRICINGSERVICE'].methods_by_name['CreateQuote']._serialized_options = b'\202\323\344\223\002\017\"\n/v1/quotes:\001*'
-  _globals['_PRICECOMPONENTKIND']._serialized_start=1379
-  _globals['_PRICECOMPONENTKIND']._serialized_end=1674
-  _globals['_DELIVERYTERMS']._serialized_start=316
-  _globals['_DELIVERYTERMS']._serialized_end=577
-  _globals['_PRICECOMPONENT']._serialized_start=579
-  _globals['_PRICECOMPONENT']._serialized_end=693
-  _globals['_QUOTE']._serialized_start=696
-  _globals['_QUOTE']._serialized_end=1035
-  _globals['_CREATEQUOTEREQUEST']._serialized_start=1037
-  _globals['_CREATEQUOTEREQUEST']._serialized_end=1120
-  _globals['_CREATEQUOTERESPONSE']._serialized_start=1122
-  _globals['_CREATEQUOTERESPONSE']._serialized_end=1186
-  _globals['_VERIFYQUOTEREQUEST']._serialized_start=1188
-  _globals['_VERIFYQUOTEREQUEST']._serialized_end=1310
-  _globals['_VERIFYQUOTERESPONSE']._serialized_start=1312
-  _globals['_VERIFYQUOTERESPONSE']._serialized_end=1376
-  _globals['_PRICINGSERVICE']._serialized_start=1677
-  _globals['_PRICINGSERVICE']._serialized_end=1814
-  _globals['_PRICINGINTERNALSERVICE']._serialized_start=1816
-  _globals['_PRICINGINTERNALSERVICE']._serialized_end=1938
+  _globals['_PRICINGINTERNALSERVICE'].methods_by_name['VerifyQuote']._loaded_options = None
+  _globals['_PRICINGINTERNALSERVICE'].methods_by_name['VerifyQuote']._serialized_options = b'\210\002\001'
+  _globals['_PRICECOMPONENTKIND']._serialized_start=1708
+  _globals['_PRICECOMPONENTKIND']._serialized_end=2003
+  _globals['_DELIVERYTERMS']._serialized_start=348
+  _globals['_DELIVERYTERMS']._serialized_end=609
+  _globals['_PRICECOMPONENT']._serialized_start=611
+  _globals['_PRICECOMPONENT']._serialized_end=725
+  _globals['_QUOTE']._serialized_start=728
+  _globals['_QUOTE']._serialized_end=1067
+  _globals['_CREATEQUOTEREQUEST']._serialized_start=1069
+  _globals['_CREATEQUOTEREQUEST']._serialized_end=1152
+  _globals['_CREATEQUOTERESPONSE']._serialized_start=1154
+  _globals['_CREATEQUOTERESPONSE']._serialized_end=1218
+  _globals['_VERIFYQUOTEREQUEST']._serialized_start=1220
+  _globals['_VERIFYQUOTEREQUEST']._serialized_end=1342
+  _globals['_VERIFYQUOTERESPONSE']._serialized_start=1344
+  _globals['_VERIFYQUOTERESPONSE']._serialized_end=1408
+  _globals['_QUOTEKEY']._serialized_start=1411
+  _globals['_QUOTEKEY']._serialized_end=1555
+  _globals['_LISTQUOTEKEYSREQUEST']._serialized_start=1557
+  _globals['_LISTQUOTEKEYSREQUEST']._serialized_end=1579
+  _globals['_LISTQUOTEKEYSRESPONSE']._serialized_start=1581
+  _globals['_LISTQUOTEKEYSRESPONSE']._serialized_end=1705
+  _globals['_PRICINGSERVICE']._serialized_start=2006
+  _globals['_PRICINGSERVICE']._serialized_end=2143
+  _globals['_PRICINGINTERNALSERVICE']._serialized_start=2146
+  _globals['_PRICINGINTERNALSERVICE']._serialized_end=2377
 # @@protoc_insertion_point(module_scope)

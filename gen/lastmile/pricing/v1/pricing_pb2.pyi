@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -288,3 +289,106 @@ class VerifyQuoteResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___VerifyQuoteResponse: _TypeAlias = VerifyQuoteResponse  # noqa: Y015
+
+@_typing.final
+class QuoteKey(_message.Message):
+    """QuoteKey is one public key that verifies quote ids, in JWK form: an Ed25519 key
+    (kty "OKP", crv "Ed25519"), whose public key is x.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KID_FIELD_NUMBER: _builtins.int
+    KTY_FIELD_NUMBER: _builtins.int
+    CRV_FIELD_NUMBER: _builtins.int
+    X_FIELD_NUMBER: _builtins.int
+    ALG_FIELD_NUMBER: _builtins.int
+    USE_FIELD_NUMBER: _builtins.int
+    ACTIVE_FIELD_NUMBER: _builtins.int
+    kid: _builtins.str
+    """The key id: the RFC 7638 thumbprint of the key; equals the `kid` header of every
+    quote id it signed.
+    """
+    kty: _builtins.str
+    """The key type: "OKP"."""
+    crv: _builtins.str
+    """The curve: "Ed25519"."""
+    x: _builtins.str
+    """The public key, base64url without padding (32 bytes)."""
+    alg: _builtins.str
+    """The signing algorithm: "EdDSA"."""
+    use: _builtins.str
+    """The intended use; always "sig"."""
+    active: _builtins.bool
+    """True for the one key that signs new quotes; the others only verify quote ids they
+    signed before a rotation, until pricing stops publishing them.
+    """
+    def __init__(
+        self,
+        *,
+        kid: _builtins.str = ...,
+        kty: _builtins.str = ...,
+        crv: _builtins.str = ...,
+        x: _builtins.str = ...,
+        alg: _builtins.str = ...,
+        use: _builtins.str = ...,
+        active: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "alg", b"alg", "crv", b"crv", "kid", b"kid", "kty", b"kty", "use", b"use", "x", b"x"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QuoteKey: _TypeAlias = QuoteKey  # noqa: Y015
+
+@_typing.final
+class ListQuoteKeysRequest(_message.Message):
+    """ListQuoteKeysRequest asks for the current verification keys. It has no fields: the
+    set is small and the same for every caller.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListQuoteKeysRequest: _TypeAlias = ListQuoteKeysRequest  # noqa: Y015
+
+@_typing.final
+class ListQuoteKeysResponse(_message.Message):
+    """ListQuoteKeysResponse is the set of keys that verify quote ids, and how long it holds."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEYS_FIELD_NUMBER: _builtins.int
+    MAX_AGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def keys(self) -> _containers.RepeatedCompositeFieldContainer[Global___QuoteKey]:
+        """The verification keys, the active one first; never empty once pricing is serving."""
+
+    @_builtins.property
+    def max_age(self) -> _duration_pb2.Duration:
+        """The set's validity: ask again before this much time has passed, so that a key
+        pricing stops publishing is dropped by every caller within it.
+        """
+
+    def __init__(
+        self,
+        *,
+        keys: _abc.Iterable[Global___QuoteKey] | None = ...,
+        max_age: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["max_age", b"max_age"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["keys", b"keys", "max_age", b"max_age"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListQuoteKeysResponse: _TypeAlias = ListQuoteKeysResponse  # noqa: Y015

@@ -108,9 +108,10 @@ class PricingService:
 
 
 class PricingInternalServiceStub:
-    """PricingInternalService is reachable only inside the mesh. orders uses it to
-    confirm that a quote presented by a client was issued by pricing, for the same
-    terms, and has not expired, so that orders never trusts a client-supplied price.
+    """PricingInternalService is reachable only inside the mesh. orders uses it to learn
+    the public keys that quote ids are signed with, so that it confirms a quote presented
+    by a client (issued by pricing, for the same terms, not expired) by itself and never
+    trusts a client-supplied price. pricing's private keys never leave pricing.
     """
 
     def __init__(self, channel):
@@ -124,18 +125,42 @@ class PricingInternalServiceStub:
                 request_serializer=lastmile_dot_pricing_dot_v1_dot_pricing__pb2.VerifyQuoteRequest.SerializeToString,
                 response_deserializer=lastmile_dot_pricing_dot_v1_dot_pricing__pb2.VerifyQuoteResponse.FromString,
                 _registered_method=True)
+        self.ListQuoteKeys = channel.unary_unary(
+                '/lastmile.pricing.v1.PricingInternalService/ListQuoteKeys',
+                request_serializer=lastmile_dot_pricing_dot_v1_dot_pricing__pb2.ListQuoteKeysRequest.SerializeToString,
+                response_deserializer=lastmile_dot_pricing_dot_v1_dot_pricing__pb2.ListQuoteKeysResponse.FromString,
+                _registered_method=True)
 
 
 class PricingInternalServiceServicer:
-    """PricingInternalService is reachable only inside the mesh. orders uses it to
-    confirm that a quote presented by a client was issued by pricing, for the same
-    terms, and has not expired, so that orders never trusts a client-supplied price.
+    """PricingInternalService is reachable only inside the mesh. orders uses it to learn
+    the public keys that quote ids are signed with, so that it confirms a quote presented
+    by a client (issued by pricing, for the same terms, not expired) by itself and never
+    trusts a client-supplied price. pricing's private keys never leave pricing.
     """
 
     def VerifyQuote(self, request, context):
-        """Confirms a quote against the delivery terms it is used for. A forged quote, or
+        """Deprecated: verify quote ids with the keys of ListQuoteKeys instead, without a call
+        per quote. Kept, and still answering, so that the released contract stays compatible;
+        no caller in the mesh uses it any more.
+
+        Confirms a quote against the delivery terms it is used for. A forged quote, or
         one issued for other terms, gives INVALID_ARGUMENT (reason QUOTE_INVALID); an
         expired one gives FAILED_PRECONDITION (reason QUOTE_EXPIRED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListQuoteKeys(self, request, context):
+        """Returns the public keys that verify quote ids, as JWKs (RFC 7517, 8037). A quote id
+        is a compact JWS (RFC 7515) whose header names its key's `kid` and `alg` (EdDSA);
+        its claims are `aud` ("lastmile.pricing.quote"), `iat`, `exp`, `terms` (the terms
+        fingerprint), `cur` and `amt` (the price), `dist` and `lines`. The set holds the
+        active key, which signs new quotes, and any other key pricing still accepts during a
+        rotation, so a rotation never invalidates a live quote. Callers cache the set, ask
+        again within max_age, and ask again sooner (rate-limited) on a kid they do not know.
+        No error is expected besides UNAVAILABLE while pricing starts.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -149,6 +174,11 @@ def add_PricingInternalServiceServicer_to_server(servicer, server):
                     request_deserializer=lastmile_dot_pricing_dot_v1_dot_pricing__pb2.VerifyQuoteRequest.FromString,
                     response_serializer=lastmile_dot_pricing_dot_v1_dot_pricing__pb2.VerifyQuoteResponse.SerializeToString,
             ),
+            'ListQuoteKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListQuoteKeys,
+                    request_deserializer=lastmile_dot_pricing_dot_v1_dot_pricing__pb2.ListQuoteKeysRequest.FromString,
+                    response_serializer=lastmile_dot_pricing_dot_v1_dot_pricing__pb2.ListQuoteKeysResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'lastmile.pricing.v1.PricingInternalService', rpc_method_handlers)
@@ -158,9 +188,10 @@ def add_PricingInternalServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class PricingInternalService:
-    """PricingInternalService is reachable only inside the mesh. orders uses it to
-    confirm that a quote presented by a client was issued by pricing, for the same
-    terms, and has not expired, so that orders never trusts a client-supplied price.
+    """PricingInternalService is reachable only inside the mesh. orders uses it to learn
+    the public keys that quote ids are signed with, so that it confirms a quote presented
+    by a client (issued by pricing, for the same terms, not expired) by itself and never
+    trusts a client-supplied price. pricing's private keys never leave pricing.
     """
 
     @staticmethod
@@ -180,6 +211,33 @@ class PricingInternalService:
             '/lastmile.pricing.v1.PricingInternalService/VerifyQuote',
             lastmile_dot_pricing_dot_v1_dot_pricing__pb2.VerifyQuoteRequest.SerializeToString,
             lastmile_dot_pricing_dot_v1_dot_pricing__pb2.VerifyQuoteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListQuoteKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lastmile.pricing.v1.PricingInternalService/ListQuoteKeys',
+            lastmile_dot_pricing_dot_v1_dot_pricing__pb2.ListQuoteKeysRequest.SerializeToString,
+            lastmile_dot_pricing_dot_v1_dot_pricing__pb2.ListQuoteKeysResponse.FromString,
             options,
             channel_credentials,
             insecure,

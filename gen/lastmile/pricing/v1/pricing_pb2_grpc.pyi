@@ -7,6 +7,7 @@ from collections import abc as _abc
 from grpc import aio as _aio
 from lastmile.pricing.v1 import pricing_pb2 as _pricing_pb2
 import abc as _abc_1
+import builtins as _builtins
 import grpc as _grpc
 import sys
 import typing as _typing
@@ -15,6 +16,11 @@ if sys.version_info >= (3, 11):
     from typing import Self as _Self
 else:
     from typing_extensions import Self as _Self
+
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
 
 _T = _typing.TypeVar("_T")
 
@@ -76,50 +82,106 @@ class PricingServiceServicer(metaclass=_abc_1.ABCMeta):
 def add_PricingServiceServicer_to_server(servicer: PricingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class PricingInternalServiceStub:
-    """PricingInternalService is reachable only inside the mesh. orders uses it to
-    confirm that a quote presented by a client was issued by pricing, for the same
-    terms, and has not expired, so that orders never trusts a client-supplied price.
+    """PricingInternalService is reachable only inside the mesh. orders uses it to learn
+    the public keys that quote ids are signed with, so that it confirms a quote presented
+    by a client (issued by pricing, for the same terms, not expired) by itself and never
+    trusts a client-supplied price. pricing's private keys never leave pricing.
     """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> PricingInternalServiceAsyncStub: ...
-    VerifyQuote: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.VerifyQuoteRequest, _pricing_pb2.VerifyQuoteResponse]
-    """Confirms a quote against the delivery terms it is used for. A forged quote, or
-    one issued for other terms, gives INVALID_ARGUMENT (reason QUOTE_INVALID); an
-    expired one gives FAILED_PRECONDITION (reason QUOTE_EXPIRED).
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def VerifyQuote(self) -> _grpc.UnaryUnaryMultiCallable[_pricing_pb2.VerifyQuoteRequest, _pricing_pb2.VerifyQuoteResponse]:
+        """Deprecated: verify quote ids with the keys of ListQuoteKeys instead, without a call
+        per quote. Kept, and still answering, so that the released contract stays compatible;
+        no caller in the mesh uses it any more.
+
+        Confirms a quote against the delivery terms it is used for. A forged quote, or
+        one issued for other terms, gives INVALID_ARGUMENT (reason QUOTE_INVALID); an
+        expired one gives FAILED_PRECONDITION (reason QUOTE_EXPIRED).
+        """
+    ListQuoteKeys: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.ListQuoteKeysRequest, _pricing_pb2.ListQuoteKeysResponse]
+    """Returns the public keys that verify quote ids, as JWKs (RFC 7517, 8037). A quote id
+    is a compact JWS (RFC 7515) whose header names its key's `kid` and `alg` (EdDSA);
+    its claims are `aud` ("lastmile.pricing.quote"), `iat`, `exp`, `terms` (the terms
+    fingerprint), `cur` and `amt` (the price), `dist` and `lines`. The set holds the
+    active key, which signs new quotes, and any other key pricing still accepts during a
+    rotation, so a rotation never invalidates a live quote. Callers cache the set, ask
+    again within max_age, and ask again sooner (rate-limited) on a kid they do not know.
+    No error is expected besides UNAVAILABLE while pricing starts.
     """
 
 @_typing.type_check_only
 class PricingInternalServiceAsyncStub(PricingInternalServiceStub):
-    """PricingInternalService is reachable only inside the mesh. orders uses it to
-    confirm that a quote presented by a client was issued by pricing, for the same
-    terms, and has not expired, so that orders never trusts a client-supplied price.
+    """PricingInternalService is reachable only inside the mesh. orders uses it to learn
+    the public keys that quote ids are signed with, so that it confirms a quote presented
+    by a client (issued by pricing, for the same terms, not expired) by itself and never
+    trusts a client-supplied price. pricing's private keys never leave pricing.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
-    VerifyQuote: _aio.UnaryUnaryMultiCallable[_pricing_pb2.VerifyQuoteRequest, _pricing_pb2.VerifyQuoteResponse]  # type: ignore[assignment]
-    """Confirms a quote against the delivery terms it is used for. A forged quote, or
-    one issued for other terms, gives INVALID_ARGUMENT (reason QUOTE_INVALID); an
-    expired one gives FAILED_PRECONDITION (reason QUOTE_EXPIRED).
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def VerifyQuote(self) -> _aio.UnaryUnaryMultiCallable[_pricing_pb2.VerifyQuoteRequest, _pricing_pb2.VerifyQuoteResponse]:  # type: ignore[override]
+        """Deprecated: verify quote ids with the keys of ListQuoteKeys instead, without a call
+        per quote. Kept, and still answering, so that the released contract stays compatible;
+        no caller in the mesh uses it any more.
+
+        Confirms a quote against the delivery terms it is used for. A forged quote, or
+        one issued for other terms, gives INVALID_ARGUMENT (reason QUOTE_INVALID); an
+        expired one gives FAILED_PRECONDITION (reason QUOTE_EXPIRED).
+        """
+    ListQuoteKeys: _aio.UnaryUnaryMultiCallable[_pricing_pb2.ListQuoteKeysRequest, _pricing_pb2.ListQuoteKeysResponse]  # type: ignore[assignment]
+    """Returns the public keys that verify quote ids, as JWKs (RFC 7517, 8037). A quote id
+    is a compact JWS (RFC 7515) whose header names its key's `kid` and `alg` (EdDSA);
+    its claims are `aud` ("lastmile.pricing.quote"), `iat`, `exp`, `terms` (the terms
+    fingerprint), `cur` and `amt` (the price), `dist` and `lines`. The set holds the
+    active key, which signs new quotes, and any other key pricing still accepts during a
+    rotation, so a rotation never invalidates a live quote. Callers cache the set, ask
+    again within max_age, and ask again sooner (rate-limited) on a kid they do not know.
+    No error is expected besides UNAVAILABLE while pricing starts.
     """
 
 class PricingInternalServiceServicer(metaclass=_abc_1.ABCMeta):
-    """PricingInternalService is reachable only inside the mesh. orders uses it to
-    confirm that a quote presented by a client was issued by pricing, for the same
-    terms, and has not expired, so that orders never trusts a client-supplied price.
+    """PricingInternalService is reachable only inside the mesh. orders uses it to learn
+    the public keys that quote ids are signed with, so that it confirms a quote presented
+    by a client (issued by pricing, for the same terms, not expired) by itself and never
+    trusts a client-supplied price. pricing's private keys never leave pricing.
     """
 
+    @_deprecated("""Deprecated: verify quote ids with the keys of ListQuoteKeys instead, without a call\nper quote. Kept, and still answering, so that the released contract stays compatible;\nno caller in the mesh uses it any more.\n\nConfirms a quote against the delivery terms it is used for. A forged quote, or\none issued for other terms, gives INVALID_ARGUMENT (reason QUOTE_INVALID); an\nexpired one gives FAILED_PRECONDITION (reason QUOTE_EXPIRED).""")
     @_abc_1.abstractmethod
     def VerifyQuote(
         self,
         request: _pricing_pb2.VerifyQuoteRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_pricing_pb2.VerifyQuoteResponse, _abc.Awaitable[_pricing_pb2.VerifyQuoteResponse]]:
-        """Confirms a quote against the delivery terms it is used for. A forged quote, or
+        """Deprecated: verify quote ids with the keys of ListQuoteKeys instead, without a call
+        per quote. Kept, and still answering, so that the released contract stays compatible;
+        no caller in the mesh uses it any more.
+
+        Confirms a quote against the delivery terms it is used for. A forged quote, or
         one issued for other terms, gives INVALID_ARGUMENT (reason QUOTE_INVALID); an
         expired one gives FAILED_PRECONDITION (reason QUOTE_EXPIRED).
+        """
+
+    @_abc_1.abstractmethod
+    def ListQuoteKeys(
+        self,
+        request: _pricing_pb2.ListQuoteKeysRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.ListQuoteKeysResponse, _abc.Awaitable[_pricing_pb2.ListQuoteKeysResponse]]:
+        """Returns the public keys that verify quote ids, as JWKs (RFC 7517, 8037). A quote id
+        is a compact JWS (RFC 7515) whose header names its key's `kid` and `alg` (EdDSA);
+        its claims are `aud` ("lastmile.pricing.quote"), `iat`, `exp`, `terms` (the terms
+        fingerprint), `cur` and `amt` (the price), `dist` and `lines`. The set holds the
+        active key, which signs new quotes, and any other key pricing still accepts during a
+        rotation, so a rotation never invalidates a live quote. Callers cache the set, ask
+        again within max_age, and ask again sooner (rate-limited) on a kid they do not know.
+        No error is expected besides UNAVAILABLE while pricing starts.
         """
 
 def add_PricingInternalServiceServicer_to_server(servicer: PricingInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

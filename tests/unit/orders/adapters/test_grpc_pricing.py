@@ -1,5 +1,7 @@
 """The pricing adapter against the real pricing servicers in process: honoured quotes, and
-expired and forged ones refused, pricing's field paths in orders' terms, and pricing being away."""
+expired and forged ones refused, pricing's field paths in orders' terms, and pricing being away.
+Quotes are verified in orders with pricing's keys, so the clock that expires them is orders'
+(here one clock for both)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import grpc
 import pytest
 
 from services.orders.adapters.grpc_pricing import GrpcPricing
+from services.orders.adapters.pricing_quote_keys import PricingQuoteKeys
+from services.orders.adapters.signed_quotes import SignedQuotes
 from services.orders.domain.quote import QuoteExpired, QuoteInvalid
 from services.pricing.bootstrap import bootstrap
 from services.pricing.config import PricingSettings
@@ -22,7 +26,7 @@ from tests.unit.orders.examples import DROPOFF, request_with
 
 
 class Clock:
-    """pricing's clock, moved by hand."""
+    """pricing's and orders' clock, moved by hand."""
 
     def __init__(self) -> None:
         self.now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -40,7 +44,8 @@ def clock() -> Clock:
 async def pricing(clock: Clock) -> AsyncIterator[GrpcPricing]:
     host = bootstrap(PricingSettings(grpc_port=0, admin_port=-1), clock=clock)
     async with serving(host) as address, grpc.aio.insecure_channel(address) as channel:
-        yield GrpcPricing(channel, deadline_seconds=2)
+        keys = PricingQuoteKeys(channel, deadline_seconds=2)
+        yield GrpcPricing(channel, deadline_seconds=2, signed_quotes=SignedQuotes(keys, clock))
 
 
 async def test_a_fresh_quote_is_verified_until_it_expires(
@@ -88,7 +93,10 @@ async def test_out_of_area_is_reported_at_orders_field_path(pricing: GrpcPricing
 
 async def test_pricing_that_does_not_answer_is_unavailable() -> None:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}") as nobody:
-        absent = GrpcPricing(nobody, deadline_seconds=0.2)
+        keys = PricingQuoteKeys(nobody, deadline_seconds=0.2)
+        absent = GrpcPricing(
+            nobody, deadline_seconds=0.2, signed_quotes=SignedQuotes(keys, Clock())
+        )
         with pytest.raises(Unavailable) as unavailable:
             await absent.quote(request_with())
     assert unavailable.value.reason == "UPSTREAM_UNAVAILABLE"

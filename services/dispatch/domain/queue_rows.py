@@ -1,11 +1,37 @@
-"""A pending delivery as the row the journal persists, and back again when a new leader
+"""A pending delivery as the row the queue persists, and back again when a new leader
 takes the queue over."""
 
 from __future__ import annotations
 
-from services.dispatch.domain.deliveries import PendingDelivery, QueueState
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.dispatch.domain.deliveries import DeliveryTerms, PendingDelivery, QueueState
 from services.dispatch.domain.offers import Offer, OfferTerms
-from services.dispatch.service_layer.ports import QueueRow, StoredDelivery
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    """A pending delivery as persisted, so that a new leader can take over the queue."""
+
+    delivery_id: str
+    state: QueueState
+    offer_count: int
+    declined_by: frozenset[str]
+    offer_id: str | None = None
+    courier_id: str | None = None
+    fleet_replica_id: str | None = None
+    offer_created_at: datetime | None = None
+    offer_expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDelivery:
+    """A persisted pending delivery: its terms, when it was queued, its matching state."""
+
+    terms: DeliveryTerms
+    enqueued_at: datetime
+    row: QueueRow
 
 
 def row_of(delivery: PendingDelivery) -> QueueRow:
