@@ -57,6 +57,28 @@ def endpoints_assignment(cluster: str, endpoints: Sequence[tuple[str, int, int |
     return {"cluster_name": cluster, "endpoints": [{"lb_endpoints": lb_endpoints}]}
 
 
+# Services whose replicas serve only while they lead (dispatch holds a matcher lock per
+# database): every other replica is a standby, NOT_SERVING for as long as it stands by.
+LEADER_ELECTED_SERVICES = frozenset({"dispatch"})
+
+
+def health_gated_balancing(service: str) -> Config:
+    """Cluster load-balancing options for an upstream whose active health check asks the
+    service whether this replica serves.
+
+    For a leader-elected service, never route to a host that fails it (panic threshold 0):
+    Envoy's default (50%) would send calls to every host once fewer than half pass, that is
+    as soon as two of three dispatch replicas are standbys. With no leader (a failover), a
+    call fails at once with 503/UNAVAILABLE instead of reaching a standby that refuses it.
+    The other services keep Envoy's default: below half healthy their replicas are down or
+    draining, which refuse a call before processing it (connect failure, refused stream,
+    UNAVAILABLE, all retried on another host), and a lone replica that restarts takes calls
+    again at once instead of after its next health check."""
+    if service not in LEADER_ELECTED_SERVICES:
+        return {}
+    return {"common_lb_config": {"healthy_panic_threshold": {"value": 0}}}
+
+
 def http2_upstream(*, keepalive: bool = True) -> Config:
     """Cluster protocol options: HTTP/2 (gRPC) upstream connections."""
     http2: Config = {}

@@ -8,6 +8,7 @@ from gateway.envoy_config import (
     Config,
     discovery,
     endpoints_assignment,
+    health_gated_balancing,
     http2_upstream,
     load_assignment,
 )
@@ -51,6 +52,7 @@ def _service_cluster(settings: EdgeSettings, surface: EdgeSurface, upstream: str
         ),
         "typed_extension_protocol_options": http2_upstream(),
         "health_checks": [grpc_health_check(health_service, plaintext=mtls is not None)],
+        **health_gated_balancing(upstream),
         "circuit_breakers": {
             "thresholds": [
                 {

@@ -8,14 +8,21 @@ from pathlib import Path
 from gateway.edge import filters
 from gateway.edge.clusters import cluster_name
 from gateway.edge.settings import EdgeSettings
-from gateway.edge.surface import EdgeSurface, PublicMethod, PublicService, RateClass
+from gateway.edge.surface import EdgeSurface, PublicMethod, PublicService, RateClass, Replay
 from gateway.envoy_config import Config
+from gateway.idempotency import IDEMPOTENCY_KEY_HEADER
 
 # Routes match gRPC paths: REST requests reach the router after the transcoder has rewritten the
 # path. The filters before the transcoder (CORS, buffer) see the original REST path instead, so
 # every REST path has routes too: CORS answers a preflight only on a route that forwards, a
 # client-streaming body (a JSON array) gets its larger limit there, and a method the path does
 # not declare is answered there with 405.
+#
+# Retries, per gRPC route: every unary call is retried when it was not processed (connect
+# failure, refused stream, UNAVAILABLE); after a reset only calls safe to send twice are
+# (`Replay` in the surface): reads and idempotent methods on their own routes, and a method that
+# honours an idempotency key on a route that matches a non-empty `idempotency-key` header,
+# before the method's route without it. Streams are never retried.
 
 
 @dataclass(frozen=True)
@@ -35,11 +42,15 @@ def route_config(
     routes += [_hidden_route(prefix) for prefix in surface.hidden_prefixes]
     routes += _rest_routes(settings, surface)
     for service in surface.public:
-        routes += [
-            _method_route(settings, service, method)
-            for method in service.methods
-            if method.streaming or method.rate_class is not RateClass.GENERAL
-        ]
+        for method in service.methods:
+            if method.replay is Replay.WITH_KEY:
+                routes.append(_keyed_method_route(settings, service, method))
+            if (
+                method.streaming
+                or method.rate_class is not RateClass.GENERAL
+                or method.replay is not Replay.NEVER
+            ):
+                routes.append(_method_route(settings, service, method))
         routes.append(_service_route(settings, service))
     routes.append(_not_found_route())
     largest_document = max((document.file.stat().st_size for document in documents), default=0)
@@ -205,17 +216,38 @@ class _RestPath:
 
 
 def _method_route(settings: EdgeSettings, service: PublicService, method: PublicMethod) -> Config:
+    route: Config = {
+        "name": method.full_name,
+        "match": {"path": method.grpc_path},
+        "route": _action(settings, service, method),
+    }
+    if method.replay is Replay.ALWAYS:
+        route |= _replay_buffer(settings)
+    return _with_method_filters(settings, method, route)
+
+
+def _keyed_method_route(
+    settings: EdgeSettings, service: PublicService, method: PublicMethod
+) -> Config:
+    """A call that carries an idempotency key (REST header or gRPC metadata, non-empty): the
+    service answers a repeat with what the first call did, so a reset is retried too."""
+    key = {"name": IDEMPOTENCY_KEY_HEADER, "string_match": {"safe_regex": {"regex": ".+"}}}
+    route: Config = {
+        "name": f"{method.full_name} with an idempotency key",
+        "match": {"path": method.grpc_path, "headers": [key]},
+        "route": _unary_action(settings, service, replay_safe=True),
+        **_replay_buffer(settings),
+    }
+    return _with_method_filters(settings, method, route)
+
+
+def _with_method_filters(settings: EdgeSettings, method: PublicMethod, route: Config) -> Config:
     per_filter: Config = {}
     if method.client_streaming:
         # Native gRPC streams flow message by message; the server bounds each message.
         per_filter[filters.BUFFER] = filters.buffer_disabled()
     if method.rate_class is not RateClass.GENERAL:
         per_filter[filters.RATE_LIMIT] = filters.rate_limit(settings, method.rate_class)
-    route: Config = {
-        "name": method.full_name,
-        "match": {"path": method.grpc_path},
-        "route": _action(settings, service, method),
-    }
     if per_filter:
         route["typed_per_filter_config"] = per_filter
     return route
@@ -232,20 +264,31 @@ def _service_route(settings: EdgeSettings, service: PublicService) -> Config:
 def _action(settings: EdgeSettings, service: PublicService, method: PublicMethod) -> Config:
     if method.streaming:
         return _stream_action(settings, service)
-    return _unary_action(settings, service)
+    return _unary_action(settings, service, replay_safe=method.replay is Replay.ALWAYS)
 
 
-def _unary_action(settings: EdgeSettings, service: PublicService) -> Config:
+# Failures that guarantee the call was not processed (see DESIGN §3): retried for any call.
+NOT_PROCESSED = "connect-failure,refused-stream,unavailable"
+# A reset (the replica died or dropped the connection mid-call) leaves unknown whether the
+# call was processed: retried only for calls that are safe to send twice.
+REPLAY_SAFE = f"{NOT_PROCESSED},reset"
+NUM_RETRIES = 2
+
+
+def _unary_action(
+    settings: EdgeSettings, service: PublicService, *, replay_safe: bool = False
+) -> Config:
     return {
         "cluster": cluster_name(service.upstream),
         # Not max_stream_duration.grpc_timeout_header_max: with it, a call without a
         # grpc-timeout header (every REST call) would have no deadline at all. A native
-        # client's grpc-timeout still reaches the service, which enforces it.
+        # client's grpc-timeout still reaches the service, which enforces it. The timeout
+        # covers every attempt; there is no per-try timeout, so a slow call is never sent
+        # again while it may still be running.
         "timeout": f"{settings.unary_timeout_seconds}s",
         "retry_policy": {
-            # Only failures that guarantee the call was not processed (see DESIGN §3).
-            "retry_on": "connect-failure,refused-stream,unavailable",
-            "num_retries": 2,
+            "retry_on": REPLAY_SAFE if replay_safe else NOT_PROCESSED,
+            "num_retries": NUM_RETRIES,
             "retry_host_predicate": [
                 {
                     "name": "envoy.retry_host_predicates.previous_hosts",
@@ -258,6 +301,12 @@ def _unary_action(settings: EdgeSettings, service: PublicService) -> Config:
             "host_selection_retry_max_attempts": 3,
         },
     }
+
+
+def _replay_buffer(settings: EdgeSettings) -> Config:
+    # A retry resends the request body, which the router keeps only up to the route's limit
+    # (else the listener's 32 KiB): any body the edge accepts can be sent again.
+    return {"request_body_buffer_limit": settings.max_request_bytes}
 
 
 def _stream_action(settings: EdgeSettings, service: PublicService) -> Config:

@@ -10,6 +10,7 @@ from enum import StrEnum
 from google.protobuf import descriptor_pb2
 
 from gateway.access import ANONYMOUS_METHODS, STRICTLY_LIMITED_METHODS
+from gateway.idempotency import IDEMPOTENCY_KEY_FIELD, IDEMPOTENT_METHODS
 from gateway.path_template import parse_path_template
 from gateway.proto_catalog import ProtoCatalog, binding_pattern, http_bindings
 
@@ -24,6 +25,18 @@ class RateClass(StrEnum):
 
     GENERAL = "general"
     STRICT = "strict"
+
+
+class Replay(StrEnum):
+    """Whether the edge may send a call again after a reset, when the service may have
+    processed it already."""
+
+    # Idempotent by design: a read (bound to GET), or a method the mesh declares idempotent.
+    ALWAYS = "always"
+    # The method honours an idempotency key: a call that carries one may be sent again.
+    WITH_KEY = "with-key"
+    # Anything else, and every stream.
+    NEVER = "never"
 
 
 @dataclass(frozen=True)
@@ -45,6 +58,7 @@ class PublicMethod:
     anonymous: bool
     rate_class: RateClass
     rest: tuple[RestBinding, ...]
+    replay: Replay = Replay.NEVER
 
     @property
     def full_name(self) -> str:
@@ -109,7 +123,7 @@ def edge_surface(
             hidden.append(f"/{name}/")
             continue
         methods = tuple(
-            _public_method(name, method, anonymous_methods, strictly_limited_methods)
+            _public_method(catalog, name, method, anonymous_methods, strictly_limited_methods)
             for method in catalog.services[name].method
         )
         public.append(PublicService(name, match["upstream"], methods))
@@ -122,6 +136,7 @@ def edge_surface(
 
 
 def _public_method(
+    catalog: ProtoCatalog,
     service: str,
     method: descriptor_pb2.MethodDescriptorProto,
     anonymous_methods: frozenset[str],
@@ -129,6 +144,7 @@ def _public_method(
 ) -> PublicMethod:
     full_name = f"{service}/{method.name}"
     strict = full_name in strictly_limited_methods
+    rest = tuple(_rest_bindings(method))
     return PublicMethod(
         service=service,
         name=method.name,
@@ -136,8 +152,26 @@ def _public_method(
         server_streaming=method.server_streaming,
         anonymous=full_name in anonymous_methods,
         rate_class=RateClass.STRICT if strict else RateClass.GENERAL,
-        rest=tuple(_rest_bindings(method)),
+        rest=rest,
+        replay=_replay(catalog, full_name, method, rest),
     )
+
+
+def _replay(
+    catalog: ProtoCatalog,
+    full_name: str,
+    method: descriptor_pb2.MethodDescriptorProto,
+    rest: tuple[RestBinding, ...],
+) -> Replay:
+    if method.client_streaming or method.server_streaming:
+        return Replay.NEVER
+    reads = bool(rest) and all(binding.http_method == "GET" for binding in rest)
+    if reads or full_name in IDEMPOTENT_METHODS:
+        return Replay.ALWAYS
+    request = catalog.message(method.input_type)
+    if any(field.name == IDEMPOTENCY_KEY_FIELD for field in request.field):
+        return Replay.WITH_KEY
+    return Replay.NEVER
 
 
 def _rest_bindings(method: descriptor_pb2.MethodDescriptorProto) -> Iterable[RestBinding]:

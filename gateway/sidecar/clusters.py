@@ -7,6 +7,7 @@ from gateway.envoy_config import (
     Config,
     discovery,
     endpoints_assignment,
+    health_gated_balancing,
     http2_upstream,
     load_assignment,
 )
@@ -64,6 +65,7 @@ def callee_cluster(placement: Placement, callee: str, health_service: str) -> Co
         "transport_socket_matches": [plaintext_health_socket()],
         "typed_extension_protocol_options": http2_upstream(),
         "health_checks": [grpc_health_check(health_service, plaintext=True)],
+        **health_gated_balancing(callee),
         "outlier_detection": {
             # UNAVAILABLE counts as 503: a replica that keeps failing calls (or is unreachable)
             # sits out for a while even before its health check notices.

@@ -1,5 +1,6 @@
 """The mesh graph, in one place: the workloads and their ports, who calls whom (which proto
-services or methods), which unary methods are idempotent, and the Kubernetes port convention.
+services or methods), which unary methods are idempotent (`gateway.idempotency`), and the
+Kubernetes port convention.
 
 Method lists, and which methods stream, come from the descriptor set; a call naming a service
 or method that the contract does not have fails loudly instead of rendering a dead route.
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.edge.settings import DESCRIPTOR_SET
+from gateway.idempotency import IDEMPOTENT_METHODS
 from gateway.proto_catalog import ProtoCatalog
 
 EDGE = "edge"
@@ -90,21 +92,6 @@ CALLS: tuple[Call, ...] = (
     # A courier's status and last position: tracking when a watch starts, dispatch on demand.
     Call("tracking", "fleet", "lastmile.fleet.v1.FleetInternalService", ("GetCourier",)),
     Call("dispatch", "fleet", "lastmile.fleet.v1.FleetInternalService", ("GetCourier",)),
-)
-
-# Safe to send twice: a pure function (quotes are signed, not stored), a read, or a
-# conditional state transition that answers the same way when it has already happened.
-IDEMPOTENT_METHODS = frozenset(
-    {
-        "lastmile.pricing.v1.PricingService/CreateQuote",
-        "lastmile.pricing.v1.PricingInternalService/VerifyQuote",
-        "lastmile.pricing.v1.PricingInternalService/ListQuoteKeys",
-        "lastmile.orders.v1.OrdersService/GetDelivery",
-        "lastmile.orders.v1.OrdersInternalService/AssignCourier",
-        "lastmile.orders.v1.OrdersInternalService/MarkPickedUp",
-        "lastmile.orders.v1.OrdersInternalService/MarkDelivered",
-        "lastmile.fleet.v1.FleetInternalService/GetCourier",
-    }
 )
 
 

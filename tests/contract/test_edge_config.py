@@ -394,3 +394,115 @@ def test_envoy_accepts_every_rendered_variant(tmp_path: Path) -> None:
         )
         assert result.returncode == 0, f"{name}: {result.stdout}{result.stderr}"
         assert "OK" in result.stdout
+
+
+def route_taking(config: Config, path: str, headers: dict[str, str]) -> Config:
+    """The first route that takes a request for `path` with exactly `headers`, matching
+    every header matcher of it as Envoy does (the forms the edge renders)."""
+    for route in routes(config):
+        match = route["match"]
+        if not (
+            match.get("path") == path
+            or ("prefix" in match and path.startswith(match["prefix"]))
+            or ("safe_regex" in match and re.fullmatch(match["safe_regex"]["regex"], path))
+        ):
+            continue
+        request = {":path": path, ":method": "POST", **headers}
+        if all(_header_matches(matcher, request) for matcher in match.get("headers", [])):
+            return route
+    raise AssertionError(f"no route takes {path} with {headers}")
+
+
+def _header_matches(matcher: Config, request: dict[str, str]) -> bool:
+    value = request.get(matcher["name"])
+    if "present_match" in matcher:
+        return (value is not None) is bool(matcher["present_match"])
+    if value is None:
+        return False
+    string_match = matcher["string_match"]
+    if "exact" in string_match:
+        return bool(value == string_match["exact"])
+    return re.fullmatch(string_match["safe_regex"]["regex"], value) is not None
+
+
+def retried_on(route: Config) -> set[str]:
+    policy = route.get("route", {}).get("retry_policy")
+    return set(policy["retry_on"].split(",")) if policy else set()
+
+
+NOT_PROCESSED = {"connect-failure", "refused-stream", "unavailable"}
+# Reads, and a pure function (a quote is signed, not stored): safe to send twice.
+REPLAYED_ALWAYS = {
+    "lastmile.dispatch.v1.DispatchService/GetOverview",
+    "lastmile.dispatch.v1.DispatchService/ListQueuedDeliveries",
+    "lastmile.identity.v1.IdentityService/GetCurrentAccount",
+    "lastmile.orders.v1.OrdersService/GetDelivery",
+    "lastmile.orders.v1.OrdersService/ListDeliveries",
+    "lastmile.pricing.v1.PricingService/CreateQuote",
+}
+CREATE_DELIVERY = "/lastmile.orders.v1.OrdersService/CreateDelivery"
+
+
+def test_a_reset_is_retried_for_reads_and_idempotent_methods_and_for_no_other_unkeyed_call(
+    config: Config, surface: EdgeSurface
+) -> None:
+    for method in (m for m in surface.methods if not m.streaming):
+        for headers in ({}, {"idempotency-key": ""}):
+            route = route_taking(config, method.grpc_path, headers)
+            expected = NOT_PROCESSED | ({"reset"} if method.full_name in REPLAYED_ALWAYS else set())
+            assert retried_on(route) == expected, (method.full_name, headers)
+    unary = {m.full_name for m in surface.methods if not m.streaming}
+    assert unary > REPLAYED_ALWAYS
+
+
+def test_a_create_with_an_idempotency_key_is_retried_after_a_reset_and_one_without_is_not(
+    config: Config,
+) -> None:
+    keyed = route_taking(config, CREATE_DELIVERY, {"idempotency-key": "order-1"})
+    unkeyed = route_taking(config, CREATE_DELIVERY, {})
+
+    assert retried_on(keyed) == NOT_PROCESSED | {"reset"}
+    assert retried_on(unkeyed) == NOT_PROCESSED
+    for route in (keyed, unkeyed):
+        assert route["route"]["cluster"] == "lastmile_orders"
+        assert route["route"]["timeout"] == "15.0s"
+        assert route["route"]["retry_policy"]["num_retries"] == 2
+        assert "per_try_timeout" not in route["route"]["retry_policy"]
+    # Only the key's own method: a key on a call that does not honour it changes nothing.
+    cancel = "/lastmile.orders.v1.OrdersService/CancelDelivery"
+    assert retried_on(route_taking(config, cancel, {"idempotency-key": "k"})) == NOT_PROCESSED
+
+
+def test_streams_are_never_retried_even_with_an_idempotency_key(
+    config: Config, surface: EdgeSurface
+) -> None:
+    streams = [m for m in surface.methods if m.streaming]
+    assert {m.name for m in streams} >= {"Connect", "ImportDeliveries", "WatchDelivery"}
+    for method in streams:
+        route = route_taking(config, method.grpc_path, {"idempotency-key": "k"})
+        assert "retry_policy" not in route["route"], method.full_name
+
+
+def test_every_route_retried_after_a_reset_keeps_any_body_the_edge_accepts_for_the_retry(
+    config: Config,
+) -> None:
+    # REST calls reach the router with their gRPC path, after the transcoder.
+    grpc_routes = [route for route in routes(config) if "path" in route["match"]]
+    replayed = [route for route in grpc_routes if "reset" in retried_on(route)]
+    assert {route["match"]["path"] for route in replayed} == {
+        *(f"/{name}" for name in REPLAYED_ALWAYS),
+        CREATE_DELIVERY,
+    }
+    for route in replayed:
+        assert route["request_body_buffer_limit"] == 64 * 1024, route["name"]
+
+
+def test_only_the_dispatch_cluster_never_routes_to_a_host_that_fails_its_health_check(
+    config: Config,
+) -> None:
+    clusters = {c["name"]: c for c in config["static_resources"]["clusters"]}
+
+    dispatch = clusters["lastmile_dispatch"]["common_lb_config"]
+    assert dispatch == {"healthy_panic_threshold": {"value": 0}}
+    for upstream in set(PUBLIC_SERVICES.values()) - {"dispatch"}:
+        assert "common_lb_config" not in clusters[f"lastmile_{upstream}"], upstream

@@ -378,3 +378,37 @@ def cluster(config: Config, name: str) -> Config:
     found: list[Config] = [c for c in config["static_resources"]["clusters"] if c["name"] == name]
     assert len(found) == 1, name
     return found[0]
+
+
+def test_every_unary_call_between_services_is_retried_after_a_reset_on_another_replica(
+    mesh: MeshTopology, certs_dir: Path
+) -> None:
+    """Every unary method one service calls on another is idempotent by design, so a call
+    cut by a replica that died is sent again, to another replica."""
+    for name, config in rendered(mesh, certs_dir):
+        service = name.split()[0]
+        for callee in mesh.callees(service):
+            for method in mesh.methods_called(service, callee):
+                if method.streaming:
+                    continue
+                assert method.idempotent, method.path
+                [route] = [r for r in routes(config) if r["match"].get("path") == method.path]
+                policy = route["route"]["retry_policy"]
+                assert "reset" in policy["retry_on"].split(","), (name, method.path)
+                assert policy["retry_host_predicate"][0]["name"].endswith("previous_hosts")
+
+
+def test_only_a_sidecars_dispatch_cluster_never_routes_to_a_standby(
+    mesh: MeshTopology, certs_dir: Path
+) -> None:
+    seen = set()
+    for name, config in rendered(mesh, certs_dir):
+        service = name.split()[0]
+        for callee in mesh.callees(service):
+            upstream = cluster(config, f"outbound_{callee}")
+            if callee == "dispatch":
+                seen.add(service)
+                assert upstream["common_lb_config"] == {"healthy_panic_threshold": {"value": 0}}
+            else:
+                assert "common_lb_config" not in upstream, (name, callee)
+    assert seen == {"fleet"}

@@ -66,3 +66,12 @@ def health(mesh: RunningMesh, service: str, replica: int, proto_service: str) ->
 def spread(values: list[float]) -> Counter[bool]:
     """How many replicas did some of the work (True) and how many none (False)."""
     return Counter(value > 0 for value in values)
+
+
+def edge_stat(mesh: RunningMesh, name: str) -> int:
+    """One of the edge's own Envoy counters (its admin interface), 0 before it first counts."""
+    url = f"http://127.0.0.1:{mesh.ports.edge_admin}/stats?filter=^{name}$"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        lines = response.read().decode().splitlines()
+    values = [int(line.split(": ")[1]) for line in lines if line.startswith(f"{name}: ")]
+    return sum(values)

@@ -15,10 +15,11 @@ import grpc
 import pytest
 
 from gateway.edge.settings import DESCRIPTOR_SET
+from gateway.idempotency import IDEMPOTENT_METHODS
 from gateway.proto_catalog import ProtoCatalog
 from gateway.sidecar.placement import Placement
 from gateway.sidecar.tls import CertPaths
-from gateway.sidecar.topology import CALLS, IDEMPOTENT_METHODS, MeshTopology
+from gateway.sidecar.topology import CALLS, MeshTopology
 from lastmile.orders.v1 import orders_internal_pb2, orders_internal_pb2_grpc
 from tests.integration.sidecar.conftest import mtls_channel
 from tests.integration.sidecar.scripted_orders import ScriptedOrdersInternal, start_scripted_orders

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from gateway.edge.settings import DESCRIPTOR_SET
+from gateway.idempotency import IDEMPOTENT_METHODS
 from gateway.proto_catalog import ProtoCatalog
 from gateway.sidecar.topology import (
     EDGE,
-    IDEMPOTENT_METHODS,
     SERVICES,
     Call,
     MeshTopology,
