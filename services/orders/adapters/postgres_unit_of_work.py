@@ -10,7 +10,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from asyncpg.transaction import Transaction
 
-from services.orders.adapters.event_envelopes import envelope_for
+from services.orders.adapters.event_envelopes import envelope_for, subject_for
 from services.orders.adapters.postgres_repositories import (
     PostgresDeliveries,
     PostgresIdempotencyKeys,
@@ -51,7 +51,7 @@ class PostgresUnitOfWork(UnitOfWork):
         if connection is None or transaction is None:
             raise RuntimeError("commit outside `async with` of the unit of work")
         for event in events:
-            await outbox.append(connection, envelope_for(event))
+            await outbox.append(connection, envelope_for(event), subject=subject_for(event))
         # Finished either way: after a failed COMMIT the pool's reset rolls back.
         self._transaction = None
         try:

@@ -73,12 +73,18 @@ OUTBOX_LAG = Gauge(
 )
 
 
-async def append(connection: asyncpg.Connection, envelope: envelope_pb2.EventEnvelope) -> None:
-    """Record `envelope` for publishing; call inside the state change's transaction."""
+async def append(
+    connection: asyncpg.Connection,
+    envelope: envelope_pb2.EventEnvelope,
+    *,
+    subject: str | None = None,
+) -> None:
+    """Record `envelope` for publishing on `subject` (default: its type); call inside the
+    state change's transaction."""
     await connection.execute(
         "INSERT INTO outbox (event_id, subject, envelope) VALUES ($1, $2, $3)",
         uuid.UUID(envelope.event_id),
-        envelope.type,
+        subject or envelope.type,
         envelope.SerializeToString(),
     )
     # Delivered at commit, and only if the transaction commits.

@@ -22,7 +22,7 @@ PayloadT = TypeVar("PayloadT", bound=Message)
 
 def test_delivery_created_carries_the_whole_delivery_at_sequence_1() -> None:
     delivery, created = Delivery.create(
-        "d-1", REQUEST, QUOTE, customer_id="c", merchant_id=None, now=NOW
+        "d-1", REQUEST, QUOTE, region="berlin", customer_id="c", merchant_id=None, now=NOW
     )
     envelope = envelope_for(created)
     assert (envelope.type, envelope.source, envelope.subject, envelope.sequence) == (
@@ -70,5 +70,7 @@ def test_each_transition_has_its_type_sequence_and_payload() -> None:
 
 
 def test_every_event_gets_its_own_id() -> None:
-    _, created = Delivery.create("d-1", REQUEST, QUOTE, customer_id="c", merchant_id=None, now=NOW)
+    _, created = Delivery.create(
+        "d-1", REQUEST, QUOTE, region="berlin", customer_id="c", merchant_id=None, now=NOW
+    )
     assert envelope_for(created).event_id != envelope_for(created).event_id

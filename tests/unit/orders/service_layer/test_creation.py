@@ -26,7 +26,9 @@ async def test_a_new_delivery_is_stored_pending_with_its_created_event(orders: O
     delivery = created.delivery
     assert not created.replayed
     assert orders.store.deliveries == {delivery.id: delivery}
-    assert orders.store.events == [DeliveryCreated(delivery.id, 1, delivery.created_at, delivery)]
+    assert orders.store.events == [
+        DeliveryCreated(delivery.id, 1, delivery.created_at, "berlin", delivery)
+    ]
     assert (delivery.customer_id, delivery.merchant_id) == ("customer-1", None)
 
 
