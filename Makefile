@@ -10,7 +10,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv lock k8s-edge k8s-sidecars k8s proto proto-release contract lint typecheck test test-unit fuzz chaos bench run stop status simulate clean
+.PHONY: help venv lock k8s-edge k8s-sidecars k8s-regions k8s proto proto-release contract lint typecheck test test-unit fuzz chaos bench run stop status simulate clean
 
 help: ## List every target with a one-line description
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -42,7 +42,10 @@ k8s-edge: $(STAMP) ## Re-render the edge's Kubernetes config (and its SDS files)
 k8s-sidecars: $(STAMP) ## Re-render every service's Envoy sidecar (envoy.yaml + SDS files) into deploy/k8s/base/<service>/sidecar/
 	@$(BIN)/python -m gateway.sidecar write-k8s >&2
 
-k8s: $(STAMP) k8s-edge k8s-sidecars ## Re-render the edge and sidecar configs, then print one overlay (OVERLAY=dev|prod)
+k8s-regions: ## Copy the shipped service regions file into the lastmile-regions ConfigMap (deploy/k8s/base/regions/)
+	@cp services/shared_kernel/regions.json deploy/k8s/base/regions/regions.json
+
+k8s: $(STAMP) k8s-edge k8s-sidecars k8s-regions ## Re-render the edge, sidecar and regions configs, then print one overlay (OVERLAY=dev|prod)
 	@$(BIN)/kubectl kustomize deploy/k8s/overlays/$(or $(OVERLAY),dev)
 
 proto: $(STAMP) ## Regenerate gen/ (pb2, .pyi, grpc stubs, descriptor set, OpenAPI) from protos/

@@ -29,6 +29,7 @@ from services.devstack.restart_policy import RESTART_VARIABLE, RestartPolicy
 from services.devstack.run_file import ComponentRecord, RunRecord
 from services.devstack.shutdown import stop_mesh
 from services.devstack.sidecars import LocalSidecars, MeshMode, default_port_base
+from services.shared_kernel.regions import SHIPPED_REGIONS_FILE
 
 DEFAULT_STATE = REPO / ".state"
 
@@ -105,6 +106,7 @@ async def run(args: argparse.Namespace) -> int:
         otlp_endpoint=args.otlp_endpoint,
         logins_per_minute=args.logins_per_minute,
         replicas=args.replicas,
+        regions_file=args.regions_file,
     )
     if args.mesh == MeshMode.SIDECARS:
         mesh.sidecars = LocalSidecars(
@@ -223,6 +225,12 @@ def main(argv: list[str] | None = None) -> int:
         "--sidecar-port-base", type=int, default=default_port_base(),
         help="first of the port blocks (100 per service) that sidecars and apps use in "
         f"sidecar mode (default {default_port_base()}, or $LASTMILE_SIDECAR_PORT_BASE)",
+    )  # fmt: skip
+    run_parser.add_argument(
+        "--regions-file", type=Path,
+        default=Path(os.environ.get("LASTMILE_REGIONS_FILE", SHIPPED_REGIONS_FILE)),
+        help="the service regions file that orders and pricing read (or $LASTMILE_REGIONS_FILE;"
+        " default: the shipped one, a region per simulator city)",
     )  # fmt: skip
     run_parser.add_argument(
         "--otlp-endpoint", type=_collector, default=os.environ.get("LASTMILE_OTLP_ENDPOINT"),

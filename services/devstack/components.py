@@ -140,6 +140,8 @@ class ServiceSpec:
     # With several replicas, what gates each one's start instead of `health_service` when
     # only one of them can be SERVING it (dispatch's leader): the server's overall status.
     standby_health_service: str | None = None
+    # Whether the service reads the service regions file (`REGIONS_FILE`).
+    regions: bool = False
 
     def health_gate(self, replicas: Replicas) -> str:
         """The proto service whose SERVING status says a replica of this service is up."""
@@ -189,7 +191,7 @@ class ServiceSpec:
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec("pricing", "lastmile.pricing.v1.PricingService"),
+    ServiceSpec("pricing", "lastmile.pricing.v1.PricingService", regions=True),
     ServiceSpec("identity", "lastmile.identity.v1.IdentityService", database=True),
     ServiceSpec(
         "orders",
@@ -197,6 +199,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         database=True,
         broker=True,
         upstreams=("pricing",),
+        regions=True,
     ),
     ServiceSpec(
         "tracking", "lastmile.tracking.v1.TrackingService", broker=True, upstreams=("orders",)

@@ -69,6 +69,7 @@ from services.devstack.restart_policy import RestartPolicy
 from services.devstack.run_file import RunRecord
 from services.devstack.sidecars import LocalSidecars
 from services.devstack.supervisor import Component, Supervisor
+from services.shared_kernel.regions import SHIPPED_REGIONS_FILE
 
 REPO = Path(__file__).resolve().parent.parent.parent
 
@@ -92,6 +93,9 @@ class LocalMesh:
     otlp_endpoint: Address | None = None
     # The edge's log-in bucket; a simulated city of thousands of couriers needs more.
     logins_per_minute: int = EdgeSettings.login_rate_limit.requests
+    # The service regions file, for every service that reads one (the shipped file's
+    # five simulator cities by default).
+    regions_file: Path = SHIPPED_REGIONS_FILE
 
     def __post_init__(self) -> None:
         self.supervisor = Supervisor(self.state_dir, self.restart_policy)
@@ -174,6 +178,8 @@ class LocalMesh:
             env[KEYS_VARIABLE] = str(ensure_quote_keys(self.state_dir))
         if self.otlp_endpoint is not None:
             env[f"LASTMILE_{spec.name.upper()}_OTLP_ENDPOINT"] = f"http://{self.otlp_endpoint}"
+        if spec.regions:
+            env[f"LASTMILE_{spec.name.upper()}_REGIONS_FILE"] = str(self.regions_file.resolve())
         port = self.replicas.grpc_port(self.ports, spec.name, replica)
         address = health_address = f"127.0.0.1:{port}"
         if self.sidecars is not None:

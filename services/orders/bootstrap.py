@@ -29,6 +29,7 @@ from services.runtime.dependency_monitor import DependencyMonitor
 from services.runtime.events.outbox import OutboxRelay
 from services.runtime.page_tokens import PageTokens
 from services.runtime.server import Hook, ServiceBinding, ServiceHost
+from services.shared_kernel.regions import load_regions
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -70,7 +71,9 @@ def bootstrap(
         on_start.append(quote_keys.start)
         # Hooks run in reverse: the refresh stops before the channel it uses closes.
         on_shutdown[:0] = [channels.close, quote_keys.stop]
-    creation = DeliveryCreation(unit_of_work, pricing, clock)
+    creation = DeliveryCreation(
+        unit_of_work, pricing, clock, regions=load_regions(settings.regions_file)
+    )
     transitions = DeliveryTransitions(unit_of_work, clock)
     public = OrdersServicer(
         creation,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from services.runtime.config import ServiceSettings, secret_is_default
+from services.runtime.config import RegionsFile, ServiceSettings, secret_is_default
+from services.shared_kernel.regions import SHIPPED_REGIONS_FILE
 
 DEVELOPMENT_PAGE_TOKEN_KEY = "development-only-page-token-key-not-for-production"
 
@@ -36,6 +38,8 @@ class OrdersSettings(ServiceSettings):
     # and the least time between two early fetches for a kid orders does not know.
     quote_keys_refresh_seconds: float = Field(default=300.0, gt=0, le=86_400)
     quote_keys_min_refresh_seconds: float = Field(default=5.0, gt=0, le=3_600)
+    # The service regions (JSON, see README "Regions"): a pickup outside all is refused.
+    regions_file: RegionsFile = Path(SHIPPED_REGIONS_FILE)
     # Items of one bulk import created at the same time.
     import_concurrency: int = Field(default=16, ge=1, le=256)
     # HMAC key of page tokens; every replica needs the same one.

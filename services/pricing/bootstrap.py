@@ -16,6 +16,7 @@ from services.pricing.service_layer.ports import QuoteSigner
 from services.runtime.clock import system_clock
 from services.runtime.config import ConfigurationError
 from services.runtime.server import ServiceBinding, ServiceHost
+from services.shared_kernel.regions import load_regions
 
 _log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ def bootstrap(
         signer=signer or JwtQuoteSigner(_quote_keys(settings)),
         clock=clock,
         validity=timedelta(seconds=settings.quote_validity_seconds),
+        regions=load_regions(settings.regions_file),
     )
     services = pricing_pb2.DESCRIPTOR.services_by_name
     return ServiceHost(

@@ -8,7 +8,8 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.runtime.config import ServiceSettings
+from services.runtime.config import RegionsFile, ServiceSettings
+from services.shared_kernel.regions import SHIPPED_REGIONS_FILE
 
 
 class PricingSettings(ServiceSettings):
@@ -26,6 +27,8 @@ class PricingSettings(ServiceSettings):
     quote_validity_seconds: int = Field(default=900, gt=0, le=86_400)
     # How long verifiers may rely on the published key set before asking again.
     quote_keys_max_age_seconds: int = Field(default=300, gt=0, le=86_400)
+    # The service regions (JSON, see README "Regions"): no quote for a pickup outside all.
+    regions_file: RegionsFile = Path(SHIPPED_REGIONS_FILE)
     currency: str = Field(default="EUR", pattern="^[A-Z]{3}$")
 
     def secrets_with_defaults(self) -> list[str]:

@@ -7,10 +7,24 @@ turns a validation failure into an error that names each offending variable.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, ClassVar, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.shared_kernel.regions import load_regions
+
+
+def _usable_regions_file(path: Path) -> Path:
+    # A RegionFileError is a ValueError naming the file and the problem, so a bad file
+    # stops the service at start-up with the variable's name in front of it.
+    load_regions(path)
+    return path
+
+
+# The service regions file (services/shared_kernel/regions.py), checked when settings load.
+RegionsFile = Annotated[Path, AfterValidator(_usable_regions_file)]
 
 
 class Environment(StrEnum):

@@ -19,7 +19,7 @@ EVENT_WAIT_SECONDS = 90.0
 
 async def events_per_delivery(nats_url: str, event_type: str) -> Counter[str]:
     """Delivery id -> number of `event_type` messages (e.g. "lastmile.delivery.created",
-    which is also the subject) in the stream, duplicates included."""
+    published on `<type>.<region>`) in the stream, in every region, duplicates included."""
     connection = await nats.connect(nats_url, connect_timeout=5, allow_reconnect=False)
     try:
         js = connection.jetstream(timeout=5)
@@ -28,7 +28,7 @@ async def events_per_delivery(nats_url: str, event_type: str) -> Counter[str]:
         while True:
             try:
                 message = await js.get_msg(
-                    DELIVERY_EVENTS.name, seq=sequence, subject=event_type, next=True
+                    DELIVERY_EVENTS.name, seq=sequence, subject=f"{event_type}.*", next=True
                 )
             except NotFoundError:
                 return counts

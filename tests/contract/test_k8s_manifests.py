@@ -40,6 +40,7 @@ from gateway.sidecar.topology import (
     MeshTopology,
 )
 from services.runtime.readiness import LIVENESS
+from services.shared_kernel.regions import SHIPPED_REGIONS_FILE, Regions
 from tests.contract.real_envoy import http_get, running_envoy
 
 Manifest = dict[str, Any]
@@ -328,10 +329,11 @@ def test_apps_read_every_secret_from_a_secret_and_config_from_their_configmap(
             }, variable["name"]
         configured = generated(manifests, "ConfigMap", f"{app}-config")["data"]
         assert configured[f"LASTMILE_{app.upper()}_ENVIRONMENT"] == "production"
-        # A *_FILE setting is a path, and the file it names must come from a Secret.
+        # A *_FILE setting is a path, and the file it names must come from a Secret; the
+        # regions file alone is plain configuration (its own ConfigMap, tested below).
         secret_dirs = _secret_mount_paths(manifests, app)
         for key, value in configured.items():
-            if key.endswith("_FILE"):
+            if key.endswith("_FILE") and not key.endswith("_REGIONS_FILE"):
                 assert str(Path(value).parent) in secret_dirs, (app, key)
         assert not any(
             word in key
@@ -546,3 +548,23 @@ def test_the_committed_edge_config_is_what_the_renderer_produces(tmp_path: Path)
     _, mismatched, errors = filecmp.cmpfiles(tmp_path, K8S_EDGE_DIR, rendered, shallow=False)
     assert not errors, errors
     assert not mismatched, f"stale: {mismatched}; run `make k8s-edge`"
+
+
+@pytest.mark.parametrize("app", ["orders", "pricing"])
+def test_apps_read_the_shipped_regions_file_from_the_mounted_regions_configmap(
+    manifests: list[Manifest], app: str
+) -> None:
+    regions_file = Path(settings_of(manifests, app)[f"LASTMILE_{app.upper()}_REGIONS_FILE"])
+    regions = generated(manifests, "ConfigMap", "lastmile-regions")
+    [mount] = [
+        m for m in app_container(manifests, app)["volumeMounts"]
+        if Path(m["mountPath"]) == regions_file.parent
+    ]  # fmt: skip
+    [volume] = [
+        v for v in pod_spec(named(manifests, "Deployment", app))["volumes"]
+        if v["name"] == mount["name"]
+    ]  # fmt: skip
+    assert volume["configMap"]["name"] == regions["metadata"]["name"]
+    # `make k8s` copies the shipped file; a stale copy would serve other regions.
+    assert regions["data"][regions_file.name] == SHIPPED_REGIONS_FILE.read_text()
+    assert Regions.parse(json.loads(regions["data"][regions_file.name])).names

@@ -15,7 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.devstack.components import SERVICES
 from tests.e2e.conftest import RunningMesh
-from tests.e2e.rest import call, delivery_request, open_watch, sign_up, sse_events
+from tests.e2e.rest import call, delivery_request, open_watch, point, sign_up, sse_events
 
 pytestmark = pytest.mark.slow
 
@@ -121,6 +121,17 @@ def test_bad_input_gets_400_naming_each_field(mesh: RunningMesh) -> None:
     [bad_request] = [d for d in body["details"] if d["@type"].endswith("BadRequest")]
     fields = {violation["field"] for violation in bad_request["fieldViolations"]}
     assert fields == {"delivery.pickup.point.latitude", "delivery.parcel.weight_grams"}
+
+
+def test_a_pickup_outside_every_region_gets_400_out_of_service_area(mesh: RunningMesh) -> None:
+    token = sign_up(mesh.base, "e2e-vienna@example.com", "ROLE_CUSTOMER")
+    vienna = delivery_request(pickup=point(48.2082, 16.3738), dropoff=point(48.21, 16.38))
+    status, body = call(mesh.base, "POST", "/v1/deliveries", vienna, token=token)
+    assert status == 400, body
+    [info] = [d for d in body["details"] if d["@type"].endswith("ErrorInfo")]
+    [bad_request] = [d for d in body["details"] if d["@type"].endswith("BadRequest")]
+    assert info["reason"] == "OUT_OF_SERVICE_AREA"
+    assert [v["field"] for v in bad_request["fieldViolations"]] == ["delivery.pickup.point"]
 
 
 async def test_with_sidecars_a_service_port_refuses_plaintext_and_the_app_is_loopback_only(

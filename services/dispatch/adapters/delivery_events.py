@@ -10,7 +10,10 @@ from services.dispatch.domain.fleet_reports import DeliveryAssignment, DeliveryC
 CREATED = "lastmile.delivery.created"
 CANCELLED = "lastmile.delivery.cancelled"
 ASSIGNED = "lastmile.delivery.assigned"
-SUBJECTS = (CREATED, CANCELLED, ASSIGNED)
+# The durable consumer's filters: these kinds in every region (subjects are
+# `<type>.<region>`); a matcher of one region swaps the `*` for its name.
+ALL_REGIONS = "*"
+SUBJECTS = tuple(f"{kind}.{ALL_REGIONS}" for kind in (CREATED, CANCELLED, ASSIGNED))
 
 DeliveryEvent = DeliveryTerms | DeliveryCancellation | DeliveryAssignment
 

@@ -19,7 +19,7 @@ COLUMNS = (
     "id, customer_id, merchant_id, pickup, dropoff, parcel_size, parcel_weight_grams,"
     " parcel_description, service_level, quote_id, price_minor, price_currency, status,"
     " courier_id, offer_id, created_at, updated_at, assigned_at, picked_up_at,"
-    " delivered_at, cancelled_at, cancel_reason, version"
+    " delivered_at, cancelled_at, cancel_reason, version, region"
 )
 
 
@@ -50,6 +50,7 @@ def row_values(delivery: Delivery) -> tuple[Any, ...]:
         delivery.cancelled_at,
         delivery.cancel_reason,
         delivery.version,
+        delivery.region,
     )
 
 
@@ -71,6 +72,7 @@ def delivery_from(row: asyncpg.Record) -> Delivery:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         version=row["version"],
+        region=row["region"],
         assignment=Assignment(courier_id, offer_id) if courier_id is not None else None,
         assigned_at=row["assigned_at"],
         picked_up_at=row["picked_up_at"],

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from services.orders.adapters import postgres_repositories as rows
 from services.orders.adapters.delivery_rows import row_values
-from services.orders.adapters.event_envelopes import envelope_for
+from services.orders.adapters.event_envelopes import envelope_for, subject_for
 from services.orders.adapters.postgres_lease import Lease
 from services.orders.adapters.postgres_repositories import (
     PostgresDeliveries,
@@ -53,7 +53,11 @@ class PostgresUnitOfWork(UnitOfWork):
         lease = self._leased()
         try:
             # With nothing written before, the events alone are one statement.
-            await outbox.append_all(lease.connection, [envelope_for(e) for e in events])
+            await outbox.append_all(
+                lease.connection,
+                [envelope_for(e) for e in events],
+                [subject_for(e) for e in events],
+            )
             await self._finish(lease)
         finally:
             await self._release()
@@ -76,8 +80,9 @@ class PostgresUnitOfWork(UnitOfWork):
         nothing is committed, and leaving the unit of work rolls back what came before."""
         lease = self._leased()
         envelopes = [envelope_for(event) for event in events]
+        subjects = [subject_for(event) for event in events]
         written = await lease.connection.fetchrow(
-            statement, *values, *outbox.event_parameters(envelopes)
+            statement, *values, *outbox.event_parameters(envelopes, subjects)
         )
         if written is None:
             return False

@@ -91,6 +91,8 @@ class Delivery:
     created_at: datetime
     updated_at: datetime
     version: int
+    # The region of the pickup point, fixed at creation; it names the events' subjects.
+    region: str
     assignment: Assignment | None = None
     assigned_at: datetime | None = None
     picked_up_at: datetime | None = None
@@ -105,6 +107,7 @@ class Delivery:
         request: DeliveryRequest,
         quote: Quote,
         *,
+        region: str,
         customer_id: str | None,
         merchant_id: str | None,
         now: datetime,
@@ -124,8 +127,9 @@ class Delivery:
             created_at=now,
             updated_at=now,
             version=1,
+            region=region,
         )
-        return delivery, DeliveryCreated(delivery_id, 1, now, delivery)
+        return delivery, DeliveryCreated(delivery_id, 1, now, region, delivery)
 
     def assign(self, assignment: Assignment, now: datetime) -> Transition:
         if self.status is DeliveryStatus.PENDING:
@@ -133,7 +137,7 @@ class Delivery:
                 self._advance(DeliveryStatus.ASSIGNED, now), assignment=assignment, assigned_at=now
             )
             return Transition(
-                assigned, DeliveryAssigned(self.id, assigned.version, now, assignment)
+                assigned, DeliveryAssigned(self.id, assigned.version, now, self.region, assignment)
             )
         return self._unchanged_if_done_by(assignment, "assigned", after=DeliveryStatus.ASSIGNED)
 
@@ -141,7 +145,8 @@ class Delivery:
         if self.status is DeliveryStatus.ASSIGNED and self.assignment == assignment:
             picked_up = replace(self._advance(DeliveryStatus.PICKED_UP, now), picked_up_at=now)
             return Transition(
-                picked_up, DeliveryPickedUp(self.id, picked_up.version, now, assignment)
+                picked_up,
+                DeliveryPickedUp(self.id, picked_up.version, now, self.region, assignment),
             )
         return self._unchanged_if_done_by(assignment, "picked up", after=DeliveryStatus.PICKED_UP)
 
@@ -149,7 +154,8 @@ class Delivery:
         if self.status is DeliveryStatus.PICKED_UP and self.assignment == assignment:
             delivered = replace(self._advance(DeliveryStatus.DELIVERED, now), delivered_at=now)
             return Transition(
-                delivered, DeliveryDelivered(self.id, delivered.version, now, assignment)
+                delivered,
+                DeliveryDelivered(self.id, delivered.version, now, self.region, assignment),
             )
         return self._unchanged_if_done_by(assignment, "delivered", after=DeliveryStatus.DELIVERED)
 
@@ -162,7 +168,7 @@ class Delivery:
             self._advance(DeliveryStatus.CANCELLED, now), cancelled_at=now, cancel_reason=reason
         )
         event = DeliveryCancelled(
-            self.id, cancelled.version, now, self.status, self.assignment, reason
+            self.id, cancelled.version, now, self.region, self.status, self.assignment, reason
         )
         return Transition(cancelled, event)
 

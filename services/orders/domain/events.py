@@ -18,6 +18,8 @@ class DeliveryEvent:
     delivery_id: str
     version: int
     occurred_at: datetime
+    # The delivery's region (its pickup's), which the event's subject names.
+    region: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from services.orders.service_layer.commands import CreateDelivery
 from services.orders.service_layer.errors import CustomerNotYours, DeliveryNotFound
 from services.orders.service_layer.ports import Clock, Pricing, UnitOfWork, UnitOfWorkFactory
 from services.runtime.context import Caller, Role
+from services.shared_kernel.regions import Regions, shipped_regions
 
 
 def new_delivery_id() -> str:
@@ -39,11 +40,17 @@ class DeliveryCreation:
     pricing: Pricing
     clock: Clock
     new_id: Callable[[], str] = field(default=new_delivery_id)
+    regions: Regions = field(default_factory=shipped_regions)
 
     async def create(self, caller: Caller, command: CreateDelivery) -> Created:
         request, key = command.request, command.idempotency_key
         if caller.role is Role.CUSTOMER and request.customer_id not in (None, caller.account_id):
             raise CustomerNotYours()
+        # Refused before the key and the price: a pickup no region serves is never created.
+        pickup = request.pickup.point
+        region = self.regions.region_of_pickup(
+            "delivery.pickup.point", pickup.latitude, pickup.longitude
+        )
         fingerprint = request.fingerprint()
         since = self.clock() - KEY_LIFETIME
         if key:
@@ -60,7 +67,13 @@ class DeliveryCreation:
             else (request.customer_id, caller.account_id)
         )
         delivery, created = Delivery.create(
-            self.new_id(), request, quote, customer_id=customer_id, merchant_id=merchant_id, now=now
+            self.new_id(),
+            request,
+            quote,
+            region=region,
+            customer_id=customer_id,
+            merchant_id=merchant_id,
+            now=now,
         )
         async with self.uow() as uow:
             if key:

@@ -4,7 +4,7 @@ quote presented later (the deprecated VerifyQuote; orders verifies with the keys
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from services.pricing.domain.quote import Quote, QuoteExpired, QuoteInvalid
@@ -16,6 +16,7 @@ from services.pricing.service_layer.ports import (
     QuoteSigner,
     SignatureInvalid,
 )
+from services.shared_kernel.regions import Regions, shipped_regions
 
 Clock = Callable[[], datetime]
 
@@ -43,8 +44,11 @@ class QuoteHandlers:
     signer: QuoteSigner
     clock: Clock
     validity: timedelta = timedelta(minutes=15)
+    regions: Regions = field(default_factory=shipped_regions)
 
     def create_quote(self, command: CreateQuote) -> Quote:
+        pickup = command.terms.pickup
+        self.regions.region_of_pickup("terms.pickup", pickup.latitude, pickup.longitude)
         pricing = self.tariff.price(command.terms)
         # Whole seconds, so that the signed claims and the reply agree exactly.
         created = self.clock().replace(microsecond=0)

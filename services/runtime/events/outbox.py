@@ -74,18 +74,26 @@ OUTBOX_LAG = Gauge(
 )
 
 
-async def append(connection: asyncpg.Connection, envelope: envelope_pb2.EventEnvelope) -> None:
-    """Record `envelope` for publishing; call inside the state change's transaction."""
-    await append_all(connection, (envelope,))
+async def append(
+    connection: asyncpg.Connection,
+    envelope: envelope_pb2.EventEnvelope,
+    *,
+    subject: str | None = None,
+) -> None:
+    """Record `envelope` for publishing on `subject` (default: its type); call inside the
+    state change's transaction."""
+    await append_all(connection, (envelope,), None if subject is None else (subject,))
 
 
 async def append_all(
-    connection: asyncpg.Connection, envelopes: Sequence[envelope_pb2.EventEnvelope]
+    connection: asyncpg.Connection,
+    envelopes: Sequence[envelope_pb2.EventEnvelope],
+    subjects: Sequence[str] | None = None,
 ) -> None:
-    """Record `envelopes` for publishing, in order, in one statement; call inside the state
-    change's transaction."""
+    """Record `envelopes` for publishing, in order, in one statement, each on its subject
+    in `subjects` (default: its type); call inside the state change's transaction."""
     if envelopes:
-        await connection.execute(_APPEND_ALL, *event_parameters(envelopes))
+        await connection.execute(_APPEND_ALL, *event_parameters(envelopes, subjects))
 
 
 def with_events(change: str, *, guard: str, first_parameter: int) -> str:
@@ -111,11 +119,15 @@ def with_events(change: str, *, guard: str, first_parameter: int) -> str:
 
 def event_parameters(
     envelopes: Sequence[envelope_pb2.EventEnvelope],
+    subjects: Sequence[str] | None = None,
 ) -> tuple[list[uuid.UUID], list[str], list[bytes]]:
-    """The three parameters `with_events` binds: event ids, subjects and envelopes."""
+    """The three parameters `with_events` binds: event ids, subjects (default: each
+    envelope's type) and envelopes."""
+    if subjects is not None and len(subjects) != len(envelopes):
+        raise ValueError("one subject per envelope")
     return (
         [uuid.UUID(envelope.event_id) for envelope in envelopes],
-        [envelope.type for envelope in envelopes],
+        [envelope.type for envelope in envelopes] if subjects is None else list(subjects),
         [envelope.SerializeToString() for envelope in envelopes],
     )
 

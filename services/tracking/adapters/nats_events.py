@@ -1,11 +1,12 @@
 """The broker feeds over NATS JetStream, without any durable state.
 
 All delivery events come through one ephemeral ordered consumer on
-`lastmile.delivery.>` (their NATS subjects do not name the delivery), routed by the
-envelope's subject to the hub that watches that delivery. Each followed courier gets
-an ephemeral ordered consumer on their position subject that starts with their last
-fix. Ordered consumers recover by themselves after a reconnect or a gap, resuming
-after the last message seen, so no change is lost while the connection comes back.
+`lastmile.delivery.>` (their NATS subjects name the kind and the region, not the
+delivery), routed by the envelope's subject to the hub that watches that delivery.
+Each followed courier gets an ephemeral ordered consumer on their position subject
+that starts with their last fix. Ordered consumers recover by themselves after a
+reconnect or a gap, resuming after the last message seen, so no change is lost while
+the connection comes back.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The contract's request rules over REST, through the real edge in front of the real
 orders (PostgreSQL, NATS) and pricing: a control character, NUL included, in any text
-field is a 400 naming the field, never a 500, and an import item with one fails alone."""
+field is a 400 naming the field, never a 500, and an import item with one fails alone;
+a pickup outside every service region is a 400 with reason OUT_OF_SERVICE_AREA."""
 
 from __future__ import annotations
 
@@ -166,3 +167,38 @@ async def test_bad_list_parameters_are_400s_naming_the_field(
     reply = await call(orders_edge, "GET", f"/v1/deliveries?{query}")
     assert reply.status == 400, reply.body
     assert field_violations(reply) == [field]
+
+
+def reason_of(reply: Reply) -> str:
+    details = {detail["@type"]: detail for detail in reply.json()["details"]}
+    reason: str = details["type.googleapis.com/google.rpc.ErrorInfo"]["reason"]
+    return reason
+
+
+VIENNA = {"latitude": 48.2082, "longitude": 16.3738}  # outside every region
+
+
+async def test_a_pickup_outside_every_region_is_a_400_out_of_service_area(
+    orders_edge: Edge,
+) -> None:
+    outside = {**delivery_json(), "pickup": {**delivery_json()["pickup"], "point": VIENNA}}
+    reply = await call(orders_edge, "POST", "/v1/deliveries", outside)
+    assert reply.status == 400, reply.body
+    assert reply.json()["code"] == 3
+    assert reason_of(reply) == "OUT_OF_SERVICE_AREA"
+    assert field_violations(reply) == ["delivery.pickup.point"]
+
+
+async def test_a_quote_for_a_pickup_outside_every_region_is_a_400_out_of_service_area(
+    orders_edge: Edge,
+) -> None:
+    terms = {
+        "pickup": VIENNA,
+        "dropoff": {"latitude": 48.21, "longitude": 16.38},
+        "parcel": {"size": "PARCEL_SIZE_SMALL", "weightGrams": 1000},
+        "serviceLevel": "SERVICE_LEVEL_STANDARD",
+    }
+    reply = await call(orders_edge, "POST", "/v1/quotes", {"terms": terms})
+    assert reply.status == 400, reply.body
+    assert reason_of(reply) == "OUT_OF_SERVICE_AREA"
+    assert field_violations(reply) == ["terms.pickup"]

@@ -12,12 +12,14 @@ import pytest
 
 from lastmile.common.v1 import geo_pb2, parcel_pb2, stop_pb2
 from lastmile.orders.v1 import delivery_pb2, orders_internal_pb2, orders_pb2
+from lastmile.pricing.v1 import pricing_pb2
 from tests.integration.orders.conftest import OrdersStack
 from tests.orders_examples import (
     DELIVERY_TEXT_FIELDS,
     Account,
     account,
     create_request,
+    delivery,
     with_text,
 )
 from tests.status_details import error_info, field_violations
@@ -100,6 +102,61 @@ async def test_a_far_dropoff_is_out_of_the_service_area(stack: OrdersStack) -> N
     assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert error_info(raised.value).reason == "OUT_OF_SERVICE_AREA"
     assert field_violations(raised.value) == {"delivery.dropoff.point"}
+
+
+VIENNA = geo_pb2.GeoPoint(latitude=48.2082, longitude=16.3738)  # outside every region
+
+
+async def test_a_pickup_outside_every_region_is_refused_and_nothing_is_created(
+    stack: OrdersStack,
+) -> None:
+    merchant = account("merchant")
+    request = create_request("vienna")
+    request.delivery.pickup.point.CopyFrom(VIENNA)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stack.orders.CreateDelivery(request, metadata=merchant.metadata)
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert error_info(raised.value).reason == "OUT_OF_SERVICE_AREA"
+    assert field_violations(raised.value) == {"delivery.pickup.point"}
+    owned = await stack.database.pool.fetchval(
+        "SELECT count(*) FROM deliveries WHERE merchant_id = $1", merchant.account_id
+    )
+    assert owned == 0
+
+
+async def test_no_quote_is_made_for_a_pickup_outside_every_region(stack: OrdersStack) -> None:
+    terms = create_request().delivery
+    request = pricing_pb2.CreateQuoteRequest(
+        terms=pricing_pb2.DeliveryTerms(
+            pickup=VIENNA,
+            dropoff=terms.dropoff.point,
+            parcel=terms.parcel,
+            service_level=terms.service_level,
+        )
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stack.pricing.CreateQuote(request)
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert error_info(raised.value).reason == "OUT_OF_SERVICE_AREA"
+    assert field_violations(raised.value) == {"terms.pickup"}
+
+
+async def test_an_imported_item_outside_every_region_gets_its_own_error(
+    stack: OrdersStack,
+) -> None:
+    inside = orders_pb2.ImportDeliveriesRequest(delivery=delivery(), idempotency_key="in")
+    outside = orders_pb2.ImportDeliveriesRequest(delivery=delivery(), idempotency_key="out")
+    outside.delivery.pickup.point.CopyFrom(VIENNA)
+
+    async def items() -> AsyncIterator[orders_pb2.ImportDeliveriesRequest]:
+        for item in (inside, outside):
+            yield item
+
+    summary = await stack.orders.ImportDeliveries(items(), metadata=account("merchant").metadata)
+    assert [c.index for c in summary.created] == [0]
+    assert [(e.index, e.idempotency_key) for e in summary.errors] == [(1, "out")]
+    assert error_info(summary.errors[0].status).reason == "OUT_OF_SERVICE_AREA"
+    assert field_violations(summary.errors[0].status) == {"delivery.pickup.point"}
 
 
 @pytest.mark.parametrize(

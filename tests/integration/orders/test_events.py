@@ -25,6 +25,8 @@ from tests.orders_examples import account, create_request
 pytestmark = pytest.mark.slow
 CONSUMER_MIGRATIONS = Path(__file__).parents[1] / "events_migrations"
 CREATED = "lastmile.delivery.created"
+# Delivery events are published on `<type>.<region>`: this is every region's.
+CREATED_ANYWHERE = f"{CREATED}.*"
 
 
 @pytest.fixture
@@ -80,13 +82,52 @@ async def test_each_state_change_writes_its_event_with_the_version_as_sequence(
     assert cancelled.previous_status == 2  # DELIVERY_STATUS_ASSIGNED
 
 
+async def test_each_event_is_published_on_its_kind_and_its_pickups_region_with_the_region(
+    stack: OrdersStack, nats: LocalNats
+) -> None:
+    customer = account("customer")
+    paris = create_request()
+    paris.delivery.pickup.point.latitude, paris.delivery.pickup.point.longitude = 48.8566, 2.3522
+    paris.delivery.dropoff.point.latitude, paris.delivery.dropoff.point.longitude = 48.87, 2.36
+    created = (await stack.orders.CreateDelivery(paris, metadata=customer.metadata)).delivery
+    await stack.internal.AssignCourier(
+        orders_internal_pb2.AssignCourierRequest(
+            delivery_id=created.delivery_id, courier_id="courier-1", offer_id="offer-1"
+        )
+    )
+    connection = await nats_client.connect(nats.url)
+    try:
+        js = connection.jetstream()
+        await streams.ensure_stream(js, streams.DELIVERY_EVENTS)
+        subscription = await js.subscribe("lastmile.delivery.*.paris", ordered_consumer=True)
+        published: list[tuple[str, str]] = []
+        while len(published) < 2:
+            message = await subscription.next_msg(timeout=30)
+            envelope = envelope_pb2.EventEnvelope.FromString(message.data)
+            if envelope.subject == created.delivery_id:
+                kind = {
+                    "lastmile.delivery.created": delivery_events_pb2.DeliveryCreated,
+                    "lastmile.delivery.assigned": delivery_events_pb2.DeliveryAssigned,
+                }[envelope.type]()
+                assert envelope.payload.Unpack(kind)
+                published.append((message.subject, kind.region))
+    finally:
+        await connection.close()
+    assert published == [
+        ("lastmile.delivery.created.paris", "paris"),
+        ("lastmile.delivery.assigned.paris", "paris"),
+    ]
+
+
 async def test_deliveries_created_while_nats_is_down_all_reach_a_consumer_exactly_once(
     stack: OrdersStack, nats: LocalNats, consumer_database: Database
 ) -> None:
     # Other modules' events stay out of this consumer's way.
     connection = await nats_client.connect(nats.url)
     await streams.ensure_stream(connection.jetstream(), streams.DELIVERY_EVENTS)
-    await connection.jetstream().purge_stream(streams.DELIVERY_EVENTS.name, subject=CREATED)
+    await connection.jetstream().purge_stream(
+        streams.DELIVERY_EVENTS.name, subject=CREATED_ANYWHERE
+    )
     await connection.close()
     customer = account("customer")
     # The relay must be connected before the outage: this test is about its reconnect,
@@ -108,7 +149,7 @@ async def test_deliveries_created_while_nats_is_down_all_reach_a_consumer_exactl
     consumer = EventConsumer(
         consumer_database,
         nats.url,
-        Subscription(durable=f"orders-test-{uuid.uuid4().hex[:8]}", subjects=(CREATED,)),
+        Subscription(durable=f"orders-test-{uuid.uuid4().hex[:8]}", subjects=(CREATED_ANYWHERE,)),
         record,
     )
     consumer.start()

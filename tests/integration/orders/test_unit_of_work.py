@@ -40,7 +40,13 @@ async def database(postgres: LocalPostgres) -> AsyncIterator[Database]:
 
 def created() -> tuple[Delivery, DeliveryCreated]:
     return Delivery.create(
-        str(uuid.uuid4()), REQUEST, QUOTE, customer_id="customer-1", merchant_id=None, now=NOW
+        str(uuid.uuid4()),
+        REQUEST,
+        QUOTE,
+        region="berlin",
+        customer_id="customer-1",
+        merchant_id=None,
+        now=NOW,
     )
 
 

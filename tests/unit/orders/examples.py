@@ -27,7 +27,13 @@ OTHER_COURIER = Assignment("courier-2", "offer-2")
 
 def pending(delivery_id: str = "d-1") -> Delivery:
     delivery, _ = Delivery.create(
-        delivery_id, REQUEST, QUOTE, customer_id="customer-1", merchant_id=None, now=NOW
+        delivery_id,
+        REQUEST,
+        QUOTE,
+        region="berlin",
+        customer_id="customer-1",
+        merchant_id=None,
+        now=NOW,
     )
     return delivery
 

@@ -3,10 +3,14 @@ development secret outside development."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from services.orders.config import OrdersSettings
 from services.runtime.config import ConfigurationError, load_settings
+from services.shared_kernel.regions import SHIPPED_REGIONS_FILE
 
 
 def test_the_defaults_fit_the_local_stack() -> None:
@@ -38,3 +42,25 @@ def test_production_refuses_the_development_page_token_key() -> None:
         load_settings(OrdersSettings, environment="production")
     production = load_settings(OrdersSettings, environment="production", page_token_key="p" * 40)
     assert production.secrets_with_defaults() == []
+
+
+def test_a_regions_file_with_overlapping_regions_fails_naming_the_variable_and_the_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    square = [[52, 13], [53, 13], [53, 14], [52, 14]]
+    regions = tmp_path / "regions.json"
+    regions.write_text(
+        json.dumps(
+            {"resolution": 5, "regions": [{"name": "a", "polygon": square}] * 1
+             + [{"name": "b", "polygon": square}]}
+        )
+    )  # fmt: skip
+    monkeypatch.setenv("LASTMILE_ORDERS_REGIONS_FILE", str(regions))
+    with pytest.raises(ConfigurationError) as failed:
+        load_settings(OrdersSettings)
+    assert "LASTMILE_ORDERS_REGIONS_FILE" in str(failed.value)
+    assert f"regions file {regions}: regions 'a' and 'b' overlap" in str(failed.value)
+
+
+def test_the_regions_default_to_the_shipped_file() -> None:
+    assert OrdersSettings().regions_file == SHIPPED_REGIONS_FILE

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,6 +18,7 @@ from services.pricing.service_layer.ports import (
     QuoteSigner,
     SignatureInvalid,
 )
+from services.runtime.errors import InvalidArgument
 from services.shared_kernel.geo import GeoPoint
 from services.shared_kernel.money import Money
 from services.shared_kernel.parcel import Parcel, ParcelSize, ServiceLevel
@@ -108,3 +109,18 @@ def test_a_quote_used_for_other_terms_is_invalid() -> None:
 def test_a_forged_quote_is_invalid() -> None:
     with pytest.raises(QuoteInvalid):
         handlers(Clock()).verify_quote(VerifyQuote("made-up", TERMS))
+
+
+def test_no_quote_is_made_for_a_pickup_outside_every_region() -> None:
+    vienna = replace(TERMS, pickup=GeoPoint(48.2082, 16.3738))
+    with pytest.raises(InvalidArgument) as refused:
+        handlers(Clock()).create_quote(CreateQuote(vienna))
+    assert refused.value.reason == "OUT_OF_SERVICE_AREA"
+    assert [v.field for v in refused.value.violations] == ["terms.pickup"]
+
+
+def test_the_dropoff_alone_may_lie_outside_every_region() -> None:
+    # The region is the pickup's: from Frankfurt (Oder) to a village in Poland beyond it.
+    across = replace(TERMS, pickup=GeoPoint(52.3471, 14.5506), dropoff=GeoPoint(52.35, 15.3))
+    quote = handlers(Clock()).create_quote(CreateQuote(across))
+    assert quote.price == Tariff().price(across).total

@@ -53,7 +53,9 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     ERROR_REASON_QUOTE_EXPIRED: _ErrorReason.ValueType  # 11
     """The quote's expire_time has passed. FAILED_PRECONDITION, HTTP 400."""
     ERROR_REASON_OUT_OF_SERVICE_AREA: _ErrorReason.ValueType  # 12
-    """Pickup and dropoff are too far apart to be served. INVALID_ARGUMENT, HTTP 400."""
+    """The pickup lies outside every service region, or pickup and dropoff are too far
+    apart to be served; a google.rpc.BadRequest names the field. INVALID_ARGUMENT, HTTP 400.
+    """
     ERROR_REASON_CONFLICT: _ErrorReason.ValueType  # 13
     """Another writer changed the resource first (for example a cancel won the race
     against an assignment). ABORTED, HTTP 409.
@@ -108,7 +110,9 @@ ERROR_REASON_QUOTE_INVALID: ErrorReason.ValueType  # 10
 ERROR_REASON_QUOTE_EXPIRED: ErrorReason.ValueType  # 11
 """The quote's expire_time has passed. FAILED_PRECONDITION, HTTP 400."""
 ERROR_REASON_OUT_OF_SERVICE_AREA: ErrorReason.ValueType  # 12
-"""Pickup and dropoff are too far apart to be served. INVALID_ARGUMENT, HTTP 400."""
+"""The pickup lies outside every service region, or pickup and dropoff are too far
+apart to be served; a google.rpc.BadRequest names the field. INVALID_ARGUMENT, HTTP 400.
+"""
 ERROR_REASON_CONFLICT: ErrorReason.ValueType  # 13
 """Another writer changed the resource first (for example a cancel won the race
 against an assignment). ABORTED, HTTP 409.

@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from lastmile.orders.v1 import delivery_pb2 as lastmile_dot_orders_dot_v1_dot_delivery__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(lastmile/events/v1/delivery_events.proto\x12\x12lastmile.events.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!lastmile/orders/v1/delivery.proto\"G\n\x0f\x44\x65liveryCreated\x12\x34\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1c.lastmile.orders.v1.DeliveryB\x04\xe2\x41\x01\x02\"\x96\x01\n\x10\x44\x65liveryAssigned\x12\x19\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\ncourier_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08offer_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x35\n\x0b\x61ssign_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02\"\x96\x01\n\x10\x44\x65liveryPickedUp\x12\x19\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\ncourier_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08offer_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x35\n\x0bpickup_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02\"\x98\x01\n\x11\x44\x65liveryDelivered\x12\x19\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\ncourier_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08offer_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x36\n\x0c\x64\x65liver_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02\"\xf0\x01\n\x11\x44\x65liveryCancelled\x12\x19\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x41\n\x0fprevious_status\x18\x02 \x01(\x0e\x32\".lastmile.orders.v1.DeliveryStatusB\x04\xe2\x41\x01\x02\x12\x18\n\ncourier_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x16\n\x08offer_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x14\n\x06reason\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\x12\x35\n\x0b\x63\x61ncel_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(lastmile/events/v1/delivery_events.proto\x12\x12lastmile.events.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!lastmile/orders/v1/delivery.proto\"]\n\x0f\x44\x65liveryCreated\x12\x34\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1c.lastmile.orders.v1.DeliveryB\x04\xe2\x41\x01\x02\x12\x14\n\x06region\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"\xac\x01\n\x10\x44\x65liveryAssigned\x12\x19\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\ncourier_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08offer_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x35\n\x0b\x61ssign_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02\x12\x14\n\x06region\x18\x05 \x01(\tB\x04\xe2\x41\x01\x02\"\xac\x01\n\x10\x44\x65liveryPickedUp\x12\x19\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\ncourier_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08offer_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x35\n\x0bpickup_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02\x12\x14\n\x06region\x18\x05 \x01(\tB\x04\xe2\x41\x01\x02\"\xae\x01\n\x11\x44\x65liveryDelivered\x12\x19\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\ncourier_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08offer_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x36\n\x0c\x64\x65liver_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02\x12\x14\n\x06region\x18\x05 \x01(\tB\x04\xe2\x41\x01\x02\"\x86\x02\n\x11\x44\x65liveryCancelled\x12\x19\n\x0b\x64\x65livery_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x41\n\x0fprevious_status\x18\x02 \x01(\x0e\x32\".lastmile.orders.v1.DeliveryStatusB\x04\xe2\x41\x01\x02\x12\x18\n\ncourier_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x16\n\x08offer_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x14\n\x06reason\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\x12\x35\n\x0b\x63\x61ncel_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02\x12\x14\n\x06region\x18\x07 \x01(\tB\x04\xe2\x41\x01\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,6 +36,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_DELIVERYCREATED'].fields_by_name['delivery']._loaded_options = None
   _globals['_DELIVERYCREATED'].fields_by_name['delivery']._serialized_options = b'\342A\001\002'
+  _globals['_DELIVERYCREATED'].fields_by_name['region']._loaded_options = None
+  _globals['_DELIVERYCREATED'].fields_by_name['region']._serialized_options = b'\342A\001\002'
   _globals['_DELIVERYASSIGNED'].fields_by_name['delivery_id']._loaded_options = None
   _globals['_DELIVERYASSIGNED'].fields_by_name['delivery_id']._serialized_options = b'\342A\001\002'
   _globals['_DELIVERYASSIGNED'].fields_by_name['courier_id']._loaded_options = None
@@ -44,6 +46,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DELIVERYASSIGNED'].fields_by_name['offer_id']._serialized_options = b'\342A\001\002'
   _globals['_DELIVERYASSIGNED'].fields_by_name['assign_time']._loaded_options = None
   _globals['_DELIVERYASSIGNED'].fields_by_name['assign_time']._serialized_options = b'\342A\001\002'
+  _globals['_DELIVERYASSIGNED'].fields_by_name['region']._loaded_options = None
+  _globals['_DELIVERYASSIGNED'].fields_by_name['region']._serialized_options = b'\342A\001\002'
   _globals['_DELIVERYPICKEDUP'].fields_by_name['delivery_id']._loaded_options = None
   _globals['_DELIVERYPICKEDUP'].fields_by_name['delivery_id']._serialized_options = b'\342A\001\002'
   _globals['_DELIVERYPICKEDUP'].fields_by_name['courier_id']._loaded_options = None
@@ -52,6 +56,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DELIVERYPICKEDUP'].fields_by_name['offer_id']._serialized_options = b'\342A\001\002'
   _globals['_DELIVERYPICKEDUP'].fields_by_name['pickup_time']._loaded_options = None
   _globals['_DELIVERYPICKEDUP'].fields_by_name['pickup_time']._serialized_options = b'\342A\001\002'
+  _globals['_DELIVERYPICKEDUP'].fields_by_name['region']._loaded_options = None
+  _globals['_DELIVERYPICKEDUP'].fields_by_name['region']._serialized_options = b'\342A\001\002'
   _globals['_DELIVERYDELIVERED'].fields_by_name['delivery_id']._loaded_options = None
   _globals['_DELIVERYDELIVERED'].fields_by_name['delivery_id']._serialized_options = b'\342A\001\002'
   _globals['_DELIVERYDELIVERED'].fields_by_name['courier_id']._loaded_options = None
@@ -60,6 +66,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DELIVERYDELIVERED'].fields_by_name['offer_id']._serialized_options = b'\342A\001\002'
   _globals['_DELIVERYDELIVERED'].fields_by_name['deliver_time']._loaded_options = None
   _globals['_DELIVERYDELIVERED'].fields_by_name['deliver_time']._serialized_options = b'\342A\001\002'
+  _globals['_DELIVERYDELIVERED'].fields_by_name['region']._loaded_options = None
+  _globals['_DELIVERYDELIVERED'].fields_by_name['region']._serialized_options = b'\342A\001\002'
   _globals['_DELIVERYCANCELLED'].fields_by_name['delivery_id']._loaded_options = None
   _globals['_DELIVERYCANCELLED'].fields_by_name['delivery_id']._serialized_options = b'\342A\001\002'
   _globals['_DELIVERYCANCELLED'].fields_by_name['previous_status']._loaded_options = None
@@ -72,14 +80,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DELIVERYCANCELLED'].fields_by_name['reason']._serialized_options = b'\342A\001\001'
   _globals['_DELIVERYCANCELLED'].fields_by_name['cancel_time']._loaded_options = None
   _globals['_DELIVERYCANCELLED'].fields_by_name['cancel_time']._serialized_options = b'\342A\001\002'
+  _globals['_DELIVERYCANCELLED'].fields_by_name['region']._loaded_options = None
+  _globals['_DELIVERYCANCELLED'].fields_by_name['region']._serialized_options = b'\342A\001\002'
   _globals['_DELIVERYCREATED']._serialized_start=165
-  _globals['_DELIVERYCREATED']._serialized_end=236
-  _globals['_DELIVERYASSIGNED']._serialized_start=239
-  _globals['_DELIVERYASSIGNED']._serialized_end=389
-  _globals['_DELIVERYPICKEDUP']._serialized_start=392
-  _globals['_DELIVERYPICKEDUP']._serialized_end=542
-  _globals['_DELIVERYDELIVERED']._serialized_start=545
-  _globals['_DELIVERYDELIVERED']._serialized_end=697
-  _globals['_DELIVERYCANCELLED']._serialized_start=700
-  _globals['_DELIVERYCANCELLED']._serialized_end=940
+  _globals['_DELIVERYCREATED']._serialized_end=258
+  _globals['_DELIVERYASSIGNED']._serialized_start=261
+  _globals['_DELIVERYASSIGNED']._serialized_end=433
+  _globals['_DELIVERYPICKEDUP']._serialized_start=436
+  _globals['_DELIVERYPICKEDUP']._serialized_end=608
+  _globals['_DELIVERYDELIVERED']._serialized_start=611
+  _globals['_DELIVERYDELIVERED']._serialized_end=785
+  _globals['_DELIVERYCANCELLED']._serialized_start=788
+  _globals['_DELIVERYCANCELLED']._serialized_end=1050
 # @@protoc_insertion_point(module_scope)

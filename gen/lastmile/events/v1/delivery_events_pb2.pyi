@@ -21,13 +21,19 @@ DESCRIPTOR: _descriptor.FileDescriptor
 @_typing.final
 class DeliveryCreated(_message.Message):
     """DeliveryCreated: a delivery was created and priced; dispatch starts matching it.
-    NATS subject and type `lastmile.delivery.created`; source "orders"; subject the
+    NATS subject `lastmile.delivery.created.<region>`, type
+    `lastmile.delivery.created`; source "orders"; subject the
     delivery id; sequence 1.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     DELIVERY_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    region: _builtins.str
+    """The region of the delivery's pickup point (the service regions file), which is
+    also the last token of the subject.
+    """
     @_builtins.property
     def delivery(self) -> _delivery_pb2.Delivery:
         """The whole new delivery, status DELIVERY_STATUS_PENDING, so that consumers need no
@@ -38,10 +44,11 @@ class DeliveryCreated(_message.Message):
         self,
         *,
         delivery: _delivery_pb2.Delivery | None = ...,
+        region: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["delivery", b"delivery"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["delivery", b"delivery"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["delivery", b"delivery", "region", b"region"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -50,7 +57,8 @@ Global___DeliveryCreated: _TypeAlias = DeliveryCreated  # noqa: Y015
 @_typing.final
 class DeliveryAssigned(_message.Message):
     """DeliveryAssigned: a courier's accepted offer made the delivery theirs.
-    NATS subject and type `lastmile.delivery.assigned`; source "orders".
+    NATS subject `lastmile.delivery.assigned.<region>`, type
+    `lastmile.delivery.assigned`; source "orders".
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -59,12 +67,17 @@ class DeliveryAssigned(_message.Message):
     COURIER_ID_FIELD_NUMBER: _builtins.int
     OFFER_ID_FIELD_NUMBER: _builtins.int
     ASSIGN_TIME_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
     delivery_id: _builtins.str
     """The delivery assigned."""
     courier_id: _builtins.str
     """The courier it is assigned to."""
     offer_id: _builtins.str
     """The offer the courier accepted."""
+    region: _builtins.str
+    """The region of the delivery's pickup point (the service regions file), which is
+    also the last token of the subject.
+    """
     @_builtins.property
     def assign_time(self) -> _timestamp_pb2.Timestamp:
         """When it was assigned."""
@@ -76,10 +89,11 @@ class DeliveryAssigned(_message.Message):
         courier_id: _builtins.str = ...,
         offer_id: _builtins.str = ...,
         assign_time: _timestamp_pb2.Timestamp | None = ...,
+        region: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["assign_time", b"assign_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assign_time", b"assign_time", "courier_id", b"courier_id", "delivery_id", b"delivery_id", "offer_id", b"offer_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assign_time", b"assign_time", "courier_id", b"courier_id", "delivery_id", b"delivery_id", "offer_id", b"offer_id", "region", b"region"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -88,7 +102,8 @@ Global___DeliveryAssigned: _TypeAlias = DeliveryAssigned  # noqa: Y015
 @_typing.final
 class DeliveryPickedUp(_message.Message):
     """DeliveryPickedUp: the courier collected the parcel.
-    NATS subject and type `lastmile.delivery.picked_up`; source "orders".
+    NATS subject `lastmile.delivery.picked_up.<region>`, type
+    `lastmile.delivery.picked_up`; source "orders".
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -97,12 +112,17 @@ class DeliveryPickedUp(_message.Message):
     COURIER_ID_FIELD_NUMBER: _builtins.int
     OFFER_ID_FIELD_NUMBER: _builtins.int
     PICKUP_TIME_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
     delivery_id: _builtins.str
     """The delivery picked up."""
     courier_id: _builtins.str
     """The courier who has the parcel."""
     offer_id: _builtins.str
     """The offer the assignment came from."""
+    region: _builtins.str
+    """The region of the delivery's pickup point (the service regions file), which is
+    also the last token of the subject.
+    """
     @_builtins.property
     def pickup_time(self) -> _timestamp_pb2.Timestamp:
         """When the courier confirmed the pickup."""
@@ -114,10 +134,11 @@ class DeliveryPickedUp(_message.Message):
         courier_id: _builtins.str = ...,
         offer_id: _builtins.str = ...,
         pickup_time: _timestamp_pb2.Timestamp | None = ...,
+        region: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["pickup_time", b"pickup_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["courier_id", b"courier_id", "delivery_id", b"delivery_id", "offer_id", b"offer_id", "pickup_time", b"pickup_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["courier_id", b"courier_id", "delivery_id", b"delivery_id", "offer_id", b"offer_id", "pickup_time", b"pickup_time", "region", b"region"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -126,7 +147,8 @@ Global___DeliveryPickedUp: _TypeAlias = DeliveryPickedUp  # noqa: Y015
 @_typing.final
 class DeliveryDelivered(_message.Message):
     """DeliveryDelivered: the courier handed the parcel over. Final.
-    NATS subject and type `lastmile.delivery.delivered`; source "orders".
+    NATS subject `lastmile.delivery.delivered.<region>`, type
+    `lastmile.delivery.delivered`; source "orders".
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -135,12 +157,17 @@ class DeliveryDelivered(_message.Message):
     COURIER_ID_FIELD_NUMBER: _builtins.int
     OFFER_ID_FIELD_NUMBER: _builtins.int
     DELIVER_TIME_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
     delivery_id: _builtins.str
     """The delivery delivered."""
     courier_id: _builtins.str
     """The courier who delivered it."""
     offer_id: _builtins.str
     """The offer the assignment came from."""
+    region: _builtins.str
+    """The region of the delivery's pickup point (the service regions file), which is
+    also the last token of the subject.
+    """
     @_builtins.property
     def deliver_time(self) -> _timestamp_pb2.Timestamp:
         """When the courier confirmed the drop-off."""
@@ -152,10 +179,11 @@ class DeliveryDelivered(_message.Message):
         courier_id: _builtins.str = ...,
         offer_id: _builtins.str = ...,
         deliver_time: _timestamp_pb2.Timestamp | None = ...,
+        region: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["deliver_time", b"deliver_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["courier_id", b"courier_id", "deliver_time", b"deliver_time", "delivery_id", b"delivery_id", "offer_id", b"offer_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["courier_id", b"courier_id", "deliver_time", b"deliver_time", "delivery_id", b"delivery_id", "offer_id", b"offer_id", "region", b"region"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -165,7 +193,8 @@ Global___DeliveryDelivered: _TypeAlias = DeliveryDelivered  # noqa: Y015
 class DeliveryCancelled(_message.Message):
     """DeliveryCancelled: the delivery was cancelled before pickup. Final. dispatch drops
     it from the queue, or withdraws its offer or assignment.
-    NATS subject and type `lastmile.delivery.cancelled`; source "orders".
+    NATS subject `lastmile.delivery.cancelled.<region>`, type
+    `lastmile.delivery.cancelled`; source "orders".
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -176,6 +205,7 @@ class DeliveryCancelled(_message.Message):
     OFFER_ID_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     CANCEL_TIME_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
     delivery_id: _builtins.str
     """The delivery cancelled."""
     previous_status: _delivery_pb2.DeliveryStatus.ValueType
@@ -186,6 +216,10 @@ class DeliveryCancelled(_message.Message):
     """The offer of that assignment, if it was ASSIGNED; empty otherwise."""
     reason: _builtins.str
     """The reason given, possibly empty."""
+    region: _builtins.str
+    """The region of the delivery's pickup point (the service regions file), which is
+    also the last token of the subject.
+    """
     @_builtins.property
     def cancel_time(self) -> _timestamp_pb2.Timestamp:
         """When it was cancelled."""
@@ -199,10 +233,11 @@ class DeliveryCancelled(_message.Message):
         offer_id: _builtins.str = ...,
         reason: _builtins.str = ...,
         cancel_time: _timestamp_pb2.Timestamp | None = ...,
+        region: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["cancel_time", b"cancel_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancel_time", b"cancel_time", "courier_id", b"courier_id", "delivery_id", b"delivery_id", "offer_id", b"offer_id", "previous_status", b"previous_status", "reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancel_time", b"cancel_time", "courier_id", b"courier_id", "delivery_id", b"delivery_id", "offer_id", b"offer_id", "previous_status", b"previous_status", "reason", b"reason", "region", b"region"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -38,6 +38,9 @@ class EventEnvelope(_message.Message):
       lastmile.delivery.picked_up   DeliveryPickedUp        (source "orders")
       lastmile.delivery.delivered   DeliveryDelivered       (source "orders")
       lastmile.delivery.cancelled   DeliveryCancelled       (source "orders")
+        Delivery events are published on `<type>.<region>`, for example
+        `lastmile.delivery.created.berlin`: the region of the pickup point, also in the
+        payload's `region`. Consume a kind in every region with `<type>.*`.
       lastmile.courier.status_changed    CourierStatusChanged    (source "fleet")
       lastmile.courier.position_changed  CourierPositionChanged  (source "fleet";
         subject `lastmile.courier.position_changed.<courier_id>`)

@@ -92,7 +92,8 @@ class OrdersServiceServicer:
         - INVALID_ARGUMENT (VALIDATION_FAILED): a missing or invalid field, listed in a
         google.rpc.BadRequest (for example "delivery.pickup.point.latitude").
         - INVALID_ARGUMENT (QUOTE_INVALID): the quote is forged or for other terms.
-        - INVALID_ARGUMENT (OUT_OF_SERVICE_AREA): the stops are too far apart.
+        - INVALID_ARGUMENT (OUT_OF_SERVICE_AREA): the pickup lies outside every service
+        region (field "delivery.pickup.point"), or the stops are too far apart.
         - FAILED_PRECONDITION (IDEMPOTENCY_KEY_REUSED): the key was used for another delivery.
         - FAILED_PRECONDITION (QUOTE_EXPIRED): the quote's expire_time has passed; ask
         for a new quote or omit it.

@@ -52,7 +52,8 @@ class PricingServiceServicer:
         """Quotes a delivery between two points. The quote is valid until expire_time and
         can be passed to orders.v1.OrdersService.CreateDelivery to lock the price.
         Bad coordinates, a non-positive weight or an unknown size give INVALID_ARGUMENT
-        with one field violation per bad field.
+        with one field violation per bad field. A pickup outside every service region, or
+        stops too far apart, give INVALID_ARGUMENT with reason OUT_OF_SERVICE_AREA.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -45,7 +45,8 @@ class PricingServiceStub:
     """Quotes a delivery between two points. The quote is valid until expire_time and
     can be passed to orders.v1.OrdersService.CreateDelivery to lock the price.
     Bad coordinates, a non-positive weight or an unknown size give INVALID_ARGUMENT
-    with one field violation per bad field.
+    with one field violation per bad field. A pickup outside every service region, or
+    stops too far apart, give INVALID_ARGUMENT with reason OUT_OF_SERVICE_AREA.
     """
 
 @_typing.type_check_only
@@ -59,7 +60,8 @@ class PricingServiceAsyncStub(PricingServiceStub):
     """Quotes a delivery between two points. The quote is valid until expire_time and
     can be passed to orders.v1.OrdersService.CreateDelivery to lock the price.
     Bad coordinates, a non-positive weight or an unknown size give INVALID_ARGUMENT
-    with one field violation per bad field.
+    with one field violation per bad field. A pickup outside every service region, or
+    stops too far apart, give INVALID_ARGUMENT with reason OUT_OF_SERVICE_AREA.
     """
 
 class PricingServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -76,7 +78,8 @@ class PricingServiceServicer(metaclass=_abc_1.ABCMeta):
         """Quotes a delivery between two points. The quote is valid until expire_time and
         can be passed to orders.v1.OrdersService.CreateDelivery to lock the price.
         Bad coordinates, a non-positive weight or an unknown size give INVALID_ARGUMENT
-        with one field violation per bad field.
+        with one field violation per bad field. A pickup outside every service region, or
+        stops too far apart, give INVALID_ARGUMENT with reason OUT_OF_SERVICE_AREA.
         """
 
 def add_PricingServiceServicer_to_server(servicer: PricingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

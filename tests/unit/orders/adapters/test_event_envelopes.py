@@ -3,6 +3,7 @@ sequence and payload exactly as delivery_events.proto defines them."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, timedelta
 from typing import TypeVar
 
@@ -11,7 +12,7 @@ from google.protobuf.message import Message
 from lastmile.events.v1 import delivery_events_pb2
 from lastmile.orders.v1 import delivery_pb2
 from services.orders.adapters.delivery_messages import delivery_message
-from services.orders.adapters.event_envelopes import envelope_for
+from services.orders.adapters.event_envelopes import envelope_for, subject_for
 from services.orders.domain.delivery import Delivery, Transition
 from tests.unit.orders.examples import COURIER, QUOTE, REQUEST, pending
 from tests.unit.orders.fakes import NOW
@@ -22,7 +23,7 @@ PayloadT = TypeVar("PayloadT", bound=Message)
 
 def test_delivery_created_carries_the_whole_delivery_at_sequence_1() -> None:
     delivery, created = Delivery.create(
-        "d-1", REQUEST, QUOTE, customer_id="c", merchant_id=None, now=NOW
+        "d-1", REQUEST, QUOTE, region="berlin", customer_id="c", merchant_id=None, now=NOW
     )
     envelope = envelope_for(created)
     assert (envelope.type, envelope.source, envelope.subject, envelope.sequence) == (
@@ -70,5 +71,46 @@ def test_each_transition_has_its_type_sequence_and_payload() -> None:
 
 
 def test_every_event_gets_its_own_id() -> None:
-    _, created = Delivery.create("d-1", REQUEST, QUOTE, customer_id="c", merchant_id=None, now=NOW)
+    _, created = Delivery.create(
+        "d-1", REQUEST, QUOTE, region="berlin", customer_id="c", merchant_id=None, now=NOW
+    )
     assert envelope_for(created).event_id != envelope_for(created).event_id
+
+
+def test_every_event_is_published_on_its_kind_and_its_region_and_carries_the_region() -> None:
+    assigned = pending().assign(COURIER, LATER)
+    picked_up = assigned.delivery.mark_picked_up(COURIER, LATER)
+    delivered = picked_up.delivery.mark_delivered(COURIER, LATER)
+    cancelled = pending().cancel("no", LATER)
+    _, created = Delivery.create(
+        "d-1", REQUEST, QUOTE, region="paris", customer_id="c", merchant_id=None, now=NOW
+    )
+    events = [created, assigned.event, picked_up.event, delivered.event, cancelled.event]
+    assert [subject_for(e) for e in events if e is not None] == [
+        "lastmile.delivery.created.paris",
+        "lastmile.delivery.assigned.berlin",
+        "lastmile.delivery.picked_up.berlin",
+        "lastmile.delivery.delivered.berlin",
+        "lastmile.delivery.cancelled.berlin",
+    ]
+    kinds = (
+        delivery_events_pb2.DeliveryCreated,
+        delivery_events_pb2.DeliveryAssigned,
+        delivery_events_pb2.DeliveryPickedUp,
+        delivery_events_pb2.DeliveryDelivered,
+        delivery_events_pb2.DeliveryCancelled,
+    )
+    regions = []
+    for event, kind in zip(events, kinds, strict=True):
+        assert event is not None
+        payload = kind()
+        assert envelope_for(event).payload.Unpack(payload)
+        regions.append(payload.region)
+    assert regions == ["paris", "berlin", "berlin", "berlin", "berlin"]
+
+
+def test_a_delivery_from_before_regions_is_published_on_the_none_token() -> None:
+    legacy = replace(pending(), region="")
+    assigned = legacy.assign(COURIER, LATER).event
+    assert assigned is not None
+    assert subject_for(assigned) == "lastmile.delivery.assigned.none"

@@ -117,7 +117,7 @@ def test_every_command_in_every_status_moves_repeats_or_is_refused(
 
 def test_creation_makes_a_pending_delivery_at_version_1_and_says_so() -> None:
     delivery, created = Delivery.create(
-        "d-9", REQUEST, QUOTE, customer_id=None, merchant_id="merchant-1", now=NOW
+        "d-9", REQUEST, QUOTE, region="berlin", customer_id=None, merchant_id="merchant-1", now=NOW
     )
     assert (delivery.status, delivery.version, delivery.price) == (P, 1, QUOTE.price)
     assert (delivery.quote_id, delivery.merchant_id, delivery.customer_id) == (
@@ -125,7 +125,7 @@ def test_creation_makes_a_pending_delivery_at_version_1_and_says_so() -> None:
         "merchant-1",
         None,
     )
-    assert created == DeliveryCreated("d-9", 1, NOW, delivery)
+    assert created == DeliveryCreated("d-9", 1, NOW, "berlin", delivery)
 
 
 def test_each_move_records_its_time_and_the_courier() -> None:
@@ -142,7 +142,9 @@ def test_each_move_records_its_time_and_the_courier() -> None:
 
 def test_cancelling_an_assigned_delivery_keeps_and_reports_its_courier() -> None:
     cancelled = in_state("assigned").cancel("wrong address", LATER)
-    assert cancelled.event == DeliveryCancelled("d-1", 3, LATER, A, COURIER, "wrong address")
+    assert cancelled.event == DeliveryCancelled(
+        "d-1", 3, LATER, "berlin", A, COURIER, "wrong address"
+    )
     assert cancelled.delivery.assignment == COURIER
     assert (cancelled.delivery.cancelled_at, cancelled.delivery.cancel_reason) == (
         LATER,

@@ -4,6 +4,7 @@ that must be unique within a stream."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
+from dataclasses import replace
 
 import pytest
 
@@ -15,6 +16,7 @@ from services.runtime.errors import (
     InvalidArgument,
     ResourceExhausted,
 )
+from services.shared_kernel.geo import GeoPoint
 from tests.unit.orders.examples import REQUEST, request_with
 from tests.unit.orders.service_layer.conftest import Orders
 
@@ -100,3 +102,13 @@ async def test_a_stream_that_breaks_off_with_bad_input_fails_the_import_with_tha
     with pytest.raises(InvalidArgument) as refused:
         await orders.imports.import_deliveries(MERCHANT, breaking_off())
     assert refused.value is broken
+
+
+async def test_an_item_whose_pickup_is_outside_every_region_fails_alone(orders: Orders) -> None:
+    vienna = replace(REQUEST.pickup, point=GeoPoint(48.2082, 16.3738))
+    outside = ImportItem("b", CreateDelivery(request_with(pickup=vienna), "b"))
+    summary = await orders.imports.import_deliveries(
+        MERCHANT, stream([valid("a"), outside, valid("c")])
+    )
+    assert [c.index for c in summary.created] == [0, 2]
+    assert [(f.index, f.error.reason) for f in summary.failed] == [(1, "OUT_OF_SERVICE_AREA")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from services.orders.service_layer.commands import CreateDelivery
 from services.orders.service_layer.errors import CustomerNotYours
 from services.runtime.context import Caller, Role
 from services.runtime.errors import InvalidArgument
+from services.shared_kernel.geo import GeoPoint
 from tests.unit.orders.examples import REQUEST, request_with
 from tests.unit.orders.service_layer.conftest import Orders
 
@@ -26,7 +28,9 @@ async def test_a_new_delivery_is_stored_pending_with_its_created_event(orders: O
     delivery = created.delivery
     assert not created.replayed
     assert orders.store.deliveries == {delivery.id: delivery}
-    assert orders.store.events == [DeliveryCreated(delivery.id, 1, delivery.created_at, delivery)]
+    assert orders.store.events == [
+        DeliveryCreated(delivery.id, 1, delivery.created_at, "berlin", delivery)
+    ]
     assert (delivery.customer_id, delivery.merchant_id) == ("customer-1", None)
 
 
@@ -155,3 +159,23 @@ async def test_keys_belong_to_their_caller(orders: Orders) -> None:
         Caller("customer-2", Role.CUSTOMER), CreateDelivery(REQUEST, "key-1")
     )
     assert one.delivery.id != other.delivery.id
+
+
+async def test_a_pickup_outside_every_region_is_refused_before_pricing_and_stores_nothing(
+    orders: Orders,
+) -> None:
+    vienna = replace(REQUEST.pickup, point=GeoPoint(48.2082, 16.3738))
+    with pytest.raises(InvalidArgument) as refused:
+        await orders.creation.create(CUSTOMER, CreateDelivery(request_with(pickup=vienna), "k"))
+    assert refused.value.reason == "OUT_OF_SERVICE_AREA"
+    assert [v.field for v in refused.value.violations] == ["delivery.pickup.point"]
+    assert (orders.store.deliveries, orders.store.events, orders.pricing.calls) == ({}, [], [])
+
+
+async def test_a_delivery_belongs_to_the_region_of_its_pickup_not_its_dropoff(
+    orders: Orders,
+) -> None:
+    paris = replace(REQUEST.pickup, point=GeoPoint(48.8566, 2.3522))
+    created = await orders.creation.create(CUSTOMER, CreateDelivery(request_with(pickup=paris)))
+    assert created.delivery.region == "paris"
+    assert [event.region for event in orders.store.events] == ["paris"]
