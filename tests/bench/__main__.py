@@ -42,6 +42,13 @@ _LOAD_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str, str], ...] = (
     ("--rate", "deliveries_per_second", float, "R", "dispatch-latency: deliveries created/s"),
     ("--cost-rate", "cost_rate", float, "R", "delivery-cost: deliveries created/s"),
     ("--cost-couriers", "cost_couriers", int, "N", "delivery-cost: couriers online"),
+    (
+        "--cost-sample-ratio",
+        "cost_sample_ratio",
+        float,
+        "F",
+        "delivery-cost: traces sampled (1: development's every trace)",
+    ),
     ("--soak-minutes", "soak_minutes", float, "M", "soak: minutes of steady load"),
     ("--soak-rate", "soak_rate", float, "R", "soak: creates/s (0: half the probed capacity)"),
 )

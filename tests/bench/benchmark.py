@@ -29,6 +29,8 @@ class LoadShape:
     deliveries_per_second: float = 300.0  # dispatch-latency: create rate
     cost_rate: float = 25.0  # delivery-cost: create rate, well under saturation
     cost_couriers: int = 200  # delivery-cost: couriers online
+    # delivery-cost: the traces sampled; the deployed ratio (deploy/k8s), as runtime-overhead
+    cost_sample_ratio: float = 0.01
     soak_minutes: float = 30.0  # soak: how long
     soak_rate: float = 0.0  # soak: creates/s; 0 = half the capacity a short probe measures
 

@@ -4,7 +4,8 @@ saturation.
 
 The stack and the load are dispatch-latency's (tests/bench/fleet_stack.py and
 tests/bench/courier_load.py, couriers accepting, picking up and dropping off at once), at
---cost-rate deliveries/s with --cost-couriers couriers. Each component's CPU is read from
+--cost-rate deliveries/s with --cost-couriers couriers, tracing at --cost-sample-ratio
+(the deployed ratio, as runtime-overhead measures it). Each component's CPU is read from
 /proc for its whole process tree (PostgreSQL's backends count as postgres), so load on
 other processes of the machine does not count, only the time the mesh's own processes ran.
 
@@ -93,6 +94,10 @@ def run(shape: LoadShape) -> None:
         f"and a {window:g} s window (--rounds x --duration); nothing pinned; identity, "
         f"tracking and the edge are not on this path and not started"
     )
+    print(
+        f"tracing: {shape.cost_sample_ratio:.0%} of traces sampled in every service (the deployed "
+        "ratio by default; --cost-sample-ratio 1 for development's every trace)"
+    )
     with tempfile.TemporaryDirectory(prefix="bench-delivery-cost-") as scratch:
         asyncio.run(_measure(shape, Path(scratch), window))
 
@@ -111,7 +116,7 @@ def _command(shape: LoadShape, stack: FleetStack, window: float) -> list[str]:
 
 
 async def _measure(shape: LoadShape, work: Path, window: float) -> None:
-    async with fleet_stack(work) as stack:
+    async with fleet_stack(work, trace_sample_ratio=shape.cost_sample_ratio) as stack:
         print(f"stack:   {', '.join(f'{name} {pid}' for name, pid in stack.pids.items())}")
         async with running_generators([_command(shape, stack, window)], cpus="", logs=work) as load:
             generator = load.generators[0]

@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 
 from services.devstack import LocalNats, LocalPostgres
-from services.devstack.components import SERVICES, ServiceSpec
+from services.devstack.components import SERVICES, Ports, ServiceSpec
 from tests.bench.local_mesh import free_ports, metrics_text
 from tests.bench.pricing_calls import reports_serving
 from tests.bench.server_process import running_server
@@ -63,6 +63,15 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
+def _with_sampling(
+    spec: ServiceSpec, ports: Ports, dsn: str | None, nats_url: str, ratio: float | None
+) -> dict[str, str]:
+    env = spec.env(ports, dsn, nats_url)
+    if ratio is not None:
+        env[f"LASTMILE_{spec.name.upper()}_TRACE_SAMPLE_RATIO"] = repr(ratio)
+    return env
+
+
 def _command(env: dict[str, str], name: str) -> list[str]:
     # `env` execs the interpreter (and taskset execs `env`), so the pid is the service.
     return [
@@ -75,8 +84,11 @@ def _command(env: dict[str, str], name: str) -> list[str]:
 
 
 @asynccontextmanager
-async def fleet_stack(work: Path, *, fleet_cpus: str = "") -> AsyncIterator[FleetStack]:
-    """PostgreSQL, NATS, pricing, orders, dispatch (SERVING once it leads) and fleet."""
+async def fleet_stack(
+    work: Path, *, fleet_cpus: str = "", trace_sample_ratio: float | None = None
+) -> AsyncIterator[FleetStack]:
+    """PostgreSQL, NATS, pricing, orders, dispatch (SERVING once it leads) and fleet;
+    `trace_sample_ratio` None keeps each service's own default (every trace sampled)."""
     ports = free_ports()
     specs: dict[str, ServiceSpec] = {spec.name: spec for spec in SERVICES}
     postgres = LocalPostgres(work / "postgres", ports.postgres)
@@ -98,7 +110,9 @@ async def fleet_stack(work: Path, *, fleet_cpus: str = "") -> AsyncIterator[Flee
                 logs[name] = work / f"{name}.log"
                 server = servers.enter_context(
                     running_server(
-                        _command(spec.env(ports, dsn, nats.url), name),
+                        _command(
+                            _with_sampling(spec, ports, dsn, nats.url, trace_sample_ratio), name
+                        ),
                         port=ports.grpc(name),
                         log=logs[name],
                         is_ready=partial(reports_serving, service=spec.health_service),
