@@ -68,6 +68,7 @@ class Counters:
     online: int = 0
     sent: int = 0  # location fixes written to fleet
     session_failures: int = 0  # sessions that ended or never came online
+    slowest_start_ms: int = 0  # the longest wait from opening a session to SessionStarted
     closings: int = 0  # SessionClosing received
     message_errors: int = 0  # MessageError received
     offers: int = 0
@@ -143,10 +144,13 @@ class Load:
         reader = asyncio.create_task(self._read(call, lock, started, online))
         counters.opened += 1
         released = False
+        opened = time.monotonic()
         try:
             waiting = asyncio.ensure_future(started.wait())
             await asyncio.wait({waiting, reader}, return_when=asyncio.FIRST_COMPLETED)
             waiting.cancel()
+            waited_ms = int((time.monotonic() - opened) * 1000)
+            counters.slowest_start_ms = max(counters.slowest_start_ms, waited_ms)
             if not started.is_set():
                 raise RuntimeError(f"the session ended before SessionStarted: {_ended(reader)}")
             go_online = courier_session_pb2.GoOnline(

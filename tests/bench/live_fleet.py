@@ -5,8 +5,10 @@ Real PostgreSQL and NATS JetStream; pricing, orders, dispatch and fleet each as 
 process (tests/bench/fleet_stack.py), fleet pinned to one CPU; the sessions come from
 load generator process(es) on the other CPU (tests/bench/courier_load.py), straight to
 fleet's port with the metadata the edge forwards (the edge is not measured here). The
-sessions are opened gradually (fleet writes each connect and go-online to PostgreSQL);
-once all are online and have settled, each round measures over --duration seconds:
+sessions are opened gradually, at most PENDING_SESSIONS not yet online (fleet writes
+each connect and go-online to PostgreSQL); once all are online and the ramp's backlog
+has drained (dispatch's index holds every online courier and fleet reads fixes as fast
+as they are sent), each round measures over --duration seconds:
 
 - fixes/s sent by the generators, received by fleet (lastmile_fleet_location_updates)
   and applied to dispatch's index (lastmile_dispatch_position_updates_total);
@@ -50,7 +52,20 @@ GOAL_UPDATES_PER_SECOND = 10_000.0
 GOAL_P99_SECONDS = 0.1
 GOAL_KIB_PER_SESSION = 30.0
 STREAMS_PER_CHANNEL = 100
-SETTLE_SECONDS = 5.0
+# Sessions opened but not yet online, over all generators. grpc.aio's server accepts one
+# new call per turn of its event loop, and grpc core cancels a call that waits longer
+# than 30 s (grpc.server_max_unrequested_time_in_server) before it is accepted: with
+# 2,000 waiting (500 per generator) and fleet accepting ~100/s on a loaded machine, the
+# tail of every burst was CANCELLED before SessionStarted. A small window keeps the
+# ramp as fast as fleet accepts and no faster.
+PENDING_SESSIONS = 256
+# Steady state: the ramp's backlog (session starts, GoOnline writes, their Link
+# messages) is drained once dispatch's index holds every online courier and fleet reads
+# the fixes as fast as the generators send them, over STEADY_WINDOWS windows in a row.
+STEADY_WINDOW_SECONDS = 1.0
+STEADY_WINDOWS = 3
+STEADY_SHARE = 0.95
+STEADY_WITHIN_SECONDS = 120.0
 LATENCY = "lastmile_dispatch_position_index_latency_seconds"
 APPLIED = "lastmile_dispatch_position_updates_total"
 RECEIVED = "lastmile_fleet_location_updates_total"
@@ -116,6 +131,8 @@ def _commands(shape: LoadShape, stack: FleetStack) -> list[list[str]]:
                     str(STREAMS_PER_CHANNEL),
                     "--ramp",
                     str(shape.ramp_per_second / processes),
+                    "--pending",
+                    str(max(1, PENDING_SESSIONS // processes)),
                     "--seed",
                     str(number),
                 ]
@@ -140,15 +157,15 @@ async def _measure(shape: LoadShape, work: Path) -> None:
             print(f"         load generator(s) {', '.join(map(str, load.pids))}")
             ramp = await _ramp(shape, load)
             online = load.total("online")
-            await asyncio.sleep(SETTLE_SECONDS)
-            fleet_after, dispatch_after = rss_bytes(pids["fleet"]), rss_bytes(pids["dispatch"])
-            dispatch_text = await _scrape(stack, "dispatch")
-            indexed = counter(dispatch_text, "lastmile_dispatch_couriers")
+            slowest_start = load.maximum("slowest_start_ms") / 1000
             print(
                 f"\nramp:    {online} of {shape.sessions} sessions online in {ramp:.1f} s "
-                f"({load.total('session_failures')} failed); dispatch's index holds "
-                f"{indexed:.0f} couriers; load average {load_average()}"
+                f"({online / max(ramp, 1e-9):.0f}/s; {load.total('session_failures')} failed; "
+                f"longest wait for SessionStarted {slowest_start:.1f} s); "
+                f"load average {load_average()}"
             )
+            await _steady(stack, load, online)
+            fleet_after, dispatch_after = rss_bytes(pids["fleet"]), rss_bytes(pids["dispatch"])
             meter = CpuSplit({**pids, **{f"load{n}": p for n, p in enumerate(load.pids)}})
             print("\nper round (fixes/s; latency: the histogram bucket that holds the p99):")
             print(
@@ -220,6 +237,32 @@ async def _ramp(shape: LoadShape, load: GeneratorGroup) -> float:
             )
         await asyncio.sleep(0.2)
     return loop.time() - started
+
+
+async def _steady(stack: FleetStack, load: GeneratorGroup, online: int) -> None:
+    """Until the ramp's backlog is drained (see STEADY_*); prints how long that took."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    fleet0, t0 = counter(await _scrape(stack, "fleet"), RECEIVED), loop.time()
+    in_a_row, indexed, read, sent = 0, 0.0, 0.0, 0.0
+    while in_a_row < STEADY_WINDOWS:
+        if loop.time() - started > STEADY_WITHIN_SECONDS:
+            print(f"steady:  NOT reached in {STEADY_WITHIN_SECONDS:g} s", flush=True)
+            return
+        await asyncio.sleep(STEADY_WINDOW_SECONDS)
+        load.check_alive()
+        fleet1, t1 = counter(await _scrape(stack, "fleet"), RECEIVED), loop.time()
+        indexed = counter(await _scrape(stack, "dispatch"), "lastmile_dispatch_couriers")
+        read, sent = (fleet1 - fleet0) / (t1 - t0), load.rate("sent", t0, t1)
+        fleet0, t0 = fleet1, t1
+        caught_up = indexed >= online and sent > 0 and read >= STEADY_SHARE * sent
+        in_a_row = in_a_row + 1 if caught_up else 0
+    print(
+        f"steady:  backlog drained {loop.time() - started:.1f} s after the ramp: dispatch's "
+        f"index holds {indexed:.0f} couriers, fleet read {read:.0f} fixes/s of {sent:.0f}/s "
+        f"sent, {STEADY_WINDOWS} windows of {STEADY_WINDOW_SECONDS:g} s in a row",
+        flush=True,
+    )
 
 
 async def _round(
