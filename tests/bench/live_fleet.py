@@ -65,6 +65,7 @@ PENDING_SESSIONS = 256
 # the fixes as fast as the generators send them (within STEADY_SHARE either way: faster
 # is a backlog still being read), over STEADY_WINDOWS windows in a row.
 STEADY_WINDOW_SECONDS = 2.0
+RAMP_STALL_SECONDS = 60.0
 STEADY_WINDOWS = 3
 STEADY_SHARE = 0.95
 STEADY_WITHIN_SECONDS = 120.0
@@ -168,6 +169,7 @@ async def _measure(shape: LoadShape, work: Path) -> None:
                 f"load average {load_average()}"
             )
             await _steady(stack, load, online)
+            online = load.total("online")  # the ramp may have given up with some pending
             fleet_after, dispatch_after = rss_bytes(pids["fleet"]), rss_bytes(pids["dispatch"])
             meter = CpuSplit({**pids, **{f"load{n}": p for n, p in enumerate(load.pids)}})
             print("\nper round (fixes/s; latency: the histogram bucket that holds the p99):")
@@ -218,26 +220,27 @@ async def _wait_for_link(stack: FleetStack) -> None:
 
 
 async def _ramp(shape: LoadShape, load: GeneratorGroup) -> float:
-    within = shape.sessions / shape.ramp_per_second * 4 + 120
+    """Until every session is online or failed; gives up only once no session has come
+    online for RAMP_STALL_SECONDS (fleet's accept rate, not a fixed rate, sets the pace)."""
 
     def settled(group: GeneratorGroup) -> bool:
         return group.total("online") + group.total("session_failures") >= shape.sessions
 
     loop = asyncio.get_running_loop()
     started = loop.time()
-    last_report = started
+    last_report = last_progress = started
+    online = 0
     while not settled(load):
         load.check_alive()
         now = loop.time()
-        if now - started > within:
-            print(f"         ramp gave up after {within:g} s", flush=True)
+        if load.total("online") > online:
+            online, last_progress = load.total("online"), now
+        if now - last_progress > RAMP_STALL_SECONDS:
+            print(f"         ramp gave up: none online for {RAMP_STALL_SECONDS:g} s", flush=True)
             break
         if now - last_report >= 10:
             last_report = now
-            print(
-                f"         ... {load.total('online')} online after {now - started:.0f} s",
-                flush=True,
-            )
+            print(f"         ... {online} online after {now - started:.0f} s", flush=True)
         await asyncio.sleep(0.2)
     return loop.time() - started
 
