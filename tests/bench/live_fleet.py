@@ -17,7 +17,9 @@ as they are sent), each round measures over --duration seconds:
 - CPU of every process (whole process trees), in busy cores.
 
 Resident memory per session is fleet's VmRSS once every session is online minus its
-VmRSS before the first one, divided by the sessions online.
+VmRSS before the first one, divided by the sessions online; the growth is also split by
+mapping (tests/bench/memory.py): grpc core's threads' malloc arenas, the main thread's
+heap and other anonymous memory (pymalloc), i.e. roughly grpc core against Python.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from tests.bench.courier_processes import (
 from tests.bench.cpu_split import CpuSplit
 from tests.bench.fleet_stack import FleetStack, fleet_stack, raise_fd_limit, rss_bytes
 from tests.bench.machine import MachineCpu, describe_machine, load_average
+from tests.bench.memory import RESIDENT_PARTS, resident_parts_kib
 
 GOAL_SESSIONS = 10_000
 GOAL_UPDATES_PER_SECOND = 10_000.0
@@ -154,6 +157,7 @@ async def _measure(shape: LoadShape, work: Path) -> None:
         print(f"stack:   {', '.join(f'{name} {pid}' for name, pid in pids.items())}")
         await _wait_for_link(stack)
         fleet_before, dispatch_before = rss_bytes(pids["fleet"]), rss_bytes(pids["dispatch"])
+        parts_before = resident_parts_kib(pids["fleet"])
         async with running_generators(
             _commands(shape, stack), cpus=shape.load_cpus, logs=work
         ) as load:
@@ -171,6 +175,11 @@ async def _measure(shape: LoadShape, work: Path) -> None:
             await _steady(stack, load, online)
             online = load.total("online")  # the ramp may have given up with some pending
             fleet_after, dispatch_after = rss_bytes(pids["fleet"]), rss_bytes(pids["dispatch"])
+            parts_after = resident_parts_kib(pids["fleet"])
+            split = ", ".join(
+                f"{name} {(parts_after[name] - parts_before[name]) / max(1, online):.1f}"
+                for name in RESIDENT_PARTS
+            )
             meter = CpuSplit({**pids, **{f"load{n}": p for n, p in enumerate(load.pids)}})
             print("\nper round (fixes/s; latency: the histogram bucket that holds the p99):")
             print(
@@ -197,6 +206,7 @@ async def _measure(shape: LoadShape, work: Path) -> None:
             fleet_after - fleet_before,
             dispatch_before,
             dispatch_after,
+            split,
         )
         for error in errors:
             print(f"  generator saw: {error}")
@@ -352,6 +362,7 @@ def _summary(
     fleet_growth: int,
     dispatch_before: int,
     dispatch_after: int,
+    split: str,
 ) -> None:
     buckets: dict[float, float] = {}
     for measured in rounds:
@@ -384,6 +395,7 @@ def _summary(
         f"{per_session_kib:.1f} KiB per session; dispatch VmRSS "
         f"{dispatch_before / 2**20:.1f} -> {dispatch_after / 2**20:.1f} MiB"
     )
+    print(f"        fleet's growth by mapping, KiB per session: {split}")
     print(f"sessions: {failures} failed or ended, {closings} SessionClosing received")
     # The 100 ms goal can only be judged if 0.1 s is a bucket bound; it is today, but the
     # next bound is 0.25 s, so a p99 above 0.1 s is only known to be <= 0.25 s.
