@@ -3,7 +3,8 @@
 
 Courier sessions connect straight to fleet's CourierSessionService with the metadata the
 edge forwards for a verified courier (x-lastmile-account-id, x-lastmile-role), many
-streams per grpc.aio channel. Each session waits for SessionStarted, sends GoOnline with
+streams per grpc.aio channel. Each session waits for SessionStarted (reconnecting after a
+pause, at most twice, if the call ends before it, as the app does), sends GoOnline with
 a location (acked once fleet has written it), then one LocationUpdate with one fix
 (recorded_time = now) every --ping-seconds, phased at random so the load is even.
 Sessions are opened at --ramp per second, at most --pending of them not yet online.
@@ -53,6 +54,10 @@ GO_ONLINE_ID = "online"
 ONLINE_TIMEOUT_SECONDS = 120.0
 CREATE_TIMEOUT_SECONDS = 10.0
 MAX_CREATES_IN_FLIGHT = 5000
+# A session that ends before SessionStarted (grpc core cancels a call the server has not
+# accepted within 30 s) is opened again after a pause, as the courier app reconnects.
+START_ATTEMPTS = 3
+START_RETRY_PAUSE_SECONDS = (0.5, 2.0)
 # A separate TCP connection per channel: otherwise grpc shares one subchannel (and one
 # connection) between channels with the same target and arguments.
 CHANNEL_OPTIONS = (("grpc.use_local_subchannel_pool", 1),)
@@ -68,6 +73,8 @@ class Counters:
     online: int = 0
     sent: int = 0  # location fixes written to fleet
     session_failures: int = 0  # sessions that ended or never came online
+    start_retries: int = 0  # sessions opened again after ending before SessionStarted
+    slowest_start_ms: int = 0  # the longest wait from opening a session to SessionStarted
     closings: int = 0  # SessionClosing received
     message_errors: int = 0  # MessageError received
     offers: int = 0
@@ -82,6 +89,10 @@ class Counters:
     def error(self, text: str) -> None:
         if len(self.errors) < 5:
             self.errors.append(text)
+
+
+class NotStarted(RuntimeError):
+    """The session ended before fleet said SessionStarted."""
 
 
 def _ended(reader: asyncio.Task[str]) -> str:
@@ -130,44 +141,41 @@ class Load:
     async def session(
         self, stub: courier_session_pb2_grpc.CourierSessionServiceStub, gate: asyncio.Semaphore
     ) -> None:
+        """One courier: connect (again after a pause, as the app does, if the session
+        ended before SessionStarted), go online, then send fixes until told to stop."""
         counters = self.counters
         courier_id = str(uuid.uuid4())
         latitude, longitude = self.point()
-        # No request iterator: the session writes with call.write(). grpc-stubs wrongly
-        # makes the iterator mandatory (as services/simulator/courier_agent.py notes).
-        call: SessionCall = stub.Connect(  # type: ignore[call-arg,assignment]
-            metadata=((ACCOUNT_ID_HEADER, courier_id), (ROLE_HEADER, COURIER_ROLE))
-        )
-        lock = asyncio.Lock()
-        started, online = asyncio.Event(), asyncio.Event()
-        reader = asyncio.create_task(self._read(call, lock, started, online))
-        counters.opened += 1
-        released = False
+        online = False
         try:
-            waiting = asyncio.ensure_future(started.wait())
-            await asyncio.wait({waiting, reader}, return_when=asyncio.FIRST_COMPLETED)
-            waiting.cancel()
-            if not started.is_set():
-                raise RuntimeError(f"the session ended before SessionStarted: {_ended(reader)}")
-            go_online = courier_session_pb2.GoOnline(
-                vehicle_type=courier_pb2.VEHICLE_TYPE_BICYCLE,
-                location=_location(latitude, longitude),
-            )
-            async with lock:
-                await call.write(Request(client_message_id=GO_ONLINE_ID, go_online=go_online))
-            waiting = asyncio.ensure_future(online.wait())
-            await asyncio.wait(
-                {waiting, reader},
-                timeout=ONLINE_TIMEOUT_SECONDS,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            waiting.cancel()
-            if not online.is_set():
-                raise RuntimeError(f"GoOnline was not acked: {_ended(reader)}")
-            counters.online += 1
-            gate.release()
-            released = True
-            await self._ping(call, lock, reader, latitude, longitude)
+            for attempt in range(1, START_ATTEMPTS + 1):
+                # No request iterator: the session writes with call.write(). grpc-stubs
+                # wrongly makes it mandatory (as services/simulator/courier_agent.py notes).
+                call: SessionCall = stub.Connect(  # type: ignore[call-arg,assignment]
+                    metadata=((ACCOUNT_ID_HEADER, courier_id), (ROLE_HEADER, COURIER_ROLE))
+                )
+                lock = asyncio.Lock()
+                started, acked = asyncio.Event(), asyncio.Event()
+                reader = asyncio.create_task(self._read(call, lock, started, acked))
+                counters.opened += 1
+                try:
+                    try:
+                        await self._start(call, lock, reader, started, acked, latitude, longitude)
+                    except NotStarted as failure:
+                        if attempt == START_ATTEMPTS or self.stopping.is_set():
+                            raise
+                        counters.start_retries += 1
+                        counters.error(f"session, reconnecting: {failure}"[:300])
+                        await asyncio.sleep(self.rng.uniform(*START_RETRY_PAUSE_SECONDS))
+                        continue
+                    counters.online += 1
+                    gate.release()
+                    online = True
+                    await self._ping(call, lock, reader, latitude, longitude)
+                    return
+                finally:
+                    reader.cancel()
+                    call.cancel()
         except asyncio.CancelledError:
             raise
         except Exception as failure:  # counted and reported, never fatal
@@ -175,10 +183,41 @@ class Load:
                 counters.session_failures += 1
                 counters.error(f"session: {failure!r}"[:300])
         finally:
-            if not released:
+            if not online:
                 gate.release()
-            reader.cancel()
-            call.cancel()
+
+    async def _start(
+        self,
+        call: SessionCall,
+        lock: asyncio.Lock,
+        reader: asyncio.Task[str],
+        started: asyncio.Event,
+        acked: asyncio.Event,
+        latitude: float,
+        longitude: float,
+    ) -> None:
+        """Wait for SessionStarted, then GoOnline until it is acked."""
+        opened = time.monotonic()
+        waiting = asyncio.ensure_future(started.wait())
+        await asyncio.wait({waiting, reader}, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        waited_ms = int((time.monotonic() - opened) * 1000)
+        self.counters.slowest_start_ms = max(self.counters.slowest_start_ms, waited_ms)
+        if not started.is_set():
+            raise NotStarted(f"the session ended before SessionStarted: {_ended(reader)}")
+        go_online = courier_session_pb2.GoOnline(
+            vehicle_type=courier_pb2.VEHICLE_TYPE_BICYCLE,
+            location=_location(latitude, longitude),
+        )
+        async with lock:
+            await call.write(Request(client_message_id=GO_ONLINE_ID, go_online=go_online))
+        waiting = asyncio.ensure_future(acked.wait())
+        await asyncio.wait(
+            {waiting, reader}, timeout=ONLINE_TIMEOUT_SECONDS, return_when=asyncio.FIRST_COMPLETED
+        )
+        waiting.cancel()
+        if not acked.is_set():
+            raise RuntimeError(f"GoOnline was not acked: {_ended(reader)}")
 
     async def _ping(
         self,

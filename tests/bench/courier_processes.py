@@ -66,6 +66,10 @@ class GeneratorGroup:
         """A counter from each generator's latest progress line, summed."""
         return sum(int((g.latest() or {}).get(name, 0)) for g in self.generators)
 
+    def maximum(self, name: str) -> int:
+        """A counter from each generator's latest progress line, the largest."""
+        return max((int((g.latest() or {}).get(name, 0)) for g in self.generators), default=0)
+
     def errors(self) -> list[str]:
         """The first few errors each generator reported."""
         return [e for g in self.generators for e in (g.latest() or {}).get("errors", [])]

@@ -57,3 +57,36 @@ def _children() -> dict[int, list[int]]:
             parent = int(stat[stat.rindex(")") + 2 :].split()[1])
             children.setdefault(parent, []).append(int(entry.name))
     return children
+
+
+# glibc gives each thread that mallocs its own arena: a heap reserved at a 64 MiB-aligned
+# address. In a grpc.aio service those threads are grpc core's (poller, event engine), so
+# their arenas hold core's per-call and per-stream state; Python's objects live in
+# pymalloc's arenas and the main thread's heap (mallocs of larger blocks).
+_THREAD_ARENA_ALIGN = 64 << 20
+RESIDENT_PARTS = ("grpc core threads' malloc arenas", "main thread's heap", "other anonymous")
+
+
+def resident_parts_kib(pid: int) -> dict[str, int]:
+    """Resident KiB of one process's private memory by where it was mapped: glibc's thread
+    arenas (grpc core), the main thread's [heap], and other anonymous mappings (pymalloc's
+    arenas, large mmap-ed blocks, thread stacks); files are left out."""
+    parts = dict.fromkeys(RESIDENT_PARTS, 0)
+    part: str | None = None
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+            fields = line.split()
+            if "-" in fields[0] and len(fields) >= 5 and not fields[0].endswith(":"):
+                start = int(fields[0].split("-")[0], 16)
+                name = fields[5] if len(fields) > 5 else ""
+                if name == "[heap]":
+                    part = RESIDENT_PARTS[1]
+                elif name:
+                    part = None  # files, the stack, vdso
+                elif start % _THREAD_ARENA_ALIGN == 0 and fields[1] == "rw-p":
+                    part = RESIDENT_PARTS[0]
+                else:
+                    part = RESIDENT_PARTS[2]
+            elif fields[0] == "Rss:" and part is not None:
+                parts[part] += int(fields[1])
+    return parts
