@@ -28,7 +28,7 @@ from tests.bench.machine import describe_machine
 from tests.bench.wrk import RestLoad, RestRun
 
 CONNECTIONS = 32
-TARGET_PER_SECOND = 300
+TARGET_PER_SECOND = 600
 TARGET_P99_MS = 50.0
 DRAIN_LIMIT_SECONDS = 120.0
 ROW = "{:<6} {:>9} {:>8} {:>8} {:>9} {:>8} {:>14} {:>10}"
