@@ -23,7 +23,7 @@ from services.runtime.interceptors.request_context import REQUEST_ID_HEADER
 
 # Keepalive: ping after 30 s without traffic so that dead peers (and NAT or proxy idle
 # timeouts) are noticed on long-lived streams. Servers here accept pings every 20 s
-# (min_recv_ping_interval_without_data_ms), so they never answer with too_many_pings.
+# (grpc.http2.min_ping_interval_without_data_ms), so they never answer with too_many_pings.
 CLIENT_KEEPALIVE_OPTIONS: tuple[tuple[str, int], ...] = (
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
